@@ -1,0 +1,109 @@
+package io.upsertfeedback.operators;
+
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * One element of the operator's output stream. Almost always a <b>data update</b>
+ * {@code (key, value, time, diff)} with {@code diff} in {-1, +1}: a retraction of a key's old
+ * value or an insert of its new one, plus the order key {@code (partition, offset)} of the command
+ * that caused it (the store keeps it beside the value, so a rehydrated job can tell which commands
+ * it already holds).
+ *
+ * <p>Rarely a <b>progress marker</b> ({@link #isProgress()}): emitted by an operator subtask just
+ * before it advances its output watermark to {@code time}, carrying its source positions: for each
+ * partition, the first offset that may not yet be reflected in updates below {@code time}. The
+ * sink records them with the persist frontier so a new job knows where to resume its source.
+ * Progress markers have no key, no value and diff 0.
+ */
+public final class Update {
+    private final byte[] key;
+    private final UpsertValue value;
+    private final long time;
+    private final int diff;
+    private final int partition;
+    private final long offset;
+    private final Map<Integer, Long> positions;
+
+    private Update(byte[] key, UpsertValue value, long time, int diff, int partition, long offset,
+                   Map<Integer, Long> positions) {
+        this.key = key;
+        this.value = value;
+        this.time = time;
+        this.diff = diff;
+        this.partition = partition;
+        this.offset = offset;
+        this.positions = positions;
+    }
+
+    public static Update insert(byte[] key, UpsertValue value, long time, int partition, long offset) {
+        return new Update(Objects.requireNonNull(key), Objects.requireNonNull(value), time, +1, partition, offset, null);
+    }
+
+    public static Update retract(byte[] key, UpsertValue value, long time, int partition, long offset) {
+        return new Update(Objects.requireNonNull(key), Objects.requireNonNull(value), time, -1, partition, offset, null);
+    }
+
+    public static Update of(byte[] key, UpsertValue value, long time, int diff, int partition, long offset) {
+        if (diff != 1 && diff != -1) {
+            throw new IllegalArgumentException("diff must be +1 or -1, was " + diff);
+        }
+        return new Update(Objects.requireNonNull(key), Objects.requireNonNull(value), time, diff, partition, offset, null);
+    }
+
+    /** A progress marker: source positions valid for every update below {@code frontier}. */
+    public static Update progress(long frontier, Map<Integer, Long> positions) {
+        return new Update(null, null, frontier, 0, -1, -1, Map.copyOf(positions));
+    }
+
+    public boolean isProgress() {
+        return positions != null;
+    }
+
+    public byte[] key() {
+        return key;
+    }
+
+    public UpsertValue value() {
+        return value;
+    }
+
+    public long time() {
+        return time;
+    }
+
+    public int diff() {
+        return diff;
+    }
+
+    public int partition() {
+        return partition;
+    }
+
+    public long offset() {
+        return offset;
+    }
+
+    /** Progress markers only: partition -> first offset not known to be reflected below {@link #time()}. */
+    public Map<Integer, Long> positions() {
+        return positions;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Update u && Arrays.equals(key, u.key) && Objects.equals(value, u.value) && time == u.time
+                && diff == u.diff && partition == u.partition && offset == u.offset && Objects.equals(positions, u.positions);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(Arrays.hashCode(key), value, time, diff, partition, offset, positions);
+    }
+
+    @Override
+    public String toString() {
+        return isProgress() ? "progress@" + time + positions
+                : "(" + UpsertCommand.keyOf(key) + ", " + value + ", " + time + ", " + (diff > 0 ? "+1" : "-1") + ")";
+    }
+}
