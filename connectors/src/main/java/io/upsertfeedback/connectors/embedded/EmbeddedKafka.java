@@ -1,0 +1,109 @@
+package io.upsertfeedback.connectors.embedded;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.test.KafkaClusterTestKit;
+import org.apache.kafka.common.test.TestKitNodes;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * A real single-node KRaft Kafka cluster (one combined broker+controller) running inside this JVM,
+ * started from the Kafka jars through {@link KafkaClusterTestKit}: the same broker code as a
+ * production cluster, on a free loopback port, with its log directories in a temporary directory
+ * (or {@code baseDir}) that {@link #close()} deletes. Ready in about three seconds.
+ *
+ * <p>Used by tests, by the job's {@code local} mode and by the benchmarks. Defaults fit one broker:
+ * replication factor 1 everywhere, transactions allowed (min ISR 1), records up to 16 MiB so the
+ * tiered-storage demo can send values over 1 MiB. Producers are idempotent by default (acks=all).
+ */
+public final class EmbeddedKafka implements AutoCloseable {
+    /** Largest record the broker (and {@link #newProducer()}) accepts. */
+    public static final int MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+    private final KafkaClusterTestKit cluster;
+
+    private EmbeddedKafka(KafkaClusterTestKit cluster) {
+        this.cluster = cluster;
+    }
+
+    /** Starts a broker with its data in a fresh temporary directory. */
+    public static EmbeddedKafka start() throws Exception {
+        return start(null);
+    }
+
+    /** Starts a broker with its data under {@code baseDir} ({@code null}: a fresh temporary directory). */
+    public static EmbeddedKafka start(Path baseDir) throws Exception {
+        TestKitNodes.Builder nodes = new TestKitNodes.Builder().setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1);
+        if (baseDir != null) {
+            nodes.setBaseDirectory(baseDir);
+        }
+        KafkaClusterTestKit cluster = new KafkaClusterTestKit.Builder(nodes.build())
+                .setConfigProp("offsets.topic.replication.factor", "1")
+                .setConfigProp("offsets.topic.num.partitions", "1")
+                .setConfigProp("transaction.state.log.replication.factor", "1")
+                .setConfigProp("transaction.state.log.min.isr", "1")
+                .setConfigProp("group.initial.rebalance.delay.ms", "0")
+                .setConfigProp("message.max.bytes", String.valueOf(MAX_MESSAGE_BYTES))
+                .setConfigProp("replica.fetch.max.bytes", String.valueOf(MAX_MESSAGE_BYTES))
+                .setConfigProp("auto.create.topics.enable", "false")
+                .build();
+        try {
+            cluster.format();
+            cluster.startup();
+            cluster.waitForReadyBrokers();
+        } catch (Exception e) {
+            cluster.close();
+            throw e;
+        }
+        return new EmbeddedKafka(cluster);
+    }
+
+    /** {@code host:port} of the broker, for {@code bootstrap.servers}. */
+    public String bootstrapServers() {
+        return cluster.bootstrapServers();
+    }
+
+    /** Creates {@code topic} with {@code partitions} partitions; an existing topic is left as it is. */
+    public void createTopic(String topic, int partitions) throws InterruptedException {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1)
+                    .configs(Map.of("max.message.bytes", String.valueOf(MAX_MESSAGE_BYTES))))).all().get();
+        } catch (ExecutionException e) {
+            if (!(e.getCause() instanceof TopicExistsException)) {
+                throw new IllegalStateException("cannot create topic " + topic, e.getCause());
+            }
+        }
+    }
+
+    /** Producer settings for this broker: byte-array serializers, idempotent, large records allowed. */
+    public Properties producerProperties() {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, String.valueOf(MAX_MESSAGE_BYTES));
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        return p;
+    }
+
+    /** A byte-array producer for this broker (the caller closes it). */
+    public KafkaProducer<byte[], byte[]> newProducer() {
+        return new KafkaProducer<>(producerProperties());
+    }
+
+    @Override
+    public void close() throws Exception {
+        cluster.close();
+    }
+}

@@ -1,0 +1,101 @@
+package io.upsertfeedback.connectors.kafka;
+
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.DescribedEnum;
+import org.apache.flink.configuration.description.InlineElement;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import static org.apache.flink.configuration.description.TextElement.text;
+
+/**
+ * The options of Kafka ingestion, read from {@code flink-conf/config.yaml} or the command line by
+ * {@link KafkaCommandSource.Builder#fromConfiguration}. Any key under {@value #KAFKA_PROPERTIES_PREFIX}
+ * is passed to the Kafka consumer and the dead-letter producer as it is (security settings, etc.).
+ */
+public final class KafkaIngestOptions {
+    /** Keys under this prefix are Kafka client properties, e.g. {@code kafka.properties.security.protocol}. */
+    public static final String KAFKA_PROPERTIES_PREFIX = "kafka.properties.";
+
+    /** Where a job without recorded source positions starts reading. */
+    public enum StartingOffsets implements DescribedEnum {
+        EARLIEST("The earliest offset of every partition."),
+        COMMITTED("The consumer group's committed offsets; earliest where there is none."),
+        LATEST("The end of every partition: only records produced from now on.");
+
+        private final String description;
+
+        StartingOffsets(String description) {
+            this.description = description;
+        }
+
+        @Override
+        public InlineElement getDescription() {
+            return text(description);
+        }
+    }
+
+    public static final ConfigOption<String> BOOTSTRAP_SERVERS = ConfigOptions.key("kafka.bootstrap-servers")
+            .stringType().noDefaultValue()
+            .withDescription("Kafka bootstrap servers (host:port,...) of the upsert topic. Required by `run`.");
+
+    public static final ConfigOption<String> TOPIC = ConfigOptions.key("kafka.topic")
+            .stringType().defaultValue("upserts")
+            .withDescription("The upsert topic: key -> latest value, a null value deletes the key.");
+
+    public static final ConfigOption<String> GROUP_ID = ConfigOptions.key("kafka.group-id")
+            .stringType().defaultValue("upsert-feedback")
+            .withDescription("Consumer group id; the source commits its offsets there on checkpoints (for monitoring).");
+
+    public static final ConfigOption<StartingOffsets> STARTING_OFFSETS = ConfigOptions.key("kafka.starting-offsets")
+            .enumType(StartingOffsets.class).defaultValue(StartingOffsets.EARLIEST)
+            .withDescription("Where to start when neither a checkpoint nor the store's frontier record gives source positions.");
+
+    public static final ConfigOption<String> DEAD_LETTER_TOPIC = ConfigOptions.key("ingest.dead-letter.topic")
+            .stringType().defaultValue("upserts-dead-letters")
+            .withDescription("Topic that receives records that cannot be commands (null key, key over 4 KiB, no usable time), "
+                    + "as Avro DeadLetter records. It must accept records as large as the largest input record.");
+
+    public static final ConfigOption<ValueFormat> VALUE_FORMAT = ConfigOptions.key("ingest.value.format")
+            .enumType(ValueFormat.class).defaultValue(ValueFormat.RAW)
+            .withDescription("How record values are decoded. Values that do not decode become error values.");
+
+    public static final ConfigOption<String> READER_SCHEMA = ConfigOptions.key("ingest.value.reader-schema")
+            .stringType().noDefaultValue()
+            .withDescription("Path of the .avsc file of the reader schema; required by the Avro formats. "
+                    + "Decoded values are stored as plain Avro binary in this schema.");
+
+    public static final ConfigOption<List<String>> WRITER_SCHEMAS = ConfigOptions.key("ingest.value.writer-schemas")
+            .stringType().asList().defaultValues()
+            .withDescription("Paths of .avsc files of writer schemas (`;`-separated). AVRO: at most one, the schema producers "
+                    + "write with (schema evolution); AVRO_SINGLE_OBJECT: every writer schema besides the reader schema.");
+
+    public static final ConfigOption<Map<String, String>> CONFLUENT_SCHEMAS = ConfigOptions.key("ingest.value.confluent-schemas")
+            .mapType().defaultValue(Map.of())
+            .withDescription("CONFLUENT: schema registry id -> .avsc file of that schema, as `id:path,id:path`.");
+
+    public static final ConfigOption<String> TIME_FIELD = ConfigOptions.key("ingest.time-field")
+            .stringType().noDefaultValue()
+            .withDescription("Name of a long (epoch millis) field of the Avro value that gives the command's time. "
+                    + "Unset, or null in a record, or the value is a delete or an error: the Kafka record timestamp.");
+
+    public static final ConfigOption<Duration> OUT_OF_ORDERNESS = ConfigOptions.key("ingest.watermark.out-of-orderness")
+            .durationType().defaultValue(Duration.ZERO)
+            .withDescription("How far times may go backwards within a partition before a command counts as late "
+                    + "(a late command is still applied, at the earliest open time).");
+
+    public static final ConfigOption<Duration> IDLENESS = ConfigOptions.key("ingest.watermark.idleness")
+            .durationType().defaultValue(Duration.ofSeconds(5))
+            .withDescription("A partition without records for this long stops holding back the input frontier. 0 disables.");
+
+    private KafkaIngestOptions() {
+    }
+
+    /** The error for a wrong or missing option: names the option, the problem and the fix. */
+    public static IllegalArgumentException invalid(ConfigOption<?> option, String problem, String fix) {
+        return new IllegalArgumentException("Option '" + option.key() + "' " + problem + ". Fix: " + fix);
+    }
+}

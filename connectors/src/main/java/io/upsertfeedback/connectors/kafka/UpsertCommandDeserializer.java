@@ -1,0 +1,150 @@
+package io.upsertfeedback.connectors.kafka;
+
+import io.upsertfeedback.operators.UpsertCommand;
+import io.upsertfeedback.operators.UpsertValue;
+import io.upsertfeedback.schemas.DeadLetter;
+import org.apache.avro.io.BinaryEncoder;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.io.EncoderFactory;
+import org.apache.avro.specific.SpecificDatumReader;
+import org.apache.avro.specific.SpecificDatumWriter;
+import org.apache.flink.api.common.serialization.DeserializationSchema;
+import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.java.typeutils.EitherTypeInfo;
+import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.metrics.SimpleCounter;
+import org.apache.flink.types.Either;
+import org.apache.flink.util.Collector;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Turns each Kafka record into an {@link UpsertCommand} ({@code Left}) or, when it cannot be a
+ * command at all, into a dead letter ({@code Right}: the Avro binary of a {@link DeadLetter}).
+ *
+ * <p>A record becomes a command with its key bytes, its value decoded by the {@link ValueDecoder}
+ * (a null value is a delete; a value that does not decode is an error value, still a command), its
+ * order key {@code (partition, offset)} and its time: the value's time field when one is configured
+ * and set, else the record timestamp, coarsened to the tick ({@code floor(t / tick) * tick}), so a
+ * replay assigns every record the same time.
+ *
+ * <p>Dead-letter reasons: a null key; a key over {@value #MAX_KEY_BYTES} bytes; no usable time (a
+ * record timestamp below 0 where the time must come from it). Metrics on the source's group:
+ * {@code deadLetters} and {@code errorValues}.
+ *
+ * <p>Per record: one command object (plus the value bytes a decoder may re-encode), no reflection,
+ * no Kryo: the produced type is an {@link EitherTypeInfo} of the command type and a byte array.
+ */
+public final class UpsertCommandDeserializer implements KafkaRecordDeserializationSchema<Either<UpsertCommand, byte[]>> {
+    private static final long serialVersionUID = 1L;
+
+    /** Longest key accepted as a command (4 KiB). */
+    public static final int MAX_KEY_BYTES = 4096;
+
+    private final ValueDecoder decoder;
+    private final long tickMillis;
+    private final TypeInformation<UpsertCommand> commandType;
+
+    private transient Counter deadLetters;
+    private transient Counter errorValues;
+    private transient SpecificDatumWriter<DeadLetter> deadLetterWriter;
+
+    public UpsertCommandDeserializer(ValueDecoder decoder, long tickMillis, TypeInformation<UpsertCommand> commandType) {
+        if (tickMillis < 1) {
+            throw new IllegalArgumentException("tick must be at least 1 ms, was " + tickMillis);
+        }
+        this.decoder = decoder;
+        this.tickMillis = tickMillis;
+        this.commandType = commandType;
+    }
+
+    @Override
+    public void open(DeserializationSchema.InitializationContext context) {
+        open(context.getMetricGroup());
+    }
+
+    /** Opens outside a Flink source (tests, tools); {@code metrics} may be {@code null}. */
+    public void open(MetricGroup metrics) {
+        decoder.open();
+        deadLetters = metrics == null ? new SimpleCounter() : metrics.counter("deadLetters");
+        errorValues = metrics == null ? new SimpleCounter() : metrics.counter("errorValues");
+        deadLetterWriter = new SpecificDatumWriter<>(DeadLetter.class);
+    }
+
+    @Override
+    public void deserialize(ConsumerRecord<byte[], byte[]> record, Collector<Either<UpsertCommand, byte[]>> out) {
+        byte[] key = record.key();
+        if (key == null) {
+            out.collect(Either.Right(deadLetter(record, "null key")));
+            return;
+        }
+        if (key.length > MAX_KEY_BYTES) {
+            out.collect(Either.Right(deadLetter(record, "key of " + key.length + " bytes is over the " + MAX_KEY_BYTES + "-byte limit")));
+            return;
+        }
+        UpsertValue value = null;
+        long time = Long.MIN_VALUE;
+        if (record.value() != null) {
+            value = decoder.decode(record.value());
+            if (value.isError()) {
+                errorValues.inc();
+            }
+            time = decoder.lastTime();
+        }
+        if (time == Long.MIN_VALUE) {
+            time = record.timestamp();
+            if (time < 0) {
+                out.collect(Either.Right(deadLetter(record, "unreadable: no usable time (record timestamp " + time + ")")));
+                return;
+            }
+        }
+        out.collect(Either.Left(new UpsertCommand(key, value, record.partition(), record.offset(), coarsen(time))));
+    }
+
+    /** {@code floor(time / tick) * tick}. */
+    public long coarsen(long time) {
+        return Math.floorDiv(time, tickMillis) * tickMillis;
+    }
+
+    private byte[] deadLetter(ConsumerRecord<byte[], byte[]> record, String reason) {
+        deadLetters.inc();
+        DeadLetter letter = DeadLetter.newBuilder()
+                .setTopic(record.topic())
+                .setPartition(record.partition())
+                .setOffset(record.offset())
+                .setTimestamp(record.timestamp())
+                .setReason(reason)
+                .setKey(record.key() == null ? null : ByteBuffer.wrap(record.key()))
+                .setValue(record.value() == null ? null : ByteBuffer.wrap(record.value()))
+                .build();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(bytes, null);
+        try {
+            deadLetterWriter.write(letter, encoder);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    /** Reads back a dead letter produced by this deserializer (the dead-letter topic's record values). */
+    public static DeadLetter readDeadLetter(byte[] avro) {
+        try {
+            return new SpecificDatumReader<>(DeadLetter.class).read(null, DecoderFactory.get().binaryDecoder(avro, null));
+        } catch (IOException e) {
+            throw new UncheckedIOException("not a DeadLetter record", e);
+        }
+    }
+
+    @Override
+    public TypeInformation<Either<UpsertCommand, byte[]>> getProducedType() {
+        return new EitherTypeInfo<>(commandType, PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO);
+    }
+}
