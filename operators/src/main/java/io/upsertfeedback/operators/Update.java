@@ -1,5 +1,8 @@
 package io.upsertfeedback.operators;
 
+import io.upsertfeedback.operators.serialization.UpdateSerializer;
+import org.apache.flink.api.common.typeinfo.TypeInfo;
+
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Objects;
@@ -17,6 +20,7 @@ import java.util.Objects;
  * sink records them with the persist frontier so a new job knows where to resume its source.
  * Progress markers have no key, no value and diff 0.
  */
+@TypeInfo(UpdateSerializer.Factory.class)
 public final class Update {
     private final byte[] key;
     private final UpsertValue value;

@@ -1,5 +1,8 @@
 package io.upsertfeedback.operators;
 
+import io.upsertfeedback.operators.serialization.UpsertCommandSerializer;
+import org.apache.flink.api.common.typeinfo.TypeInfo;
+
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Objects;
@@ -14,6 +17,7 @@ import java.util.Objects;
  * the value the store holds for {@code key} as of the persist frontier, with the order key and
  * time of the command that wrote it.
  */
+@TypeInfo(UpsertCommandSerializer.Factory.class)
 public final class UpsertCommand {
     private final byte[] key;
     private final UpsertValue value;

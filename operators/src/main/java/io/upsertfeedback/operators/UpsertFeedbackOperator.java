@@ -1,0 +1,422 @@
+package io.upsertfeedback.operators;
+
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.runtime.state.StateInitializationContext;
+import org.apache.flink.runtime.state.StateSnapshotContext;
+import org.apache.flink.runtime.state.VoidNamespace;
+import org.apache.flink.runtime.state.VoidNamespaceSerializer;
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.InternalTimer;
+import org.apache.flink.streaming.api.operators.InternalTimerService;
+import org.apache.flink.streaming.api.operators.Triggerable;
+import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.runtime.watermarkstatus.WatermarkStatus;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The upsert feedback operator: turns upsert commands into a differential collection
+ * {@code (key, value, time, diff)}, gated by the input frontier {@code I} and by the persist
+ * frontier {@code P} the store feeds back (SPEC sections 2 and 3; DESIGN.md for the contracts).
+ *
+ * <h2>Why a custom two-input operator</h2>
+ * A {@code KeyedCoProcessFunction} sees one combined watermark (the minimum of both inputs) and
+ * its output watermark is that combined watermark. This operator needs the two frontiers apart
+ * ({@code I} opens times, {@code P} bounds how far output may run ahead of durable storage, and
+ * {@code P} passing the state frontier means a rehydrated store) and must hold its output watermark
+ * back while it holds data. So it extends {@link AbstractStreamOperator}, overrides
+ * {@link #processWatermark1} / {@link #processWatermark2}, drives the keyed timer service itself
+ * and emits its own watermark. Watermark statuses (idleness) are not forwarded: the output
+ * watermark is a function of {@code I}, {@code P} and what is held, nothing else.
+ *
+ * <h2>Frontiers</h2>
+ * A frontier {@code F} is "everything at a time {@code < F}"; it travels as watermark
+ * {@code F - 1}; arithmetic saturates at {@code Long.MIN_VALUE} ("nothing") and
+ * {@code Long.MAX_VALUE} ("everything").
+ * <ul>
+ *   <li>{@code I} = command-input watermark + 1. {@code P} = feedback-input watermark + 1; it
+ *       starts at "nothing", so nothing drains before the feedback input speaks. A
+ *       {@code MAX_WATERMARK} on the feedback input means that input ended (no store, e.g.
+ *       {@link UpsertFeedback#noFeedback}): from then on drains are gated by {@code I} only. It
+ *       does <em>not</em> move {@code P} to "everything", which would retime every command to +inf.
+ *   <li>{@code S}, the state frontier: prior values reflect every drained time {@code < S}.
+ *       It moves to {@code D} after each drain pass, and up to {@code P} whenever {@code P}
+ *       passes it (a store that holds more than this operator has drained: rehydration).
+ *   <li>{@code D = min(I, P + lead)}: the drain bound. A drain pass runs when {@code D > S}.
+ * </ul>
+ *
+ * <h2>Algorithm</h2>
+ * <b>Command (input 1).</b> Dropped and counted if its offset is below the resume position of
+ * its partition (rehydration: the store holds it), or if its order key is not newer than
+ * everything the key holds (it can only be a replay; "highest order key wins"). Otherwise it gets
+ * the time {@code max(t, S, output frontier, key's last time)} (counted as retimed when that is
+ * not {@code t}): a closed time is never written, and times never go backwards for a key, so a
+ * command with a higher offset but an older timestamp still wins. It goes to the key's stash
+ * ({@link KeyState}): replacing the last entry when at the same time (it has the higher order key),
+ * else appended. When the stash was empty, one event-time timer is registered at that time: a key
+ * with pending commands has exactly one timer, at its earliest pending time.
+ * <br><b>Prior value (input 2).</b> A rehydrated value as of {@code P} becomes the key's applied
+ * value (if its order key is newer than what the key has applied); nothing is emitted.
+ * <br><b>Drain pass</b> (when {@code I} or {@code P} moves and {@code D > S}): the timer service
+ * is advanced to {@code D - 1}; each fired timer drains its key's stash entries below {@code D},
+ * in time order, each at {@code max(stored time, S)}, the prior value carried forward from one to
+ * the next. An entry whose order key is not newer than the applied one (a rehydrated value came
+ * in after it) is dropped as superseded. If entries remain, a timer is registered at the first.
+ * Then {@code S = D}.
+ * <br><b>Output rule</b> (SPEC 3.5) for prior {@code p} and winner {@code x}: {@code x} present:
+ * {@code (p,t,-1)} if {@code p} exists, then {@code (x,t,+1)}; {@code x} a delete: {@code (p,t,-1)}
+ * if {@code p} exists, else nothing; {@code x} equal to {@code p}: nothing. Error values are values.
+ * Records carry timestamp {@code t} and the order key of the command that caused them.
+ * <br><b>Output watermark</b> {@code = max(min(I, earliest held time), P) - 1}, the earliest held
+ * time being {@code max(earliest stashed time, S)}; emitted only when it advances, right after a
+ * {@link Update#progress} marker with the source positions valid below the new frontier.
+ *
+ * <h2>Invariants and why they hold</h2>
+ * <ul>
+ *   <li>Every stash entry has time {@code >= S} or is drained at {@code S} once the next pass
+ *       comes: nothing is stranded, nothing is dropped for its time. Every emitted record has a
+ *       time {@code >= S >= P} and {@code >=} the output frontier at the moment its command
+ *       arrived, and the output watermark never passes a held entry's effective time, so no output
+ *       record is ever late.
+ *   <li>One timer per key with pending entries, fired in timestamp order; within a key the stash
+ *       is in time order, so each key drains in time order with its state carried forward.
+ *   <li>A delete that leaves no value clears the key's state (bounded state for churning keys).
+ *       An older command for that key arriving later can only be a replay, which a checkpoint
+ *       restore never produces and rehydration drops by offset.
+ *   <li>Keyed state is one {@code ValueState<KeyState>} per key: the common path is one state read
+ *       and one state write per command, one of each per drained key. Stashed commands live in the
+ *       state backend (RocksDB in production), not on the heap; the heap holds only
+ *       {@link HeldTimes}, sized by distinct held times. On restore it is rebuilt by one scan of
+ *       the keyed state (correct under rescaling; costs one pass over the keys, no O(keys) heap).
+ *   <li>State TTL is never configured (see {@link UpsertOptions}): it would break retractions.
+ * </ul>
+ */
+public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
+        implements TwoInputStreamOperator<UpsertCommand, UpsertCommand, Update>, Triggerable<String, VoidNamespace> {
+    private static final long serialVersionUID = 1L;
+
+    static final String KEY_STATE_NAME = "upsert-key-state";
+    private static final String FRONTIERS_STATE_NAME = "upsert-frontiers";
+    private static final String TIMERS_NAME = "upsert-stash-timers";
+
+    private final UpsertOptions options;
+
+    private transient long lead;
+    private transient Map<Integer, Long> resumePositions;
+    private transient ValueState<KeyState> keyStates;
+    private transient InternalTimerService<VoidNamespace> timers;
+    private transient ListState<long[]> frontiersState;
+    private transient HeldTimes held;
+    private transient StreamRecord<Update> outRecord;
+
+    private transient long inputFrontier;
+    private transient long persistFrontier;
+    private transient boolean feedbackEnded;
+    private transient long stateFrontier;
+    private transient long outputWatermark;
+    /** During a drain pass: its bound {@code D} and the state frontier it started from. */
+    private transient long passBound;
+    private transient long passStart;
+    private transient long passEligible;
+
+    private transient Counter inserts;
+    private transient Counter updates;
+    private transient Counter deletes;
+    private transient Counter noopUpdates;
+    private transient Counter absentDeletes;
+    private transient Counter droppedSuperseded;
+    private transient Counter droppedBelowResumePosition;
+    private transient Counter retimed;
+    private transient Counter rehydratedValues;
+    private transient long lastDrainEligible;
+    private transient long lastDrainIneligible;
+
+    public UpsertFeedbackOperator(UpsertOptions options) {
+        this.options = options;
+    }
+
+    @Override
+    public void initializeState(StateInitializationContext context) throws Exception {
+        super.initializeState(context);
+        lead = options.leadMillis();
+        resumePositions = options.resumePositions();
+        inputFrontier = Long.MIN_VALUE;
+        persistFrontier = Long.MIN_VALUE;
+        stateFrontier = Long.MIN_VALUE;
+        outputWatermark = Long.MIN_VALUE;
+        held = new HeldTimes();
+        ValueStateDescriptor<KeyState> keyStateDescriptor = new ValueStateDescriptor<>(KEY_STATE_NAME, KeyState.Serializer.INSTANCE);
+        keyStates = context.getKeyedStateStore().getState(keyStateDescriptor);
+        frontiersState = context.getOperatorStateStore().getUnionListState(
+                new ListStateDescriptor<>(FRONTIERS_STATE_NAME, PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO));
+        if (context.isRestored()) {
+            restoreFrontiers();
+            getKeyedStateBackend().applyToAllKeys(VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE,
+                    keyStateDescriptor, (key, state) -> {
+                        KeyState keyState = state.value();
+                        if (keyState != null) {
+                            for (KeyState.Pending pending : keyState.stash) {
+                                held.add(pending.time(), pending.partition(), pending.offset());
+                            }
+                        }
+                    });
+        }
+    }
+
+    /** One entry per subtask: {@code [S, I, P, feedbackEnded, output watermark, partition, seen offset, ...]}. */
+    private void restoreFrontiers() throws Exception {
+        boolean first = true;
+        for (long[] entry : frontiersState.get()) {
+            stateFrontier = first ? entry[0] : Math.min(stateFrontier, entry[0]);
+            inputFrontier = first ? entry[1] : Math.min(inputFrontier, entry[1]);
+            persistFrontier = first ? entry[2] : Math.min(persistFrontier, entry[2]);
+            feedbackEnded = first ? entry[3] == 1 : feedbackEnded && entry[3] == 1;
+            outputWatermark = first ? entry[4] : Math.min(outputWatermark, entry[4]);
+            for (int i = 5; i + 1 < entry.length; i += 2) {
+                held.noteSeen((int) entry[i], entry[i + 1]);
+            }
+            first = false;
+        }
+    }
+
+    @Override
+    public void snapshotState(StateSnapshotContext context) throws Exception {
+        super.snapshotState(context);
+        long[] seen = held.seenOffsetsAsPairs();
+        long[] entry = new long[5 + seen.length];
+        entry[0] = stateFrontier;
+        entry[1] = inputFrontier;
+        entry[2] = persistFrontier;
+        entry[3] = feedbackEnded ? 1 : 0;
+        entry[4] = outputWatermark;
+        System.arraycopy(seen, 0, entry, 5, seen.length);
+        frontiersState.update(List.of(entry));
+    }
+
+    @Override
+    public void open() throws Exception {
+        super.open();
+        timers = getInternalTimerService(TIMERS_NAME, VoidNamespaceSerializer.INSTANCE, this);
+        outRecord = new StreamRecord<>(null);
+        registerMetrics(getMetricGroup());
+    }
+
+    private void registerMetrics(MetricGroup group) {
+        inserts = group.counter("inserts");
+        updates = group.counter("updates");
+        deletes = group.counter("deletes");
+        noopUpdates = group.counter("noopUpdates");
+        absentDeletes = group.counter("absentDeletes");
+        MetricGroup dropped = group.addGroup("commandsDropped");
+        droppedSuperseded = dropped.counter("superseded");
+        droppedBelowResumePosition = dropped.counter("belowResumePosition");
+        retimed = group.counter("commandsRetimed");
+        rehydratedValues = group.counter("rehydratedValues");
+        group.gauge("stashEntries", () -> held.size());
+        group.gauge("heldTimes", () -> held.distinctTimes());
+        group.gauge("lastDrainEligible", () -> lastDrainEligible);
+        group.gauge("lastDrainIneligible", () -> lastDrainIneligible);
+        group.gauge("inputFrontier", () -> inputFrontier);
+        group.gauge("persistFrontier", () -> persistFrontier);
+        group.gauge("stateFrontier", () -> stateFrontier);
+        group.gauge("outputWatermark", () -> outputWatermark);
+        group.gauge("rehydrating", () -> persistFrontier == Long.MIN_VALUE && !feedbackEnded ? 1 : 0);
+    }
+
+    @Override
+    public void processElement1(StreamRecord<UpsertCommand> record) throws Exception {
+        UpsertCommand command = record.getValue();
+        int partition = command.partition();
+        long offset = command.offset();
+        held.noteSeen(partition, offset);
+        if (!resumePositions.isEmpty()) {
+            Long resumeAt = resumePositions.get(partition);
+            if (resumeAt != null && offset < resumeAt) {
+                droppedBelowResumePosition.inc();
+                return;
+            }
+        }
+        KeyState state = keyStates.value();
+        if (state == null) {
+            state = new KeyState();
+        } else if (!state.isNewer(partition, offset)) {
+            droppedSuperseded.inc();
+            return;
+        }
+        long openTime = Math.max(Math.max(stateFrontier, frontierOf(outputWatermark)), state.lastTime());
+        long time = Math.max(command.time(), openTime);
+        if (time != command.time()) {
+            retimed.inc();
+        }
+        KeyState.Pending pending = new KeyState.Pending(time, partition, offset, command.value());
+        List<KeyState.Pending> stash = state.stash;
+        int last = stash.size() - 1;
+        if (last >= 0 && stash.get(last).time() == time) {
+            stash.set(last, pending);
+            held.replace(time, partition, offset);
+        } else {
+            stash.add(pending);
+            held.add(time, partition, offset);
+            if (last < 0) {
+                timers.registerEventTimeTimer(VoidNamespace.INSTANCE, time);
+            }
+        }
+        keyStates.update(state);
+    }
+
+    @Override
+    public void processElement2(StreamRecord<UpsertCommand> record) throws Exception {
+        UpsertCommand prior = record.getValue();
+        KeyState state = keyStates.value();
+        if (state == null) {
+            state = new KeyState();
+        }
+        if (KeyState.compareOrder(prior.partition(), prior.offset(), state.appliedPartition, state.appliedOffset) > 0) {
+            state.setApplied(prior.value(), prior.partition(), prior.offset(), prior.time());
+            rehydratedValues.inc();
+            if (state.isEmpty()) {
+                keyStates.clear();
+            } else {
+                keyStates.update(state);
+            }
+        }
+    }
+
+    @Override
+    public void processWatermark1(Watermark mark) throws Exception {
+        inputFrontier = Math.max(inputFrontier, frontierOf(mark.getTimestamp()));
+        advance();
+    }
+
+    @Override
+    public void processWatermark2(Watermark mark) throws Exception {
+        if (mark.getTimestamp() == Long.MAX_VALUE) {
+            feedbackEnded = true;
+        } else {
+            persistFrontier = Math.max(persistFrontier, frontierOf(mark.getTimestamp()));
+        }
+        advance();
+    }
+
+    /** Also reached when Flink recombines watermarks on an idleness change: the frontiers are ours, ignore it. */
+    @Override
+    public void processWatermark(Watermark mark) {
+    }
+
+    @Override
+    protected void processWatermarkStatus(WatermarkStatus status, int index) {
+    }
+
+    private void advance() throws Exception {
+        if (persistFrontier > stateFrontier) {
+            stateFrontier = persistFrontier;
+        }
+        long bound = Math.min(inputFrontier, feedbackEnded ? Long.MAX_VALUE : saturatingAdd(persistFrontier, lead));
+        if (bound > stateFrontier) {
+            passBound = bound;
+            passStart = stateFrontier;
+            passEligible = 0;
+            timeServiceManager.advanceWatermark(new Watermark(bound - 1));
+            stateFrontier = bound;
+            lastDrainEligible = passEligible;
+            lastDrainIneligible = held.size();
+        }
+        long heldFrontier = held.isEmpty() ? Long.MAX_VALUE : Math.max(held.earliestTime(), stateFrontier);
+        long frontier = Math.max(Math.min(inputFrontier, heldFrontier), persistFrontier);
+        long watermark = frontier == Long.MAX_VALUE ? Long.MAX_VALUE : saturatingAdd(frontier, -1);
+        if (watermark > outputWatermark) {
+            output.collect(outRecord.replace(Update.progress(frontier, held.positions()), watermark));
+            outputWatermark = watermark;
+            output.emitWatermark(new Watermark(watermark));
+        }
+    }
+
+    /** Drains the timer's key: every stash entry below the pass bound, in time order. */
+    @Override
+    public void onEventTime(InternalTimer<String, VoidNamespace> timer) throws Exception {
+        KeyState state = keyStates.value();
+        if (state == null) {
+            return;
+        }
+        byte[] key = timer.getKey().getBytes(StandardCharsets.ISO_8859_1);
+        List<KeyState.Pending> stash = state.stash;
+        int drained = 0;
+        while (drained < stash.size() && stash.get(drained).time() < passBound) {
+            KeyState.Pending pending = stash.get(drained++);
+            held.remove(pending.time());
+            if (KeyState.compareOrder(pending.partition(), pending.offset(), state.appliedPartition, state.appliedOffset) <= 0) {
+                droppedSuperseded.inc();
+                continue;
+            }
+            passEligible++;
+            apply(state, key, pending, Math.max(pending.time(), passStart));
+        }
+        stash.subList(0, drained).clear();
+        if (!stash.isEmpty()) {
+            timers.registerEventTimeTimer(VoidNamespace.INSTANCE, stash.get(0).time());
+        }
+        if (state.isEmpty()) {
+            keyStates.clear();
+        } else {
+            keyStates.update(state);
+        }
+    }
+
+    private void apply(KeyState state, byte[] key, KeyState.Pending pending, long time) {
+        UpsertValue prior = state.value;
+        UpsertValue next = pending.value();
+        int partition = pending.partition();
+        long offset = pending.offset();
+        if (next == null) {
+            if (prior != null) {
+                emit(Update.retract(key, prior, time, partition, offset), time);
+                deletes.inc();
+            } else {
+                absentDeletes.inc();
+            }
+        } else if (next.equals(prior)) {
+            noopUpdates.inc();
+        } else {
+            if (prior != null) {
+                emit(Update.retract(key, prior, time, partition, offset), time);
+                updates.inc();
+            } else {
+                inserts.inc();
+            }
+            emit(Update.insert(key, next, time, partition, offset), time);
+        }
+        state.setApplied(next, partition, offset, time);
+    }
+
+    private void emit(Update update, long time) {
+        output.collect(outRecord.replace(update, time));
+    }
+
+    @Override
+    public void onProcessingTime(InternalTimer<String, VoidNamespace> timer) {
+        throw new IllegalStateException("the upsert feedback operator registers no processing-time timers");
+    }
+
+    /** Frontier of a watermark: {@code w + 1}, saturating. */
+    static long frontierOf(long watermark) {
+        return saturatingAdd(watermark, 1);
+    }
+
+    static long saturatingAdd(long a, long b) {
+        long sum = a + b;
+        if (((a ^ sum) & (b ^ sum)) < 0) {
+            return a < 0 ? Long.MIN_VALUE : Long.MAX_VALUE;
+        }
+        return sum;
+    }
+}

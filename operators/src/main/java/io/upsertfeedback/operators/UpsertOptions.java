@@ -1,0 +1,138 @@
+package io.upsertfeedback.operators;
+
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.configuration.ReadableConfig;
+
+import java.io.Serializable;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Options of the upsert feedback operator, as Flink {@link ConfigOption}s (so they can be set in
+ * the Flink configuration, on the command line with {@code -D}, and appear in generated docs).
+ *
+ * <p><b>State TTL is forbidden.</b> The operator's keyed state holds each key's prior value; if a
+ * TTL expired it, a later command would emit an insert without the retraction of the old value and
+ * the collection would hold two values for one key (SPEC invariants 5 and 6). The operator never
+ * configures TTL on its state, and {@link #fromConfiguration} refuses a configuration that asks for
+ * one ({@link #STATE_TTL} or Flink SQL's {@code table.exec.state.ttl}).
+ *
+ * <p>Immutable and serializable (it travels inside the operator).
+ */
+public final class UpsertOptions implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    public static final ConfigOption<Duration> TICK = ConfigOptions.key("upsert.tick")
+            .durationType()
+            .defaultValue(Duration.ofSeconds(1))
+            .withDescription("Granularity of command times: the source coarsens record timestamps to a multiple of "
+                    + "this, and it is the unit of upsert.lead. Must be at least 1 ms.");
+
+    public static final ConfigOption<Duration> LEAD = ConfigOptions.key("upsert.lead")
+            .durationType()
+            .noDefaultValue()
+            .withDescription("How far the operator's output may run ahead of what the store has durably written: "
+                    + "commands at time t are drained only when t < P + lead, P being the persist frontier. "
+                    + "Defaults to one upsert.tick, which is Materialize's strict rule (drain only t == P). "
+                    + "Larger values trade a longer replay after a failure without checkpoint for lower latency. "
+                    + "Must be at least 1 ms.");
+
+    public static final ConfigOption<Duration> STATE_TTL = ConfigOptions.key("upsert.state.ttl")
+            .durationType()
+            .noDefaultValue()
+            .withDescription("Not supported, must stay unset: expiring a key's prior value would make the operator "
+                    + "emit an insert without retracting the old value. Setting it fails the job at start.");
+
+    /** Flink SQL's state TTL; refused here too, so a shared configuration cannot silently enable it. */
+    static final ConfigOption<Duration> SQL_STATE_TTL = ConfigOptions.key("table.exec.state.ttl")
+            .durationType()
+            .defaultValue(Duration.ZERO)
+            .withDescription("Flink SQL's idle state retention; must be 0 (disabled) for the upsert feedback job.");
+
+    private final Duration tick;
+    private final Duration lead;
+    private final Map<Integer, Long> resumePositions;
+
+    private UpsertOptions(Duration tick, Duration lead, Map<Integer, Long> resumePositions) {
+        this.tick = requireAtLeastOneMilli(TICK, tick);
+        this.lead = requireAtLeastOneMilli(LEAD, lead);
+        this.resumePositions = resumePositions;
+    }
+
+    /** Defaults: 1 s tick, lead = 1 tick (strict), no resume positions (a fresh job). */
+    public static UpsertOptions defaults() {
+        return new UpsertOptions(TICK.defaultValue(), TICK.defaultValue(), Map.of());
+    }
+
+    /**
+     * Reads and validates the options. A bad value fails with a message naming the option and how
+     * to fix it.
+     */
+    public static UpsertOptions fromConfiguration(ReadableConfig config) {
+        if (config.getOptional(STATE_TTL).isPresent()) {
+            throw new IllegalConfigurationException("Option '" + STATE_TTL.key() + "' is set, but state TTL is not "
+                    + "supported: an expired prior value would be inserted again without its retraction. Remove '"
+                    + STATE_TTL.key() + "' from the configuration.");
+        }
+        Duration sqlTtl = config.get(SQL_STATE_TTL);
+        if (!sqlTtl.isZero()) {
+            throw new IllegalConfigurationException("Option '" + SQL_STATE_TTL.key() + "' is " + sqlTtl + ", but state "
+                    + "TTL is not supported by the upsert feedback operator. Set it to 0 or remove it.");
+        }
+        Duration tick = config.get(TICK);
+        return new UpsertOptions(tick, config.getOptional(LEAD).orElse(tick), Map.of());
+    }
+
+    private static Duration requireAtLeastOneMilli(ConfigOption<Duration> option, Duration value) {
+        Objects.requireNonNull(value, option.key());
+        if (value.toMillis() < 1) {
+            throw new IllegalConfigurationException("Option '" + option.key() + "' is " + value + ", but it must be at "
+                    + "least 1 ms: a zero or negative " + option.key() + " would never let any command drain. "
+                    + "Set e.g. '" + option.key() + ": 1 s'.");
+        }
+        return value;
+    }
+
+    public UpsertOptions withTick(Duration newTick) {
+        return new UpsertOptions(newTick, lead, resumePositions);
+    }
+
+    public UpsertOptions withLead(Duration newLead) {
+        return new UpsertOptions(tick, newLead, resumePositions);
+    }
+
+    /**
+     * Rehydration: the source positions recorded with the store's persist frontier. Commands whose
+     * offset is below the position of their partition are already in the store; the operator drops
+     * (and counts) them.
+     */
+    public UpsertOptions withResumePositions(Map<Integer, Long> positions) {
+        return new UpsertOptions(tick, lead, new HashMap<>(positions));
+    }
+
+    public Duration tick() {
+        return tick;
+    }
+
+    public Duration lead() {
+        return lead;
+    }
+
+    public long leadMillis() {
+        return lead.toMillis();
+    }
+
+    /** Partition -> first offset not yet in the store; empty for a fresh job. */
+    public Map<Integer, Long> resumePositions() {
+        return Map.copyOf(resumePositions);
+    }
+
+    @Override
+    public String toString() {
+        return "UpsertOptions{tick=" + tick + ", lead=" + lead + ", resumePositions=" + resumePositions + "}";
+    }
+}
