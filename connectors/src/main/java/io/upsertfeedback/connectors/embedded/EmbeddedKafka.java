@@ -10,6 +10,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -57,8 +59,14 @@ public final class EmbeddedKafka implements AutoCloseable {
                 .setConfigProp("replica.fetch.max.bytes", String.valueOf(MAX_MESSAGE_BYTES))
                 .setConfigProp("auto.create.topics.enable", "false")
                 .build();
+        PrintStream stdout = System.out;
         try {
-            cluster.format();
+            System.setOut(new PrintStream(OutputStream.nullOutputStream()));
+            try {
+                cluster.format(); // prints its bootstrap metadata to stdout, which is the user's console in local mode
+            } finally {
+                System.setOut(stdout);
+            }
             cluster.startup();
             cluster.waitForReadyBrokers();
         } catch (Exception e) {

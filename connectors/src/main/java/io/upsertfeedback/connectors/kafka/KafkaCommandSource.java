@@ -3,7 +3,6 @@ package io.upsertfeedback.connectors.kafka;
 import io.upsertfeedback.operators.UpsertCommand;
 import org.apache.avro.Schema;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
-import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.ConfigOption;
@@ -22,6 +21,7 @@ import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 
 import java.io.IOException;
@@ -64,7 +64,6 @@ public final class KafkaCommandSource {
     private final KafkaSource<Either<UpsertCommand, byte[]>> source;
     private final WatermarkStrategy<Either<UpsertCommand, byte[]>> watermarks;
     private final TypeInformation<UpsertCommand> commandType;
-    private final String topic;
     private final String deadLetterTopic;
     private final String bootstrapServers;
     private final Properties properties;
@@ -74,7 +73,6 @@ public final class KafkaCommandSource {
         this.source = source;
         this.watermarks = watermarks;
         this.commandType = b.commandType;
-        this.topic = b.topic;
         this.deadLetterTopic = b.deadLetterTopic;
         this.bootstrapServers = b.bootstrapServers;
         this.properties = b.properties;
@@ -90,14 +88,14 @@ public final class KafkaCommandSource {
      * {@code result.getSideOutput(DEAD_LETTERS)}.
      */
     public SingleOutputStreamOperator<UpsertCommand> addTo(StreamExecutionEnvironment env) {
-        SingleOutputStreamOperator<UpsertCommand> commands = env.fromSource(source, watermarks, "kafka: " + topic)
+        SingleOutputStreamOperator<UpsertCommand> commands = env.fromSource(source, watermarks, "kafka-source")
                 .uid("kafka-source")
                 .process(new SplitDeadLetters(), commandType)
-                .name("commands | dead letters")
+                .name("commands")
                 .uid("split-dead-letters");
         commands.getSideOutput(DEAD_LETTERS)
                 .sinkTo(deadLetterSink())
-                .name("dead letters: " + deadLetterTopic)
+                .name("dead-letters")
                 .uid("dead-letter-sink");
         return commands;
     }
@@ -113,17 +111,21 @@ public final class KafkaCommandSource {
     }
 
     private KafkaSink<byte[]> deadLetterSink() {
-        SerializationSchema<byte[]> identity = bytes -> bytes;
         return KafkaSink.<byte[]>builder()
                 .setBootstrapServers(bootstrapServers)
                 .setKafkaProducerConfig(properties)
                 .setProperty(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, String.valueOf(16 * 1024 * 1024))
                 .setDeliveryGuarantee(DeliveryGuarantee.AT_LEAST_ONCE)
-                .setRecordSerializer(KafkaRecordSerializationSchema.<byte[]>builder()
-                        .setTopic(deadLetterTopic)
-                        .setValueSerializationSchema(identity)
-                        .build())
+                .setRecordSerializer(new DeadLetterRecords(deadLetterTopic))
                 .build();
+    }
+
+    /** Dead letters (already Avro bytes) as record values of the dead-letter topic. */
+    private record DeadLetterRecords(String topic) implements KafkaRecordSerializationSchema<byte[]> {
+        @Override
+        public ProducerRecord<byte[], byte[]> serialize(byte[] deadLetter, KafkaSinkContext context, Long timestamp) {
+            return new ProducerRecord<>(topic, deadLetter);
+        }
     }
 
     /** Commands to the main output, dead letters to {@link #DEAD_LETTERS}. */

@@ -1,0 +1,117 @@
+package io.upsertfeedback.connectors.kafka;
+
+import io.upsertfeedback.connectors.embedded.EmbeddedKafka;
+import io.upsertfeedback.operators.UpsertCommand;
+import io.upsertfeedback.schemas.DeadLetter;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.flink.util.CloseableIterator;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The source against a real broker on a MiniCluster: commands in offset order per partition, dead letters in their topic. */
+class KafkaCommandSourceTest {
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
+            .setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2).build());
+
+    private static EmbeddedKafka kafka;
+
+    @BeforeAll
+    static void startKafka() throws Exception {
+        kafka = EmbeddedKafka.start();
+    }
+
+    @AfterAll
+    static void stopKafka() throws Exception {
+        kafka.close();
+    }
+
+    @Test
+    void readsCommandsAndRoutesDeadLetters() throws Exception {
+        kafka.createTopic("src", 2);
+        kafka.createTopic("src-dead", 1);
+        long t0 = 1_700_000_000_000L;
+        try (KafkaProducer<byte[], byte[]> producer = kafka.newProducer()) {
+            for (int i = 0; i < 300; i++) {
+                byte[] value = i % 10 == 9 ? null : ("v" + i).getBytes(StandardCharsets.UTF_8);
+                producer.send(new ProducerRecord<>("src", i % 2, t0 + i * 100L, ("k" + i % 37).getBytes(StandardCharsets.UTF_8), value));
+            }
+            producer.send(new ProducerRecord<>("src", 0, t0, null, "no key".getBytes(StandardCharsets.UTF_8)));
+            producer.send(new ProducerRecord<>("src", 1, t0, new byte[5000], "big key".getBytes(StandardCharsets.UTF_8)));
+        }
+
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.setParallelism(2);
+        KafkaCommandSource source = KafkaCommandSource.builder()
+                .bootstrapServers(kafka.bootstrapServers()).topic("src").deadLetterTopic("src-dead")
+                .tick(Duration.ofSeconds(1)).bounded().build();
+        List<UpsertCommand> commands = new ArrayList<>();
+        try (CloseableIterator<UpsertCommand> it = source.addTo(env).executeAndCollect()) {
+            it.forEachRemaining(commands::add);
+        }
+
+        assertEquals(300, commands.size());
+        for (int p = 0; p < 2; p++) {
+            int partition = p;
+            List<UpsertCommand> inPartition = commands.stream().filter(c -> c.partition() == partition)
+                    .sorted(Comparator.comparingLong(UpsertCommand::offset)).toList();
+            assertEquals(150, inPartition.size());
+            for (UpsertCommand c : inPartition) {
+                int i = (int) (2 * c.offset() + partition);
+                assertEquals("k" + i % 37, new String(c.key(), StandardCharsets.UTF_8));
+                assertEquals(i % 10 == 9, c.isDelete());
+                assertEquals((t0 + i * 100L) / 1000 * 1000, c.time());
+            }
+        }
+
+        List<DeadLetter> letters = readDeadLetters("src-dead", 2);
+        letters.sort(Comparator.comparingInt(DeadLetter::getPartition));
+        assertEquals("null key", letters.get(0).getReason());
+        assertEquals(0, letters.get(0).getPartition());
+        assertEquals(150, letters.get(0).getOffset());
+        assertTrue(letters.get(1).getReason().startsWith("key of 5000 bytes"));
+        assertEquals(5000, letters.get(1).getKey().remaining());
+    }
+
+    private static List<DeadLetter> readDeadLetters(String topic, int expected) {
+        Properties p = new Properties();
+        p.putAll(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                ConsumerConfig.GROUP_ID_CONFIG, "dead-letter-reader",
+                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName(),
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName()));
+        List<DeadLetter> letters = new ArrayList<>();
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
+            consumer.subscribe(List.of(topic));
+            while (letters.size() < expected && System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    letters.add(UpsertCommandDeserializer.readDeadLetter(r.value()));
+                }
+            }
+        }
+        assertEquals(expected, letters.size());
+        return letters;
+    }
+}
