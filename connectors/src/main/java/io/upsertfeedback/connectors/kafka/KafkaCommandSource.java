@@ -1,10 +1,11 @@
 package io.upsertfeedback.connectors.kafka;
 
 import io.upsertfeedback.operators.UpsertCommand;
+import io.upsertfeedback.operators.UpsertOptions;
+import io.upsertfeedback.operators.serialization.UpsertCommandSerializer;
 import org.apache.avro.Schema;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
-import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.connector.base.DeliveryGuarantee;
@@ -48,7 +49,6 @@ import static io.upsertfeedback.connectors.kafka.KafkaIngestOptions.invalid;
  * <pre>{@code
  * KafkaCommandSource source = KafkaCommandSource.builder()
  *         .bootstrapServers("localhost:9092").topic("upserts")
- *         .tick(Duration.ofSeconds(1))
  *         .build();
  * SingleOutputStreamOperator<UpsertCommand> commands = source.addTo(env);
  * }</pre>
@@ -63,7 +63,6 @@ public final class KafkaCommandSource {
 
     private final KafkaSource<Either<UpsertCommand, byte[]>> source;
     private final WatermarkStrategy<Either<UpsertCommand, byte[]>> watermarks;
-    private final TypeInformation<UpsertCommand> commandType;
     private final String deadLetterTopic;
     private final String bootstrapServers;
     private final Properties properties;
@@ -72,7 +71,6 @@ public final class KafkaCommandSource {
                                WatermarkStrategy<Either<UpsertCommand, byte[]>> watermarks) {
         this.source = source;
         this.watermarks = watermarks;
-        this.commandType = b.commandType;
         this.deadLetterTopic = b.deadLetterTopic;
         this.bootstrapServers = b.bootstrapServers;
         this.properties = b.properties;
@@ -90,7 +88,7 @@ public final class KafkaCommandSource {
     public SingleOutputStreamOperator<UpsertCommand> addTo(StreamExecutionEnvironment env) {
         SingleOutputStreamOperator<UpsertCommand> commands = env.fromSource(source, watermarks, "kafka-source")
                 .uid("kafka-source")
-                .process(new SplitDeadLetters(), commandType)
+                .process(new SplitDeadLetters(), UpsertCommandSerializer.TYPE_INFO)
                 .name("commands")
                 .uid("split-dead-letters");
         commands.getSideOutput(DEAD_LETTERS)
@@ -148,19 +146,18 @@ public final class KafkaCommandSource {
         private String deadLetterTopic = KafkaIngestOptions.DEAD_LETTER_TOPIC.defaultValue();
         private final Properties properties = new Properties();
         private ValueDecoder valueDecoder = ValueDecoder.raw();
-        private Duration tick = Duration.ofSeconds(1);
+        private Duration tick = UpsertOptions.TICK.defaultValue();
         private Duration outOfOrderness = KafkaIngestOptions.OUT_OF_ORDERNESS.defaultValue();
         private Duration idleness = KafkaIngestOptions.IDLENESS.defaultValue();
         private OffsetsInitializer startingOffsets = OffsetsInitializer.earliest();
         private boolean bounded;
-        private TypeInformation<UpsertCommand> commandType = TypeInformation.of(UpsertCommand.class);
 
         private Builder() {
         }
 
         /**
          * Sets every option of {@link KafkaIngestOptions} from {@code config} (reading the schema
-         * files it names); {@code tick} still comes from {@link #tick}. A wrong option fails here,
+         * files it names) and the tick from {@link UpsertOptions#TICK}. A wrong option fails here,
          * naming the option and the fix.
          */
         public Builder fromConfiguration(Configuration config) {
@@ -168,6 +165,7 @@ public final class KafkaCommandSource {
             topic(config.get(KafkaIngestOptions.TOPIC));
             groupId(config.get(KafkaIngestOptions.GROUP_ID));
             deadLetterTopic(config.get(KafkaIngestOptions.DEAD_LETTER_TOPIC));
+            tick(config.get(UpsertOptions.TICK));
             outOfOrderness(config.get(KafkaIngestOptions.OUT_OF_ORDERNESS));
             idleness(config.get(KafkaIngestOptions.IDLENESS));
             startingOffsets(switch (config.get(KafkaIngestOptions.STARTING_OFFSETS)) {
@@ -316,12 +314,6 @@ public final class KafkaCommandSource {
             return this;
         }
 
-        /** Type information of commands (the operator's serializer: no Kryo). */
-        public Builder commandType(TypeInformation<UpsertCommand> commandType) {
-            this.commandType = commandType;
-            return this;
-        }
-
         public KafkaCommandSource build() {
             if (bootstrapServers == null || bootstrapServers.isBlank()) {
                 throw invalid(KafkaIngestOptions.BOOTSTRAP_SERVERS, "is missing", "set it to the host:port list of your Kafka brokers");
@@ -334,7 +326,7 @@ public final class KafkaCommandSource {
                         "set it to a separate topic for records that cannot be commands");
             }
             if (tick.toMillis() < 1) {
-                throw new IllegalArgumentException("Option 'upsert.tick' is " + tick + ". Fix: set it to at least 1 ms");
+                throw invalid(UpsertOptions.TICK, "is " + tick, "set it to at least 1 ms");
             }
             if (outOfOrderness.isNegative()) {
                 throw invalid(KafkaIngestOptions.OUT_OF_ORDERNESS, "is negative", "set it to 0 or more");
@@ -348,7 +340,7 @@ public final class KafkaCommandSource {
                     .setGroupId(groupId)
                     .setProperties(properties)
                     .setStartingOffsets(startingOffsets)
-                    .setDeserializer(new UpsertCommandDeserializer(valueDecoder, tick.toMillis(), commandType));
+                    .setDeserializer(new UpsertCommandDeserializer(valueDecoder, tick.toMillis()));
             if (bounded) {
                 kafka.setBounded(OffsetsInitializer.latest());
             }

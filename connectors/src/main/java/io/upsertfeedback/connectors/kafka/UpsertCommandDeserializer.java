@@ -2,6 +2,7 @@ package io.upsertfeedback.connectors.kafka;
 
 import io.upsertfeedback.operators.UpsertCommand;
 import io.upsertfeedback.operators.UpsertValue;
+import io.upsertfeedback.operators.serialization.UpsertCommandSerializer;
 import io.upsertfeedback.schemas.DeadLetter;
 import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.DecoderFactory;
@@ -50,19 +51,17 @@ public final class UpsertCommandDeserializer implements KafkaRecordDeserializati
 
     private final ValueDecoder decoder;
     private final long tickMillis;
-    private final TypeInformation<UpsertCommand> commandType;
 
     private transient Counter deadLetters;
     private transient Counter errorValues;
     private transient SpecificDatumWriter<DeadLetter> deadLetterWriter;
 
-    public UpsertCommandDeserializer(ValueDecoder decoder, long tickMillis, TypeInformation<UpsertCommand> commandType) {
+    public UpsertCommandDeserializer(ValueDecoder decoder, long tickMillis) {
         if (tickMillis < 1) {
             throw new IllegalArgumentException("tick must be at least 1 ms, was " + tickMillis);
         }
         this.decoder = decoder;
         this.tickMillis = tickMillis;
-        this.commandType = commandType;
     }
 
     @Override
@@ -145,6 +144,6 @@ public final class UpsertCommandDeserializer implements KafkaRecordDeserializati
 
     @Override
     public TypeInformation<Either<UpsertCommand, byte[]>> getProducedType() {
-        return new EitherTypeInfo<>(commandType, PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO);
+        return new EitherTypeInfo<>(UpsertCommandSerializer.TYPE_INFO, PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO);
     }
 }

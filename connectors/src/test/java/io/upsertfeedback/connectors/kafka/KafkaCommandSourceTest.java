@@ -65,7 +65,7 @@ class KafkaCommandSourceTest {
         env.setParallelism(2);
         KafkaCommandSource source = KafkaCommandSource.builder()
                 .bootstrapServers(kafka.bootstrapServers()).topic("src").deadLetterTopic("src-dead")
-                .tick(Duration.ofSeconds(1)).bounded().build();
+                .bounded().build();
         List<UpsertCommand> commands = new ArrayList<>();
         try (CloseableIterator<UpsertCommand> it = source.addTo(env).executeAndCollect()) {
             it.forEachRemaining(commands::add);

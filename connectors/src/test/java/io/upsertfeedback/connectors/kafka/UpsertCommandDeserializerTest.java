@@ -70,7 +70,7 @@ class UpsertCommandDeserializerTest {
 
     @Test
     void tickCoarseningFloorsEvenBelowZero() {
-        UpsertCommandDeserializer d = new UpsertCommandDeserializer(ValueDecoder.raw(), 1000, null);
+        UpsertCommandDeserializer d = new UpsertCommandDeserializer(ValueDecoder.raw(), 1000);
         assertEquals(0, d.coarsen(999));
         assertEquals(-1000, d.coarsen(-1));
         assertEquals(5000, d.coarsen(5000));
@@ -254,7 +254,7 @@ class UpsertCommandDeserializerTest {
     }
 
     private static Either<UpsertCommand, byte[]> outcome(ValueDecoder decoder, ConsumerRecord<byte[], byte[]> record) {
-        UpsertCommandDeserializer d = new UpsertCommandDeserializer(decoder, 1000, null);
+        UpsertCommandDeserializer d = new UpsertCommandDeserializer(decoder, 1000);
         d.open((MetricGroup) null);
         List<Either<UpsertCommand, byte[]>> out = new ArrayList<>();
         d.deserialize(record, new Collector<>() {
