@@ -1,0 +1,116 @@
+package io.upsertfeedback.connectors.store;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.stream.Stream;
+
+/**
+ * {@link LongTermTier} in a local directory: the embedded default for local mode and tests.
+ *
+ * <p>An object is streamed into a hidden temporary file, forced to disk, then published with a hard
+ * link to its final name: {@code createLink} fails if the name exists, so publishing never
+ * overwrites (a retry that finds its name already published with the same length treats the
+ * write as done). Readers never see a partial object. Reads above the range threshold use
+ * positional {@link FileChannel} reads concurrently ({@link RangeReader}).
+ */
+public final class LocalDirectoryLongTermTier implements LongTermTier {
+    private static final String TMP = ".tmp-";
+    private final Path root;
+    private final ExecutorService pool;
+    private final RangeReader rangeReader;
+
+    public LocalDirectoryLongTermTier(Path root, RangeReader.Settings ranges) throws IOException {
+        this.root = Files.createDirectories(root);
+        this.pool = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "dir-range-read");
+            t.setDaemon(true);
+            return t;
+        });
+        this.rangeReader = new RangeReader(ranges, pool);
+    }
+
+    @Override
+    public String newObjectName(byte[] key) {
+        return GcsLongTermTier.hashedName(key);
+    }
+
+    private Path path(String name) {
+        Path p = root.resolve(name).normalize();
+        if (!p.startsWith(root) || p.getFileName().toString().startsWith(TMP)) {
+            throw new IllegalArgumentException("invalid object name " + name);
+        }
+        return p;
+    }
+
+    @Override
+    public void write(String name, byte[] data) throws IOException {
+        Path target = path(name);
+        Files.createDirectories(target.getParent());
+        Path tmp = target.resolveSibling(TMP + UUID.randomUUID());
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                 OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
+                for (int off = 0; off < data.length; off += 1 << 20) {
+                    out.write(data, off, Math.min(1 << 20, data.length - off));
+                }
+                ch.force(true);
+            }
+            Files.createLink(target, tmp);
+        } catch (FileAlreadyExistsException e) {
+            if (Files.size(target) != data.length) {
+                throw new IOException("object " + name + " already exists with other content: revisions are never overwritten", e);
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    @Override
+    public byte[] read(String name) throws IOException {
+        Path p = path(name);
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+            return rangeReader.read(ch.size(), (offset, length) -> {
+                ByteBuffer buf = ByteBuffer.allocate(length);
+                while (buf.hasRemaining() && ch.read(buf, offset + buf.position()) >= 0) {
+                    // positional reads are independent of other ranges on the same channel
+                }
+                return buf.position() == length ? buf.array() : java.util.Arrays.copyOf(buf.array(), buf.position());
+            });
+        } catch (java.nio.file.NoSuchFileException e) {
+            return null;
+        }
+    }
+
+    @Override
+    public void delete(String name) throws IOException {
+        Files.deleteIfExists(path(name));
+    }
+
+    @Override
+    public List<String> list() throws IOException {
+        try (Stream<Path> files = Files.walk(root)) {
+            return files.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().startsWith(TMP))
+                    .map(p -> root.relativize(p).toString().replace('\\', '/')).sorted().toList();
+        }
+    }
+
+    @Override
+    public String describe() {
+        return "directory " + root;
+    }
+
+    @Override
+    public void close() {
+        pool.shutdownNow();
+    }
+}

@@ -1,0 +1,296 @@
+package io.upsertfeedback.connectors.store;
+
+import io.upsertfeedback.operators.UpsertCommand;
+import io.upsertfeedback.operators.UpsertValue;
+import io.upsertfeedback.schemas.StoredValueMeta;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.function.Predicate;
+
+/**
+ * The tiered store: small values inline in the {@link HighVolumeTier}, large ones in the
+ * {@link LongTermTier} behind a redirect tombstone (the model of Sentry's objectstore).
+ *
+ * <p><b>Routing.</b> A value is encoded ({@link ValueCodec}); if the encoded size is at most
+ * {@code inlineThreshold} it is stored inline, else as a long-term object.
+ *
+ * <p><b>Writing</b> (every operation loops until its conditional write decides):
+ * <ol>
+ *   <li>Read the row. If it holds a newer write (its time is above ours), stop: a write at time
+ *       {@code t} applies only where the row holds nothing newer (SPEC 4.9).</li>
+ *   <li>Small put / delete over no tombstone: {@code putIfNotTombstone}/{@code deleteIfNotTombstone};
+ *       if a tombstone appeared meanwhile, go round again.</li>
+ *   <li>Anything that replaces a tombstone, and every large put: first store
+ *       {@link PendingCleanup} notes for each object that may end up unreferenced (the new revision
+ *       and the tombstone's current target), then upload the new revision (large puts), then
+ *       {@code compareAndWrite} on the tombstone target we read: <b>the commit point</b>. Success or
+ *       failure, the notes go to the {@link Cleaner}, which deletes whichever object the row does
+ *       not reference: the old one after a success, the new one after a lost race or a failure
+ *       before the swap. After an unknown outcome (retries exhausted) the cleaner's re-read decides,
+ *       so committed data is never deleted. A lost race goes round again with a fresh revision.</li>
+ * </ol>
+ * Hence: a tombstone is written only after its object exists (no dangling tombstone from a write;
+ * a dangling one from outside reads as absent), every object not referenced has a note until
+ * it is deleted (no orphan survives quiescence, even across crashes: see
+ * {@link #recoverPendingCleanups}), and a row is always in exactly one state.
+ *
+ * <p>Every tier call is retried on transient errors by the {@link Retrier}; each is idempotent.
+ * Thread-safe; the caller serialises operations on one key if it needs their order (the sink does).
+ */
+public final class TieredStore implements AutoCloseable {
+    private final HighVolumeTier highVolume;
+    private final LongTermTier longTerm;
+    private final long inlineThreshold;
+    private final Retrier retrier;
+    private final String owner;
+    private final StoreMetrics metrics = new StoreMetrics();
+    private final Cleaner cleaner;
+    private final AutoCloseable extraResource;
+
+    /** Outcome of a write. */
+    public enum Outcome { WRITTEN, STALE }
+
+    /**
+     * @param owner identifies this writer in pending-cleanup notes (see {@link #recoverPendingCleanups})
+     * @param extraResource closed after the tiers (e.g. an embedded emulator); may be {@code null}
+     */
+    public TieredStore(HighVolumeTier highVolume, LongTermTier longTerm, long inlineThreshold, Retrier retrier,
+                       int cleanupCapacity, String owner, AutoCloseable extraResource) {
+        this.highVolume = highVolume;
+        this.longTerm = longTerm;
+        this.inlineThreshold = inlineThreshold;
+        this.retrier = retrier;
+        this.owner = owner;
+        this.extraResource = extraResource;
+        this.cleaner = new Cleaner(highVolume, longTerm, retrier, metrics, cleanupCapacity, 2);
+    }
+
+    public HighVolumeTier highVolume() {
+        return highVolume;
+    }
+
+    public LongTermTier longTerm() {
+        return longTerm;
+    }
+
+    public StoreMetrics metrics() {
+        return metrics;
+    }
+
+    public Retrier retrier() {
+        return retrier;
+    }
+
+    public int cleanupBacklog() {
+        return cleaner.backlog();
+    }
+
+    public String describe() {
+        return highVolume.describe() + " + " + longTerm.describe();
+    }
+
+    /** Stores {@code value} for {@code key} as written at {@code time} by the command at {@code (partition, offset)}. */
+    public Outcome put(byte[] key, UpsertValue value, long time, int partition, long offset) throws IOException {
+        ValueCodec.Encoded encoded = ValueCodec.encode(value.bytes());
+        StoredValueMeta meta = new StoredValueMeta(encoded.encoding(), (long) value.bytes().length, time, partition, offset, value.error());
+        boolean large = encoded.bytes().length > inlineThreshold;
+        return write(key, large ? null : RowState.inline(encoded.bytes(), meta), large ? encoded.bytes() : null, meta);
+    }
+
+    /** Deletes {@code key} at {@code time} (the deleting command's order key is kept in the deletion marker). */
+    public Outcome delete(byte[] key, long time, int partition, long offset) throws IOException {
+        StoredValueMeta meta = new StoredValueMeta(io.upsertfeedback.schemas.ValueEncoding.RAW, 0L, time, partition, offset, null);
+        return write(key, RowState.deleted(meta), null, meta);
+    }
+
+    /**
+     * @param small the new state when it needs no long-term object (inline or deletion marker), else {@code null}
+     * @param object the encoded bytes of a large value, else {@code null}
+     */
+    private Outcome write(byte[] key, RowState small, byte[] object, StoredValueMeta meta) throws IOException {
+        try {
+            while (true) {
+                RowState current = retrier.call(() -> highVolume.read(key));
+                if (current.time() > meta.getTime()) {
+                    metrics.staleWrites.increment();
+                    return Outcome.STALE;
+                }
+                if (small != null && !current.isTombstone()) {
+                    RowState found = retrier.call(() -> small.kind() == RowState.Kind.INLINE
+                            ? highVolume.putIfNotTombstone(key, small.payload(), meta)
+                            : highVolume.deleteIfNotTombstone(key, meta));
+                    if (found == null) {
+                        count(small);
+                        return Outcome.WRITTEN;
+                    }
+                    metrics.conditionConflicts.increment();
+                    continue;
+                }
+                if (swap(key, current, small, object, meta)) {
+                    return Outcome.WRITTEN;
+                }
+                metrics.conditionConflicts.increment();
+            }
+        } catch (IOException | RuntimeException e) {
+            metrics.failures.increment();
+            throw e;
+        }
+    }
+
+    /** The tombstone protocol: notes, upload, compare-and-write, cleanup. Returns whether the swap committed. */
+    private boolean swap(byte[] key, RowState current, RowState small, byte[] object, StoredValueMeta meta) throws IOException {
+        String opId = owner + "/" + UUID.randomUUID();
+        List<PendingCleanup> notes = new ArrayList<>(2);
+        RowState next = object == null ? small : RowState.tombstone(longTerm.newObjectName(key), meta);
+        if (object != null) {
+            notes.add(new PendingCleanup(opId + "/n", owner, next.target(), key));
+        }
+        if (current.isTombstone()) {
+            notes.add(new PendingCleanup(opId + "/o", owner, current.target(), key));
+        }
+        retrier.call(() -> {
+            highVolume.addPending(notes);
+            return null;
+        });
+        try {
+            if (object != null) {
+                retrier.call(() -> {
+                    longTerm.write(next.target(), object);
+                    return null;
+                });
+                metrics.longTermUploads.increment();
+            }
+            boolean committed = retrier.call(() -> highVolume.compareAndWrite(key, current.isTombstone() ? current.target() : null, next));
+            if (committed) {
+                count(next);
+            }
+            return committed;
+        } finally {
+            cleaner.submit(notes);
+        }
+    }
+
+    private void count(RowState written) {
+        switch (written.kind()) {
+            case INLINE -> {
+                metrics.inlinePuts.increment();
+                metrics.inlineBytes.add(written.payload().length);
+            }
+            case TOMBSTONE -> {
+                metrics.tombstonePuts.increment();
+                metrics.longTermBytes.add(written.meta().getSize());
+            }
+            default -> metrics.deletes.increment();
+        }
+    }
+
+    /** The live value of {@code key}; a dangling tombstone reads as absent. */
+    public Optional<StoredEntry> get(byte[] key) throws IOException {
+        return Optional.ofNullable(resolve(key, retrier.call(() -> highVolume.read(key))));
+    }
+
+    private StoredEntry resolve(byte[] key, RowState state) throws IOException {
+        byte[] stored = switch (state.kind()) {
+            case INLINE -> state.payload();
+            case TOMBSTONE -> {
+                metrics.longTermReads.increment();
+                yield retrier.call(() -> longTerm.read(state.target()));
+            }
+            default -> null;
+        };
+        if (stored == null) {
+            return null;
+        }
+        StoredValueMeta meta = state.meta();
+        byte[] raw = ValueCodec.decode(meta.getEncoding(), stored, meta.getSize());
+        UpsertValue value = meta.getError() == null ? UpsertValue.of(raw) : UpsertValue.error(raw, meta.getError().toString());
+        return new StoredEntry(key, value, meta);
+    }
+
+    /** Live entries in row order, starting after {@code afterKey} ({@code null}: from the start). */
+    public CloseableIterator<StoredEntry> scan(byte[] afterKey) throws IOException {
+        CloseableIterator<StoredRow> rows = retrier.call(() -> highVolume.scan(afterKey));
+        return new CloseableIterator<>() {
+            private StoredEntry next;
+
+            @Override
+            public boolean hasNext() {
+                try {
+                    while (next == null && rows.hasNext()) {
+                        StoredRow row = rows.next();
+                        next = resolve(row.key(), row.state());
+                    }
+                    return next != null;
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+
+            @Override
+            public StoredEntry next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                StoredEntry e = next;
+                next = null;
+                return e;
+            }
+
+            @Override
+            public void close() throws IOException {
+                rows.close();
+            }
+        };
+    }
+
+    /** All live contents, keyed by {@link UpsertCommand#keyOf}: for dumps and tests. */
+    public Map<String, StoredEntry> snapshot() throws IOException {
+        Map<String, StoredEntry> out = new LinkedHashMap<>();
+        try (CloseableIterator<StoredEntry> it = scan(null)) {
+            it.forEachRemaining(e -> out.put(UpsertCommand.keyOf(e.key()), e));
+        }
+        return out;
+    }
+
+    /** Waits until every queued cleanup finished and batched mutations are durable. */
+    public void drainCleanup() throws IOException {
+        cleaner.drain();
+    }
+
+    /**
+     * Resolves stored cleanup notes of writers that are gone (crashed or replaced), as chosen by
+     * {@code deadOwner}; call before writing. Returns how many notes were resolved.
+     */
+    public int recoverPendingCleanups(Predicate<String> deadOwner) throws IOException {
+        int n = 0;
+        for (PendingCleanup note : retrier.call(highVolume::listPending)) {
+            if (deadOwner.test(note.owner())) {
+                cleaner.resolve(note);
+                n++;
+            }
+        }
+        retrier.call(() -> {
+            highVolume.flush();
+            return null;
+        });
+        return n;
+    }
+
+    public String owner() {
+        return owner;
+    }
+
+    @Override
+    public void close() throws Exception {
+        try (AutoCloseable extra = extraResource; HighVolumeTier hv = highVolume; LongTermTier lt = longTerm; Cleaner c = cleaner) {
+            // closes in reverse order: cleaner, tiers, then the extra resource
+        }
+    }
+}
