@@ -6,8 +6,8 @@ import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.util.Collector;
 
-import java.util.List;
 
 /** Entry points: wire the upsert feedback operator ({@link UpsertFeedbackOperator}) into a job. */
 public final class UpsertFeedback {
@@ -39,6 +39,9 @@ public final class UpsertFeedback {
      * demos without a store.
      */
     public static DataStream<UpsertCommand> noFeedback(StreamExecutionEnvironment env) {
-        return env.fromData(List.of(), UpsertCommandSerializer.TYPE_INFO).name("no-feedback");
+        // Not env.fromData(emptyList): Flink 2.2's generator source fails on an empty collection.
+        return env.fromSequence(0, 0)
+                .flatMap((Long ignored, Collector<UpsertCommand> out) -> { }, UpsertCommandSerializer.TYPE_INFO)
+                .name("no-feedback");
     }
 }
