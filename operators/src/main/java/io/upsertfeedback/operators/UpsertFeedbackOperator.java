@@ -222,7 +222,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         droppedBelowResumePosition = dropped.counter("belowResumePosition");
         retimed = group.counter("commandsRetimed");
         rehydratedValues = group.counter("rehydratedValues");
-        group.gauge("stashEntries", () -> held.size());
+        group.gauge("stashEntries", this::stashEntries);
         group.gauge("heldTimes", () -> held.distinctTimes());
         group.gauge("lastDrainEligible", () -> lastDrainEligible);
         group.gauge("lastDrainIneligible", () -> lastDrainIneligible);
@@ -231,6 +231,11 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         group.gauge("stateFrontier", () -> stateFrontier);
         group.gauge("outputWatermark", () -> outputWatermark);
         group.gauge("rehydrating", () -> persistFrontier == Long.MIN_VALUE && !feedbackEnded ? 1 : 0);
+    }
+
+    /** Commands held in the stash (ineligible or not yet drained); also the {@code stashEntries} gauge. */
+    public long stashEntries() {
+        return held.size();
     }
 
     @Override
