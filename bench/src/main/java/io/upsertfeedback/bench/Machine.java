@@ -1,0 +1,36 @@
+package io.upsertfeedback.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** What the figures were measured on: cores, CPU model, memory, and the load average. */
+final class Machine {
+    private Machine() {
+    }
+
+    static String describe() {
+        String cpu = "unknown CPU";
+        long memKb = 0;
+        try {
+            cpu = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse(cpu);
+            memKb = Files.readAllLines(Path.of("/proc/meminfo")).stream().filter(l -> l.startsWith("MemTotal"))
+                    .mapToLong(l -> Long.parseLong(l.replaceAll("\\D", ""))).findFirst().orElse(0);
+        } catch (IOException e) {
+            // not Linux: keep the defaults
+        }
+        return String.format("%d cores, %s, %d GB RAM, Java %s", Runtime.getRuntime().availableProcessors(), cpu,
+                memKb >> 20, System.getProperty("java.version"));
+    }
+
+    /** The 1, 5 and 15 minute load averages. */
+    static String load() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return f[0] + " / " + f[1] + " / " + f[2];
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+}

@@ -1,0 +1,327 @@
+package io.upsertfeedback.bench;
+
+import io.upsertfeedback.bench.kafka.Loader;
+import io.upsertfeedback.bench.kafka.Workload;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The whole benchmark, as {@code bench/run.sh} starts it: a real Kafka broker in a child JVM, the
+ * topic loaded once, each contender in its own JVM one after another (the order reversed on every
+ * other repetition), the latency run and the memory sweep of ours, the sink benchmark and the JMH
+ * microbenchmarks; then every contender's counts are checked against the workload's expected
+ * updates and live keys, and the tables and the chart go to the results directory.
+ *
+ * <p>Options ({@code --name=value}): the {@link Workload} options, {@code --reps=3},
+ * {@code --parallelism=2}, {@code --heap=1g}, {@code --contenders=ours,sql,...},
+ * {@code --sweep=100000,1000000,5000000}, {@code --sweep-heap=256m}, {@code --latency-rate=10000},
+ * {@code --latency-commands=100000}, {@code --jmh=true}, {@code --sink=true},
+ * {@code --results=bench/results}. Classpaths come from the system properties
+ * {@code bench.classpath} and {@code kstreams.classpath}.
+ */
+public final class Runner {
+    static final List<String> ALL_CONTENDERS = List.of("ours", "sql", "kstreams-changelog-off", "kstreams-changelog-on", "ceiling");
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> options = Workload.parseArgs(args);
+        Workload workload = Workload.defaults("commands").with(options);
+        Path results = Path.of(options.getOrDefault("results", "bench/results"));
+        Path logs = results.resolve("tmp");
+        Files.createDirectories(logs);
+        Settings settings = new Settings(options, System.getProperty("bench.classpath"), System.getProperty("kstreams.classpath"), logs);
+        Results out = new Results(Instant.now(), Machine.describe(), workload, settings);
+
+        List<String> broker = ChildProcess.java(settings.kstreamsClasspath, "1g", List.of(),
+                "io.upsertfeedback.bench.kafka.BrokerMain", List.of());
+        try (ChildProcess.Service kafka = ChildProcess.startService(broker, logs.resolve("broker.err"), "BOOTSTRAP ")) {
+            String bootstrap = kafka.announced();
+            long loadStart = System.nanoTime();
+            out.expected = Loader.load(bootstrap, workload);
+            Loader.createTopic(bootstrap, workload.topic() + "-dead-letters", 1);
+            log("loaded %d commands in %d ms; expected %s", workload.commands(), millisSince(loadStart), out.expected);
+
+            for (int rep = 0; rep < settings.reps; rep++) {
+                List<String> order = new ArrayList<>(settings.contenders);
+                if (rep % 2 == 1) {
+                    java.util.Collections.reverse(order);
+                }
+                for (String contender : order) {
+                    Map<String, String> result = settings.runContender(contender, bootstrap, workload, rep);
+                    out.add(contender, result);
+                    log("%s rep %d: %s", contender, rep, result);
+                }
+            }
+
+            if (settings.contenders.contains("ours") && settings.latencyRate > 0) {
+                Workload live = workload.with(Map.of("topic", "latency", "commands", String.valueOf(settings.latencyCommands)));
+                out.latency = settings.runFlink("ours", "ours-latency", bootstrap, live, settings.heap,
+                        List.of("--latency-rate=" + settings.latencyRate));
+                log("latency: %s", out.latency);
+            }
+
+            for (int keys : settings.sweep) {
+                Workload snapshot = Workload.snapshot("sweep-" + keys, keys, workload.valueSize(), workload.partitions());
+                Workload.Expected expected = Loader.load(bootstrap, snapshot);
+                Loader.createTopic(bootstrap, snapshot.topic() + "-dead-letters", 1);
+                Map<String, String> result = settings.runFlink("ours", "sweep-" + keys, bootstrap, snapshot, settings.sweepHeap, List.of());
+                out.sweep.add(new Results.SweepPoint(keys, expected, result));
+                log("sweep %d keys: %s", keys, result);
+            }
+        }
+
+        if (settings.sink) {
+            out.sink = settings.runSinkBenchmark();
+            log("sink: %s", out.sink);
+        }
+        if (settings.jmh) {
+            out.jmh = Jmh.run(settings.benchClasspath, logs);
+            log("jmh: %s", out.jmh);
+        }
+        out.finished = Instant.now();
+        out.loadAfter = Machine.load();
+        String table = out.markdown();
+        Files.writeString(results.resolve("results.md"), table, StandardCharsets.UTF_8);
+        Files.writeString(results.resolve("runs.csv"), out.csv(), StandardCharsets.UTF_8);
+        Chart.write(out, results.resolve("chart.png"));
+        System.out.println(table);
+        if (!out.allChecksPass()) {
+            System.err.println("Some contender's counts differ from the expected ones: see the check column.");
+            System.exit(1);
+        }
+    }
+
+    static void log(String format, Object... args) {
+        System.err.printf("[bench] " + format + "%n", args);
+    }
+
+    private static long millisSince(long startNanos) {
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+    }
+
+    /** The run's settings and how to start each kind of child. */
+    static final class Settings {
+        final int reps;
+        final int parallelism;
+        final String heap;
+        final String sweepHeap;
+        final List<String> contenders;
+        final int[] sweep;
+        final int latencyRate;
+        final long latencyCommands;
+        final boolean jmh;
+        final boolean sink;
+        final String benchClasspath;
+        final String kstreamsClasspath;
+        final Path logs;
+
+        Settings(Map<String, String> o, String benchClasspath, String kstreamsClasspath, Path logs) {
+            this.reps = Integer.parseInt(o.getOrDefault("reps", "3"));
+            this.parallelism = Integer.parseInt(o.getOrDefault("parallelism", "2"));
+            this.heap = o.getOrDefault("heap", "1g");
+            this.sweepHeap = o.getOrDefault("sweep-heap", "256m");
+            this.contenders = List.of(o.getOrDefault("contenders", String.join(",", ALL_CONTENDERS)).split(","));
+            String sweepKeys = o.getOrDefault("sweep", "100000,1000000,5000000");
+            this.sweep = sweepKeys.isBlank() ? new int[0] : Arrays.stream(sweepKeys.split(",")).mapToInt(Integer::parseInt).toArray();
+            this.latencyRate = Integer.parseInt(o.getOrDefault("latency-rate", "10000"));
+            this.latencyCommands = Long.parseLong(o.getOrDefault("latency-commands", "100000"));
+            this.jmh = Boolean.parseBoolean(o.getOrDefault("jmh", "true"));
+            this.sink = Boolean.parseBoolean(o.getOrDefault("sink", "true"));
+            this.benchClasspath = require(benchClasspath, "bench.classpath");
+            this.kstreamsClasspath = require(kstreamsClasspath, "kstreams.classpath");
+            this.logs = logs;
+            for (String c : contenders) {
+                if (!ALL_CONTENDERS.contains(c)) {
+                    throw new IllegalArgumentException("unknown contender " + c + "; known: " + ALL_CONTENDERS);
+                }
+            }
+        }
+
+        private static String require(String value, String property) {
+            if (value == null || value.isBlank()) {
+                throw new IllegalArgumentException("system property " + property + " is not set; start the runner with bench/run.sh");
+            }
+            return value;
+        }
+
+        Map<String, String> runContender(String contender, String bootstrap, Workload workload, int rep) throws Exception {
+            if (contender.startsWith("kstreams-")) {
+                List<String> args = List.of("--bootstrap=" + bootstrap, "--topic=" + workload.topic(),
+                        "--records=" + workload.commands(), "--parallelism=" + parallelism,
+                        "--changelog=" + contender.equals("kstreams-changelog-on"));
+                return ChildProcess.run(contender + "-" + rep, ChildProcess.java(kstreamsClasspath, heap, List.of(),
+                        "io.upsertfeedback.bench.kafka.KafkaStreamsContender", args), logs, 20);
+            }
+            return runFlink(contender, contender + "-" + rep, bootstrap, workload, heap, List.of());
+        }
+
+        Map<String, String> runFlink(String contender, String name, String bootstrap, Workload workload, String heapSize,
+                                     List<String> extraArgs) throws Exception {
+            List<String> args = new ArrayList<>(List.of("--contender=" + contender, "--bootstrap=" + bootstrap,
+                    "--parallelism=" + parallelism));
+            args.addAll(List.of(workload.toArgs()));
+            args.addAll(extraArgs);
+            return ChildProcess.run(name, ChildProcess.java(benchClasspath, heapSize, List.of(),
+                    "io.upsertfeedback.bench.FlinkContender", args), logs, 20);
+        }
+
+        Map<String, String> runSinkBenchmark() throws Exception {
+            return ChildProcess.run("sink", ChildProcess.java(benchClasspath, heap, List.of(),
+                    "io.upsertfeedback.bench.SinkBenchmark", List.of()), logs, 10);
+        }
+    }
+
+    /** Every measured figure of a run, and how to print it. */
+    static final class Results {
+        record SweepPoint(int keys, Workload.Expected expected, Map<String, String> result) {
+        }
+
+        final Instant started;
+        final String machine;
+        final String loadBefore;
+        final Workload workload;
+        final int parallelism;
+        final String heap;
+        final String sweepHeap;
+        final Map<String, List<Map<String, String>>> runs = new LinkedHashMap<>();
+        Workload.Expected expected;
+        Map<String, String> latency;
+        final List<SweepPoint> sweep = new ArrayList<>();
+        Map<String, String> sink;
+        List<Jmh.Score> jmh = List.of();
+        Instant finished;
+        String loadAfter;
+
+        Results(Instant started, String machine, Workload workload, Settings settings) {
+            this.started = started;
+            this.machine = machine;
+            this.loadBefore = Machine.load();
+            this.workload = workload;
+            this.parallelism = settings.parallelism;
+            this.heap = settings.heap;
+            this.sweepHeap = settings.sweepHeap;
+        }
+
+        void add(String contender, Map<String, String> result) {
+            runs.computeIfAbsent(contender, c -> new ArrayList<>()).add(result);
+        }
+
+        double medianRate(String contender, String timeField) {
+            double[] rates = runs.get(contender).stream()
+                    .mapToDouble(r -> workload.commands() * 1000.0 / Math.max(1, Long.parseLong(r.get(timeField))))
+                    .sorted().toArray();
+            return rates.length % 2 == 1 ? rates[rates.length / 2] : (rates[rates.length / 2 - 1] + rates[rates.length / 2]) / 2;
+        }
+
+        long max(String contender, String field) {
+            return runs.get(contender).stream().mapToLong(r -> Long.parseLong(r.getOrDefault(field, "-1"))).max().orElse(-1);
+        }
+
+        /** Why a run's counts are wrong, or {@code null}: the ceiling must see every record, the others the expected updates. */
+        String check(String contender, Map<String, String> r) {
+            long updates = Long.parseLong(r.get("updates"));
+            long live = Long.parseLong(r.get("live"));
+            if (contender.equals("ceiling")) {
+                return updates == expected.records() ? null : "read " + updates + " of " + expected.records() + " records";
+            }
+            return updates == expected.updates() && live == expected.liveKeys() ? null
+                    : updates + " updates / " + live + " live keys, expected " + expected.updates() + " / " + expected.liveKeys();
+        }
+
+        boolean allChecksPass() {
+            return runs.entrySet().stream().allMatch(e -> e.getValue().stream().allMatch(r -> check(e.getKey(), r) == null))
+                    && sweep.stream().allMatch(p -> Long.parseLong(p.result.get("updates")) == p.expected.updates());
+        }
+
+        String markdown() {
+            StringBuilder md = new StringBuilder();
+            md.append("# Benchmark results\n\n");
+            md.append("- started ").append(started).append(", finished ").append(finished).append('\n');
+            md.append("- machine: ").append(machine).append('\n');
+            md.append("- load average (1/5/15 min) before: ").append(loadBefore).append(", after: ").append(loadAfter).append('\n');
+            md.append(String.format("- workload: %,d commands over %,d keys, %d-byte values, %.0f%% deletes, %d partitions; "
+                            + "parallelism %d, RocksDB state backend, -Xmx%s per contender JVM%n",
+                    workload.commands(), workload.keys(), workload.valueSize(), workload.deleteFraction() * 100,
+                    workload.partitions(), parallelism, heap));
+            md.append(String.format("- expected: %,d updates, %,d live keys%n%n", expected.updates(), expected.liveKeys()));
+
+            if (!runs.isEmpty()) {
+                boolean haveOurs = runs.containsKey("ours");
+                double ours = haveOurs ? medianRate("ours", "elapsedMs") : Double.NaN;
+                md.append("| contender | records/s (median, whole run) | ratio to ours | records/s (median, steady) | peak heap MB | peak RSS MB | runs | counts |\n");
+                md.append("|---|---:|---:|---:|---:|---:|---:|---|\n");
+                for (String contender : runs.keySet()) {
+                    double rate = medianRate(contender, "elapsedMs");
+                    List<String> failures = runs.get(contender).stream().map(r -> check(contender, r)).filter(f -> f != null).toList();
+                    md.append(String.format("| %s | %,.0f | %s | %,.0f | %d | %d | %d | %s |%n", contender, rate,
+                            haveOurs ? String.format("%.2f", rate / ours) : "-", medianRate(contender, "steadyMs"),
+                            max(contender, "heapPeakBytes") >> 20, max(contender, "rssBytes") >> 20, runs.get(contender).size(),
+                            failures.isEmpty() ? "ok" : "MISMATCH: " + failures.get(0)));
+                }
+                md.append("\nwhole run: from job submission (Kafka Streams: start) to the last update; steady: from the first to the last update. "
+                        + "Ratio = records/s of the contender / records/s of ours. Peak heap: used heap sampled every 10 ms; "
+                        + "peak RSS: `/usr/bin/time -v`, maximum over the runs.\n\n");
+            }
+            if (latency != null) {
+                md.append(String.format("Latency of ours, producer send to sink, %,d commands produced live at %s records/s "
+                                + "(%s inserts measured): p50 %s ms, p90 %s ms, p99 %s ms, max %s ms.%n%n",
+                        Long.parseLong(latency.get("records")), latency.get("latencyRate"), latency.get("latencyInserts"),
+                        latency.get("p50Ms"), latency.get("p90Ms"), latency.get("p99Ms"), latency.get("maxMs")));
+            }
+            if (!sweep.isEmpty()) {
+                md.append("Memory sweep (ours, one snapshot of N distinct keys, -Xmx").append(sweepHeap).append("):\n\n");
+                md.append("| keys | records/s (whole run) | peak heap MB | peak RSS MB | counts |\n|---:|---:|---:|---:|---|\n");
+                for (SweepPoint p : sweep) {
+                    boolean ok = Long.parseLong(p.result.get("updates")) == p.expected.updates();
+                    md.append(String.format("| %,d | %,.0f | %d | %d | %s |%n", p.keys,
+                            p.keys * 1000.0 / Math.max(1, Long.parseLong(p.result.get("elapsedMs"))),
+                            Long.parseLong(p.result.get("heapPeakBytes")) >> 20, Long.parseLong(p.result.getOrDefault("rssBytes", "-1")) >> 20,
+                            ok ? "ok" : "MISMATCH"));
+                }
+                md.append('\n');
+            }
+            if (sink != null) {
+                md.append("Tiered sink against the Bigtable emulator (operations per second):\n\n| path | ops/s |\n|---|---:|\n");
+                sink.forEach((k, v) -> {
+                    if (k.endsWith("OpsPerSecond")) {
+                        md.append("| ").append(k, 0, k.length() - "OpsPerSecond".length()).append(" | ").append(v).append(" |\n");
+                    }
+                });
+                md.append('\n');
+            }
+            if (!jmh.isEmpty()) {
+                md.append("JMH microbenchmarks of the operator's hot path:\n\n| benchmark | score | error | unit |\n|---|---:|---:|---|\n");
+                for (Jmh.Score s : jmh) {
+                    md.append(String.format("| %s | %,.1f | %,.1f | %s |%n", s.name(), s.score(), s.error(), s.unit()));
+                }
+                md.append('\n');
+            }
+            return md.toString();
+        }
+
+        String csv() {
+            StringBuilder csv = new StringBuilder("contender,rep,elapsedMs,steadyMs,updates,live,heapPeakBytes,rssBytes\n");
+            runs.forEach((contender, list) -> {
+                for (int i = 0; i < list.size(); i++) {
+                    Map<String, String> r = list.get(i);
+                    csv.append(String.join(",", contender, String.valueOf(i), r.get("elapsedMs"), r.get("steadyMs"), r.get("updates"),
+                            r.get("live"), r.get("heapPeakBytes"), r.getOrDefault("rssBytes", ""))).append('\n');
+                }
+            });
+            for (SweepPoint p : sweep) {
+                csv.append(String.join(",", "sweep-" + p.keys, "0", p.result.get("elapsedMs"), p.result.get("steadyMs"),
+                        p.result.get("updates"), p.result.get("live"), p.result.get("heapPeakBytes"),
+                        p.result.getOrDefault("rssBytes", ""))).append('\n');
+            }
+            return csv.toString();
+        }
+    }
+}
