@@ -1,0 +1,119 @@
+package io.upsertfeedback.connectors.sink;
+
+import io.upsertfeedback.connectors.store.FencedException;
+import io.upsertfeedback.connectors.store.StoreHandle;
+import io.upsertfeedback.operators.Update;
+import org.apache.flink.api.connector.sink2.Sink;
+import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.apache.flink.api.connector.sink2.WriterInitContext;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.runtime.execution.SuppressRestartsException;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.UUID;
+
+/**
+ * Flink Sink V2 writing the operator's {@link Update} stream into the tiered store and advancing
+ * the store's persist frontier (see {@link TieredStoreSinkWriter} for the protocol).
+ *
+ * <pre>{@code
+ * operatorOutput.sinkTo(TieredStoreSink.builder()
+ *         .setStoreConfig(conf)   // StoreOptions (store.*) and the sink.* options below
+ *         .build());              // a fresh writer epoch per built sink: one job = one writer
+ * }</pre>
+ *
+ * Connect it forward from the operator with the same parallelism. The writer epoch is chosen
+ * when the sink is built, so it survives failovers of the same job (they keep writing) but a
+ * newly submitted job gets a new one (and fails fast while the old one still holds the lease).
+ */
+public final class TieredStoreSink implements Sink<Update> {
+    private static final long serialVersionUID = 1L;
+
+    public static final ConfigOption<Integer> WINDOW_SIZE = ConfigOptions.key("sink.window-size")
+            .intType().defaultValue(32)
+            .withDescription("Storage operations in flight per sink subtask; when all are busy the sink blocks and Flink backpressures.");
+
+    public static final ConfigOption<Integer> CONSOLIDATION_BUFFER = ConfigOptions.key("sink.consolidation-buffer")
+            .intType().defaultValue(4096)
+            .withDescription("(key, time) groups held for consolidation before the oldest is written without waiting for the watermark.");
+
+    public static final ConfigOption<Duration> WRITER_LEASE = ConfigOptions.key("sink.writer-lease")
+            .durationType().defaultValue(Duration.ofSeconds(30))
+            .withDescription("How long a writer's heartbeat keeps other jobs from claiming the store; heartbeats run every quarter lease.");
+
+    private final Configuration config;
+    private final String epoch;
+
+    private TieredStoreSink(Configuration config, String epoch) {
+        this.config = config;
+        this.epoch = epoch;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public String epoch() {
+        return epoch;
+    }
+
+    @Override
+    public SinkWriter<Update> createWriter(WriterInitContext context) throws IOException {
+        int subtask = context.getTaskInfo().getIndexOfThisSubtask();
+        StoreHandle handle = StoreHandle.open(config, epoch + "/" + subtask);
+        try {
+            return new TieredStoreSinkWriter(handle, epoch, subtask, context.getTaskInfo().getNumberOfParallelSubtasks(),
+                    config.get(WINDOW_SIZE), config.get(CONSOLIDATION_BUFFER), config.get(WRITER_LEASE), context.metricGroup());
+        } catch (FencedException e) {
+            closeQuietly(handle, e);
+            throw new SuppressRestartsException(e);
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(handle, e);
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(StoreHandle handle, Exception cause) {
+        try {
+            handle.close();
+        } catch (Exception e) {
+            cause.addSuppressed(e);
+        }
+    }
+
+    /** Builder of {@link TieredStoreSink}. */
+    public static final class Builder {
+        private final Configuration config = new Configuration();
+        private String epoch;
+
+        private Builder() {}
+
+        /** Store options ({@code store.*}) and sink options ({@code sink.*}). */
+        public Builder setStoreConfig(Configuration storeConfig) {
+            config.addAll(storeConfig);
+            return this;
+        }
+
+        public <T> Builder set(ConfigOption<T> option, T value) {
+            config.set(option, value);
+            return this;
+        }
+
+        /** Overrides the writer epoch (default: a random UUID per built sink). */
+        public Builder setEpoch(String epoch) {
+            this.epoch = Objects.requireNonNull(epoch);
+            return this;
+        }
+
+        public TieredStoreSink build() {
+            if (config.getOptional(WINDOW_SIZE).orElse(1) < 1) {
+                throw new IllegalArgumentException("sink.window-size must be at least 1");
+            }
+            return new TieredStoreSink(config.clone(), epoch != null ? epoch : UUID.randomUUID().toString());
+        }
+    }
+}
