@@ -6,7 +6,9 @@ import io.upsertfeedback.operators.UpsertValue;
 import io.upsertfeedback.operators.testing.Consolidation.Row;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -14,11 +16,26 @@ import java.util.Map;
  * {@link CollectionOracle}, and compares them: consolidated output, output frontier, number of
  * held commands, and invariant 6 on the raw changelog. Also the shorthand the conformance tests
  * are written in: partition 0, string keys and values.
+ *
+ * <p>Failures: {@link #snapshot()} checkpoints the operator; {@link #failAndRestore} restores a
+ * fresh operator from it and replays every input given since, as a restarted job replays its
+ * sources from the checkpoint. The oracle sees each input once (the failure-free run), so a
+ * match afterwards is SPEC invariant 9.
  */
 public final class DifferentialScenario implements AutoCloseable {
     private final OperatorDriver driver;
     private final CollectionOracle oracle;
     private final Map<String, UpsertValue> priors = new HashMap<>();
+    private final List<Step> inputs = new ArrayList<>();
+
+    /** One input given to the operator, kept for replay after a restore. */
+    private interface Step {
+        void applyTo(OperatorDriver driver) throws Exception;
+    }
+
+    /** A checkpoint plus how many inputs it covers. */
+    public record Snapshot(OperatorDriver.Checkpoint checkpoint, int inputsCovered) {
+    }
 
     public DifferentialScenario(OperatorDriver.Backend backend, UpsertOptions options) throws Exception {
         this.driver = new OperatorDriver(backend, options);
@@ -54,34 +71,51 @@ public final class DifferentialScenario implements AutoCloseable {
     }
 
     public DifferentialScenario command(UpsertCommand command) throws Exception {
-        driver.command(command);
+        give(driver -> driver.command(command));
         oracle.command(command);
         return this;
     }
 
     public DifferentialScenario prior(UpsertCommand prior) throws Exception {
-        driver.prior(prior);
+        give(driver -> driver.prior(prior));
         oracle.prior(prior);
         priors.put(prior.flinkKey(), prior.value());
         return this;
     }
 
     public DifferentialScenario inputFrontier(long frontier) throws Exception {
-        driver.inputFrontier(frontier);
+        give(driver -> driver.inputFrontier(frontier));
         oracle.inputFrontier(frontier);
         return this;
     }
 
     public DifferentialScenario persistFrontier(long frontier) throws Exception {
-        driver.persistFrontier(frontier);
+        give(driver -> driver.persistFrontier(frontier));
         oracle.persistFrontier(frontier);
         return this;
     }
 
     public DifferentialScenario endFeedback() throws Exception {
-        driver.endFeedback();
+        give(driver -> driver.endFeedback());
         oracle.feedbackEnded();
         return this;
+    }
+
+    private void give(Step step) throws Exception {
+        step.applyTo(driver);
+        inputs.add(step);
+    }
+
+    public Snapshot snapshot() throws Exception {
+        return new Snapshot(driver.snapshot(), inputs.size());
+    }
+
+    /** The operator fails; a fresh one restores {@code snapshot} and gets every input since replayed. */
+    public void failAndRestore(Snapshot snapshot) throws Exception {
+        driver.restore(snapshot.checkpoint());
+        for (Step step : inputs.subList(snapshot.inputsCovered(), inputs.size())) {
+            step.applyTo(driver);
+        }
     }
 
     public OperatorDriver driver() {
