@@ -1,0 +1,145 @@
+package io.upsertfeedback.connectors.feedback;
+
+import io.upsertfeedback.connectors.store.BigtableFrontier;
+import io.upsertfeedback.connectors.store.CloseableIterator;
+import io.upsertfeedback.connectors.store.StoreHandle;
+import io.upsertfeedback.connectors.store.StoredEntry;
+import io.upsertfeedback.operators.UpsertCommand;
+import org.apache.flink.api.common.eventtime.Watermark;
+import org.apache.flink.api.connector.source.ReaderOutput;
+import org.apache.flink.api.connector.source.SourceReader;
+import org.apache.flink.api.connector.source.SourceReaderContext;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.io.InputStatus;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Gauge;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Reader of the feedback source. With the split: reads {@code P}; if the store has a frontier
+ * ({@code P > Long.MIN_VALUE}) and rehydration is not done, streams every live stored value as an
+ * {@link UpsertCommand} (key, value with its error kept, the order key and time that wrote it),
+ * resuming after the last key fed if restored mid-way; then emits watermark {@code P - 1} and
+ * re-reads the frontier row every poll interval, emitting {@code P - 1} whenever {@code P}
+ * advances. {@code P = Long.MAX_VALUE} (the writing job finished its input) ends the source.
+ * Waiting between polls is an availability future completed by a timer, never a blocking sleep.
+ */
+final class FeedbackSourceReader implements SourceReader<UpsertCommand, FeedbackSplit> {
+    private final Configuration storeConfig;
+    private final long pollMillis;
+    private final Counter keysLoaded;
+    private final CompletableFuture<Void> splitArrived = new CompletableFuture<>();
+    private volatile long rehydrationMillis = -1;
+
+    private StoreHandle handle;
+    private FeedbackSplit split;
+    private boolean noMoreSplits;
+    private CloseableIterator<StoredEntry> scanner;
+    private long rehydrationStart;
+    private long emittedFrontier = Long.MIN_VALUE;
+    private long nextPoll;
+
+    FeedbackSourceReader(Configuration storeConfig, Duration pollInterval, SourceReaderContext context) {
+        this.storeConfig = storeConfig;
+        this.pollMillis = Math.max(1, pollInterval.toMillis());
+        this.keysLoaded = context.metricGroup().counter("feedbackKeysLoaded");
+        context.metricGroup().gauge("rehydrationLatencyMs", (Gauge<Long>) () -> rehydrationMillis);
+    }
+
+    @Override
+    public void start() {}
+
+    @Override
+    public InputStatus pollNext(ReaderOutput<UpsertCommand> output) throws Exception {
+        if (split == null) {
+            return noMoreSplits ? InputStatus.END_OF_INPUT : InputStatus.NOTHING_AVAILABLE;
+        }
+        BigtableFrontier frontier = handle.frontier();
+        if (!split.rehydrated()) {
+            if (scanner == null) {
+                rehydrationStart = System.nanoTime();
+                if (frontier.read().getFrontier() == Long.MIN_VALUE) {
+                    finishRehydration();
+                } else {
+                    scanner = handle.store().scan(split.lastKey());
+                }
+            }
+            if (scanner != null) {
+                if (scanner.hasNext()) {
+                    StoredEntry e = scanner.next();
+                    output.collect(new UpsertCommand(e.key(), e.value(), e.meta().getPartition(), e.meta().getOffset(),
+                            e.meta().getTime()), e.meta().getTime());
+                    keysLoaded.inc();
+                    split = new FeedbackSplit(false, e.key());
+                    return InputStatus.MORE_AVAILABLE;
+                }
+                finishRehydration();
+            }
+        }
+        long now = System.currentTimeMillis();
+        if (now >= nextPoll) {
+            nextPoll = now + pollMillis;
+            long p = frontier.read().getFrontier();
+            if (p > emittedFrontier) {
+                emittedFrontier = p;
+                output.emitWatermark(new Watermark(p - 1));
+            }
+            if (p == Long.MAX_VALUE) {
+                return InputStatus.END_OF_INPUT;
+            }
+        }
+        return InputStatus.NOTHING_AVAILABLE;
+    }
+
+    private void finishRehydration() throws java.io.IOException {
+        if (scanner != null) {
+            scanner.close();
+            scanner = null;
+        }
+        split = new FeedbackSplit(true, null);
+        rehydrationMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - rehydrationStart);
+        nextPoll = 0;
+    }
+
+    @Override
+    public CompletableFuture<Void> isAvailable() {
+        if (split == null && !noMoreSplits) {
+            return splitArrived;
+        }
+        long delay = Math.max(0, nextPoll - System.currentTimeMillis());
+        return CompletableFuture.runAsync(() -> {}, CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS));
+    }
+
+    @Override
+    public List<FeedbackSplit> snapshotState(long checkpointId) {
+        return split == null ? List.of() : List.of(split);
+    }
+
+    @Override
+    public void addSplits(List<FeedbackSplit> splits) {
+        split = splits.get(0);
+        try {
+            handle = StoreHandle.open(storeConfig, "feedback-reader");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot open the store for the feedback source", e);
+        }
+        splitArrived.complete(null);
+    }
+
+    @Override
+    public void notifyNoMoreSplits() {
+        noMoreSplits = true;
+        splitArrived.complete(null);
+    }
+
+    @Override
+    public void close() throws Exception {
+        try (StoreHandle h = handle; CloseableIterator<StoredEntry> s = scanner) {
+            // closes the scan cursor, then the store
+        }
+    }
+}
