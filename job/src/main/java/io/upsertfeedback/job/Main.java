@@ -1,0 +1,148 @@
+package io.upsertfeedback.job;
+
+import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
+import io.upsertfeedback.connectors.store.StoreOptions;
+import io.upsertfeedback.operators.UpsertOptions;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.GlobalConfiguration;
+import org.apache.flink.configuration.IllegalConfigurationException;
+
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * The entry point: {@code upsert <local|run|produce> [--flag ...] [-Dkey=value ...]}.
+ *
+ * <p>Options are Flink {@link ConfigOption}s read from {@code config.yaml} in the configuration
+ * directory ({@code --conf-dir}, else {@code $FLINK_CONF_DIR}, which {@code flink run} sets, else
+ * {@code ./flink-conf}) and overridden by {@code -Dkey=value} arguments. Every key in this job's
+ * namespaces ({@code kafka.}, {@code ingest.}, {@code upsert.}, {@code store.}, {@code local.},
+ * {@code produce.}) must be a known option, so a typo fails at start instead of being ignored. Any
+ * wrong or missing option ends the program with exit code 2 and a message naming the option and
+ * the fix; option values are never printed (they may hold secrets).
+ */
+public final class Main {
+    static final String USAGE = String.join("\n",
+            "usage: upsert <command> [flags] [-Dkey=value ...]",
+            "  local    run everything in this process: Kafka broker, Bigtable emulator, Flink MiniCluster with the web UI,",
+            "           demo traffic and a progress line; Ctrl-C stops. Flags:",
+            "             --input FILE        produce these JSON lines instead of demo traffic",
+            "             --exit-when-done    (with --input) stop once the persist frontier passed every input time",
+            "             --dump-to OUT       (with --exit-when-done) write the store's live contents as JSON lines",
+            "             --changelog-to LOG  write every update the operator emits as JSON lines",
+            "  run      the production job against real endpoints (kafka.*, store.*), e.g. with `flink run`",
+            "  produce  a load generator for a real broker (kafka.bootstrap-servers, kafka.topic, produce.*)",
+            "common flags: --conf-dir DIR (directory of config.yaml; default $FLINK_CONF_DIR, else ./flink-conf)");
+
+    private static final List<String> NAMESPACES = List.of("kafka.", "ingest.", "upsert.", "store.", "local.", "produce.");
+    private static final List<Class<?>> OPTION_CLASSES = List.of(KafkaIngestOptions.class, UpsertOptions.class,
+            StoreOptions.class, JobOptions.class);
+
+    private Main() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        try {
+            System.exit(run(args));
+        } catch (IllegalArgumentException | IllegalConfigurationException e) {
+            System.err.println("upsert: " + e.getMessage());
+            System.exit(2);
+        }
+    }
+
+    /** Parses the command line and runs the command; returns the exit code. */
+    static int run(String[] args) throws Exception {
+        if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
+            System.out.println(USAGE);
+            return args.length == 0 ? 2 : 0;
+        }
+        Map<String, String> flags = new TreeMap<>();
+        Map<String, String> overrides = new TreeMap<>();
+        for (int i = 1; i < args.length; i++) {
+            String a = args[i];
+            if (a.startsWith("-D") && a.contains("=")) {
+                overrides.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
+            } else if (a.equals("--exit-when-done")) {
+                flags.put(a, "true");
+            } else if (Set.of("--input", "--dump-to", "--changelog-to", "--conf-dir").contains(a) && i + 1 < args.length) {
+                flags.put(a, args[++i]);
+            } else {
+                throw new IllegalArgumentException("unknown argument '" + a + "'\n" + USAGE);
+            }
+        }
+        Configuration conf = configuration(flags.get("--conf-dir"), overrides);
+        return switch (args[0]) {
+            case "local" -> LocalMode.run(conf, LocalMode.Flags.from(flags));
+            case "run" -> {
+                requireNoLocalFlags(args[0], flags);
+                ClusterMode.run(conf);
+                yield 0;
+            }
+            case "produce" -> {
+                requireNoLocalFlags(args[0], flags);
+                Produce.run(conf);
+                yield 0;
+            }
+            default -> throw new IllegalArgumentException("unknown command '" + args[0] + "'\n" + USAGE);
+        };
+    }
+
+    private static void requireNoLocalFlags(String command, Map<String, String> flags) {
+        for (String flag : flags.keySet()) {
+            if (!flag.equals("--conf-dir")) {
+                throw new IllegalArgumentException(flag + " is a flag of `local`, not of `" + command + "`");
+            }
+        }
+    }
+
+    /** config.yaml of the configuration directory plus the overrides; unknown keys in our namespaces fail. */
+    static Configuration configuration(String confDirFlag, Map<String, String> overrides) {
+        String confDir = confDirFlag != null ? confDirFlag
+                : System.getenv("FLINK_CONF_DIR") != null ? System.getenv("FLINK_CONF_DIR") : "flink-conf";
+        if (!Files.isRegularFile(Path.of(confDir, GlobalConfiguration.FLINK_CONF_FILENAME))) {
+            throw new IllegalArgumentException("no " + GlobalConfiguration.FLINK_CONF_FILENAME + " in configuration directory '"
+                    + confDir + "'. Fix: run from the repository root, or pass --conf-dir DIR (or set FLINK_CONF_DIR)");
+        }
+        Configuration conf = GlobalConfiguration.loadConfiguration(confDir, Configuration.fromMap(overrides));
+        Set<String> known = knownKeys();
+        List<String> unknown = new ArrayList<>();
+        for (String key : conf.keySet()) {
+            if (NAMESPACES.stream().anyMatch(key::startsWith) && !known.contains(key)
+                    && !key.startsWith(KafkaIngestOptions.KAFKA_PROPERTIES_PREFIX)) {
+                unknown.add(key);
+            }
+        }
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException("unknown option(s) " + unknown + ". Fix: check the spelling; the options are "
+                    + "listed in flink-conf/config.yaml and the README (Kafka client properties go under '"
+                    + KafkaIngestOptions.KAFKA_PROPERTIES_PREFIX + "')");
+        }
+        return conf;
+    }
+
+    private static Set<String> knownKeys() {
+        Set<String> keys = new HashSet<>();
+        for (Class<?> c : OPTION_CLASSES) {
+            for (Field f : c.getDeclaredFields()) {
+                if (Modifier.isStatic(f.getModifiers()) && f.getType() == ConfigOption.class) {
+                    try {
+                        f.setAccessible(true);
+                        keys.add(((ConfigOption<?>) f.get(null)).key());
+                    } catch (IllegalAccessException e) {
+                        throw new IllegalStateException(e);
+                    }
+                }
+            }
+        }
+        return keys;
+    }
+}
