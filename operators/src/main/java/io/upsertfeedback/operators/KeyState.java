@@ -146,11 +146,15 @@ public final class KeyState {
         @Override
         public void copy(DataInputView in, DataOutputView out) throws IOException {
             ValueCodec.copyValue(in, out);
-            out.write(in, Integer.BYTES + Long.BYTES + Long.BYTES);
+            out.writeInt(in.readInt());
+            out.writeLong(in.readLong());
+            out.writeLong(in.readLong());
             int size = in.readInt();
             out.writeInt(size);
             for (int i = 0; i < size; i++) {
-                out.write(in, Long.BYTES + Integer.BYTES + Long.BYTES);
+                out.writeLong(in.readLong());
+                out.writeInt(in.readInt());
+                out.writeLong(in.readLong());
                 ValueCodec.copyValue(in, out);
             }
         }

@@ -238,6 +238,23 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         return held.size();
     }
 
+    /** Distinct times among the stashed commands: the size of the operator's heap bookkeeping. */
+    int distinctHeldTimes() {
+        return held.distinctTimes();
+    }
+
+    long droppedSupersededCount() {
+        return droppedSuperseded.getCount();
+    }
+
+    long droppedBelowResumePositionCount() {
+        return droppedBelowResumePosition.getCount();
+    }
+
+    long retimedCount() {
+        return retimed.getCount();
+    }
+
     @Override
     public void processElement1(StreamRecord<UpsertCommand> record) throws Exception {
         UpsertCommand command = record.getValue();

@@ -113,6 +113,7 @@ class UpsertFeedbackConformanceTest {
                 s.command(put("key" + k, "first" + k, k, 5));
             }
             assertEquals(keys, s.driver().stashEntries());
+            assertEquals(1, s.driver().operator().distinctHeldTimes(), "heap bookkeeping grows with keys, not times");
             s.inputFrontier(6);
             for (int k = 0; k < keys; k++) {
                 s.command(put("key" + k, "second" + k, keys + k, 6));
@@ -239,6 +240,78 @@ class UpsertFeedbackConformanceTest {
             assertEquals(0, s.driver().stashEntries());
             assertEquals(10, s.driver().outputFrontier(), "released to I once nothing is held");
             s.assertCollection(rows(row("a", "a1", 1), 1, row("b", "b3", 3), 1));
+        }
+    }
+    /** SPEC 3.3: with lead = 3 the output may run up to 3 ticks ahead of P, not further. */
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void leadBoundsHowFarOutputRunsAheadOfPersistFrontier(Backend backend) throws Exception {
+        try (DifferentialScenario s = new DifferentialScenario(backend, STRICT.withLead(Duration.ofMillis(3)))) {
+            s.persistFrontier(0);
+            for (int t = 0; t < 6; t++) {
+                s.command(put("k", "v" + t, t, t));
+            }
+            s.inputFrontier(10);
+            s.assertCollection(rows(row("k", "v0", 0), 1, row("k", "v0", 1), -1, row("k", "v1", 1), 1,
+                    row("k", "v1", 2), -1, row("k", "v2", 2), 1));
+            assertEquals(3, s.driver().outputFrontier());
+            s.persistFrontier(2);
+            s.assertMatchesOracle("after P -> 2");
+            assertEquals(5, s.driver().outputFrontier());
+        }
+    }
+
+    /** SPEC 3.4 and 3.10: after rehydration, commands below the resume positions are dropped and counted, the rest applied. */
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void rehydrationDropsCommandsTheStoreHolds(Backend backend) throws Exception {
+        UpsertOptions options = STRICT.withResumePositions(Map.of(0, 5L, 1, 2L));
+        try (DifferentialScenario s = new DifferentialScenario(backend, options)) {
+            s.prior(put("a", "a4", 4, 3));
+            s.prior(UpsertCommand.put("b".getBytes(StandardCharsets.UTF_8), value("b1"), 1, 1, 2));
+            // replayed from the source: below the positions, already in the store
+            s.command(put("a", "a4", 4, 3));
+            s.command(UpsertCommand.put("b".getBytes(StandardCharsets.UTF_8), value("b1"), 1, 1, 2));
+            // above the positions but with times the store already covers: applied at P
+            s.command(put("a", "a5", 5, 3));
+            s.command(UpsertCommand.put("b".getBytes(StandardCharsets.UTF_8), value("b1"), 1, 2, 3));
+            s.persistFrontier(4);
+            s.inputFrontier(5);
+            s.assertCollection(rows(row("a", "a4", 4), -1, row("a", "a5", 4), 1));
+            assertEquals(2, s.driver().operator().droppedBelowResumePositionCount());
+            assertEquals(Map.of(0, 6L, 1, 3L), s.driver().lastProgress().positions());
+        }
+    }
+
+    /** SPEC 3.4: a command arriving after its time was closed by the output watermark is applied at the output frontier, not dropped. */
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void lateCommandIsRetimedNotDropped(Backend backend) throws Exception {
+        try (DifferentialScenario s = new DifferentialScenario(backend, STRICT)) {
+            s.endFeedback();
+            s.inputFrontier(5);
+            s.command(put("k", "late", 0, 2));
+            s.assertMatchesOracle("held at 5");
+            assertEquals(5, s.driver().outputFrontier());
+            s.inputFrontier(6);
+            s.assertCollection(rows(row("k", "late", 5), 1));
+            assertEquals(1, s.driver().operator().retimedCount());
+        }
+    }
+
+    /** SPEC 3.2 and DESIGN: a replay (order key not above the key's) is dropped and counted; progress positions. */
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void supersededCommandsAreCountedAndPositionsTrackHeldOffsets(Backend backend) throws Exception {
+        try (DifferentialScenario s = new DifferentialScenario(backend, STRICT)) {
+            s.persistFrontier(0);
+            s.command(put("a", "a1", 0, 0)).command(put("b", "b1", 1, 1)).command(put("a", "a0", 0, 0));
+            assertEquals(1, s.driver().operator().droppedSupersededCount());
+            s.inputFrontier(5);
+            assertEquals(Map.of(0, 1L), s.driver().lastProgress().positions(), "b@1 (offset 1) is held");
+            s.persistFrontier(1);
+            assertEquals(Map.of(0, 2L), s.driver().lastProgress().positions(), "nothing held: max seen + 1");
+            s.assertCollection(rows(row("a", "a1", 0), 1, row("b", "b1", 1), 1));
         }
     }
 }

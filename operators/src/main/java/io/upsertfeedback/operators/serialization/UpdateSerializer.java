@@ -104,12 +104,18 @@ public final class UpdateSerializer extends TypeSerializerSingleton<Update> {
             out.writeLong(in.readLong());
             int size = in.readInt();
             out.writeInt(size);
-            out.write(in, size * (Integer.BYTES + Long.BYTES));
+            for (int i = 0; i < size; i++) {
+                out.writeInt(in.readInt());
+                out.writeLong(in.readLong());
+            }
             return;
         }
         ValueCodec.copyBytes(in, out);
         ValueCodec.copyValue(in, out);
-        out.write(in, Long.BYTES + 1 + Integer.BYTES + Long.BYTES);
+        out.writeLong(in.readLong());
+        out.writeByte(in.readByte());
+        out.writeInt(in.readInt());
+        out.writeLong(in.readLong());
     }
 
     @Override

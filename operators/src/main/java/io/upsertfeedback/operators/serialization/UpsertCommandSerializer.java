@@ -69,7 +69,9 @@ public final class UpsertCommandSerializer extends TypeSerializerSingleton<Upser
     public void copy(DataInputView in, DataOutputView out) throws IOException {
         ValueCodec.copyBytes(in, out);
         ValueCodec.copyValue(in, out);
-        out.write(in, Integer.BYTES + Long.BYTES + Long.BYTES);
+        out.writeInt(in.readInt());
+        out.writeLong(in.readLong());
+        out.writeLong(in.readLong());
     }
 
     @Override

@@ -69,9 +69,11 @@ public final class ValueCodec {
         return bytes;
     }
 
+    /**
+     * Copies length-prefixed bytes. Reads them into an array rather than {@code out.write(in, n)},
+     * which some output views (e.g. {@code DataOutputSerializer}) do not grow for.
+     */
     public static void copyBytes(DataInputView in, DataOutputView out) throws IOException {
-        int length = in.readInt();
-        out.writeInt(length);
-        out.write(in, length);
+        writeBytes(readBytes(in), out);
     }
 }

@@ -168,6 +168,11 @@ public final class OperatorDriver implements AutoCloseable {
         return operator.stashEntries();
     }
 
+    /** The running operator instance (replaced by a restore). */
+    public UpsertFeedbackOperator operator() {
+        return operator;
+    }
+
     @Override
     public void close() throws Exception {
         harness.close();

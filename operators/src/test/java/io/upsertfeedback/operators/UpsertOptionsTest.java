@@ -1,0 +1,64 @@
+package io.upsertfeedback.operators;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.IllegalConfigurationException;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class UpsertOptionsTest {
+    @Test
+    void defaultsAreOneSecondTickAndStrictLead() {
+        UpsertOptions options = UpsertOptions.fromConfiguration(new Configuration());
+        assertEquals(Duration.ofSeconds(1), options.tick());
+        assertEquals(Duration.ofSeconds(1), options.lead());
+        assertEquals(Map.of(), options.resumePositions());
+    }
+
+    @Test
+    void leadDefaultsToTheConfiguredTick() {
+        Configuration config = new Configuration();
+        config.set(UpsertOptions.TICK, Duration.ofMillis(100));
+        assertEquals(100, UpsertOptions.fromConfiguration(config).leadMillis());
+        config.set(UpsertOptions.LEAD, Duration.ofSeconds(5));
+        assertEquals(5_000, UpsertOptions.fromConfiguration(config).leadMillis());
+    }
+
+    @Test
+    void stateTtlIsRefusedWithTheFix() {
+        Configuration config = new Configuration();
+        config.set(UpsertOptions.STATE_TTL, Duration.ofHours(1));
+        IllegalConfigurationException e = assertThrows(IllegalConfigurationException.class,
+                () -> UpsertOptions.fromConfiguration(config));
+        assertTrue(e.getMessage().contains("upsert.state.ttl") && e.getMessage().contains("Remove"), e.getMessage());
+
+        Configuration sql = new Configuration();
+        sql.setString("table.exec.state.ttl", "1 h");
+        e = assertThrows(IllegalConfigurationException.class, () -> UpsertOptions.fromConfiguration(sql));
+        assertTrue(e.getMessage().contains("table.exec.state.ttl"), e.getMessage());
+    }
+
+    @Test
+    void nonPositiveLeadOrTickIsRefusedWithTheFix() {
+        Configuration config = new Configuration();
+        config.set(UpsertOptions.LEAD, Duration.ZERO);
+        IllegalConfigurationException e = assertThrows(IllegalConfigurationException.class,
+                () -> UpsertOptions.fromConfiguration(config));
+        assertTrue(e.getMessage().contains("upsert.lead") && e.getMessage().contains("at least 1 ms"), e.getMessage());
+        assertThrows(IllegalConfigurationException.class, () -> UpsertOptions.defaults().withTick(Duration.ofNanos(10)));
+    }
+
+    @Test
+    void resumePositionsAreCopied() {
+        HashMap<Integer, Long> positions = new HashMap<>(Map.of(0, 7L));
+        UpsertOptions options = UpsertOptions.defaults().withResumePositions(positions);
+        positions.put(1, 3L);
+        assertEquals(Map.of(0, 7L), options.resumePositions());
+    }
+}
