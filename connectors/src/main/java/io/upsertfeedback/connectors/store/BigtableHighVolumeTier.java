@@ -133,9 +133,15 @@ public final class BigtableHighVolumeTier implements HighVolumeTier {
         }
         RowState.Kind kind = RowState.Kind.values()[m[0]];
         StoredValueMeta meta = StoredValueMeta.fromByteBuffer(ByteBuffer.wrap(m, 1, m.length - 1));
+        byte[] data = r.getValue(FAMILY, DATA);
+        byte[] target = r.getValue(FAMILY, TARGET);
+        if ((kind == RowState.Kind.INLINE && data == null) || (kind == RowState.Kind.TOMBSTONE && target == null)) {
+            // Bigtable reads are row-atomic; the emulator's are not under concurrent writes: read again
+            throw new TransientStorageException("torn read of a " + kind + " row");
+        }
         return switch (kind) {
-            case INLINE -> RowState.inline(r.getValue(FAMILY, DATA), meta);
-            case TOMBSTONE -> RowState.tombstone(new String(r.getValue(FAMILY, TARGET), StandardCharsets.UTF_8), meta);
+            case INLINE -> RowState.inline(data, meta);
+            case TOMBSTONE -> RowState.tombstone(new String(target, StandardCharsets.UTF_8), meta);
             case DELETED -> RowState.deleted(meta);
             case ABSENT -> throw new IOException("corrupt row: state ABSENT recorded in a meta cell");
         };

@@ -66,7 +66,7 @@ public final class Cleaner implements AutoCloseable {
                     resolve(note);
                 } catch (IOException | RuntimeException e) {
                     error = e instanceof IOException io ? io : new IOException(e);
-                    LOG.warn("cleanup of {} failed; its note stays for recovery", note.objectName(), e);
+                    LOG.warn("cleanup of {} failed, its note stays for recovery: {}", note.objectName(), e.toString());
                 } finally {
                     capacity.release();
                     synchronized (this) {

@@ -1,0 +1,459 @@
+package io.upsertfeedback.connectors.store;
+
+import io.upsertfeedback.connectors.embedded.TestBigtable;
+import io.upsertfeedback.operators.UpsertValue;
+import io.upsertfeedback.schemas.ValueEncoding;
+import org.apache.hadoop.hbase.TableName;
+import org.apache.hadoop.hbase.client.Result;
+import org.apache.hadoop.hbase.client.ResultScanner;
+import org.apache.hadoop.hbase.client.Scan;
+import org.apache.hadoop.hbase.client.Table;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The one conformance suite of the tiered store (SPEC section 4), run by a subclass per backend
+ * combination: the Bigtable emulator as the high-volume tier with each long-term tier. Every test
+ * works on a fresh table and a fresh long-term location; faults are injected by wrapping the real
+ * tiers ({@link Faults}). {@link #assertConsistent} is the shared invariant check.
+ */
+abstract class TieredStoreConformanceTest {
+    /** Small threshold so that "large" values stay cheap to move around. */
+    static final long THRESHOLD = 1024;
+    /** Ranged reads kick in above 8 KiB in 3000-byte ranges, 3 at a time. */
+    static final RangeReader.Settings RANGES = new RangeReader.Settings(8 * 1024, 3000, 3, Duration.ofSeconds(10));
+    static final byte[] KEY = "key-1".getBytes(UTF_8);
+
+    protected HighVolumeTier highVolume;
+    protected LongTermTier longTerm;
+    protected Faults.Plan faults;
+    protected TieredStore store;
+    private String table;
+    private final List<TieredStore> opened = new ArrayList<>();
+    private final Random random = new Random(42);
+
+    /** A fresh, empty long-term tier. */
+    protected abstract LongTermTier newLongTerm() throws IOException;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        table = TestBigtable.freshTable("conformance");
+        highVolume = new BigtableHighVolumeTier(TestBigtable.connection(), table, false);
+        longTerm = newLongTerm();
+        faults = new Faults.Plan();
+        store = newStore("writer-a", faults, 4);
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (TieredStore s : opened) {
+            s.close();
+        }
+        highVolume.close();
+        longTerm.close();
+    }
+
+    /** A store over this test's tiers, with its own owner name and fault plan. */
+    protected TieredStore newStore(String owner, Faults.Plan plan, int attempts) throws IOException {
+        HighVolumeTier hv = Faults.wrap(HighVolumeTier.class, new BigtableHighVolumeTier(TestBigtable.connection(), table, false), plan);
+        LongTermTier lt = Faults.wrap(LongTermTier.class, sharedLongTerm(), plan);
+        TieredStore s = new TieredStore(hv, lt, THRESHOLD, new Retrier(attempts, Duration.ofMillis(1), Duration.ofMillis(4)), 64, owner, null);
+        opened.add(s);
+        return s;
+    }
+
+    private LongTermTier sharedLongTerm() {
+        // every store of a test shares the one long-term location; only the test closes it
+        return new UnclosableLongTerm(longTerm);
+    }
+
+    byte[] small(String text) {
+        return text.getBytes(UTF_8);
+    }
+
+    byte[] large(int size) {
+        byte[] b = new byte[size];
+        random.nextBytes(b);
+        return b;
+    }
+
+    RowState row(byte[] key) throws IOException {
+        return highVolume.read(key);
+    }
+
+    byte[] value(byte[] key) throws IOException {
+        return store.get(key).map(e -> e.value().bytes()).orElse(null);
+    }
+
+    /**
+     * After cleanup: no pending notes, every long-term object referenced by a live tombstone
+     * (no orphans), no two states in one row (checked on the raw cells), and {@code dangling}
+     * lists the tombstones whose object is missing (allowed only where a test deleted it).
+     */
+    void assertConsistent(TieredStore... stores) throws Exception {
+        for (TieredStore s : stores.length == 0 ? new TieredStore[] {store} : stores) {
+            s.drainCleanup();
+        }
+        assertEquals(List.of(), highVolume.listPending(), "pending cleanup notes left");
+        Set<String> referenced = new HashSet<>();
+        try (Table t = TestBigtable.connection().getTable(TableName.valueOf(table));
+             ResultScanner scanner = t.getScanner(new Scan().withStartRow(new byte[] {'d'}).withStopRow(new byte[] {'e'}))) {
+            for (Result r : scanner) {
+                boolean hasData = r.getValue(BigtableHighVolumeTier.FAMILY, BigtableHighVolumeTier.DATA) != null;
+                byte[] target = r.getValue(BigtableHighVolumeTier.FAMILY, BigtableHighVolumeTier.TARGET);
+                RowState.Kind kind = RowState.Kind.values()[r.getValue(BigtableHighVolumeTier.FAMILY, BigtableHighVolumeTier.META)[0]];
+                if (target != null) {
+                    assertFalse(hasData, "a row holds both inline data and a tombstone");
+                    assertEquals(RowState.Kind.TOMBSTONE, kind, "a tombstone cell in a row whose state is " + kind);
+                    referenced.add(new String(target, UTF_8));
+                }
+                if (kind == RowState.Kind.INLINE) {
+                    assertTrue(hasData, "inline state without data");
+                }
+            }
+        }
+        Set<String> objects = new HashSet<>(longTerm.list());
+        Set<String> orphans = new HashSet<>(objects);
+        orphans.removeAll(referenced);
+        assertEquals(Set.of(), orphans, "orphan long-term objects");
+        Set<String> dangling = new HashSet<>(referenced);
+        dangling.removeAll(objects);
+        assertEquals(Set.of(), dangling, "tombstones pointing at missing objects");
+    }
+
+    @Test
+    void smallPutStaysInline() throws Exception {
+        assertEquals(TieredStore.Outcome.WRITTEN, store.put(KEY, UpsertValue.of(small("hello")), 1, 0, 10));
+        RowState s = row(KEY);
+        assertEquals(RowState.Kind.INLINE, s.kind());
+        assertEquals(ValueEncoding.RAW, s.meta().getEncoding());
+        assertArrayEquals(small("hello"), value(KEY));
+        StoredEntry e = store.get(KEY).orElseThrow();
+        assertEquals(0, e.meta().getPartition());
+        assertEquals(10L, e.meta().getOffset());
+        assertEquals(List.of(), longTerm.list());
+        assertConsistent();
+    }
+
+    @Test
+    void compressibleValuesAreStoredWithZstd() throws Exception {
+        byte[] zeros = new byte[64 * 1024];
+        store.put(KEY, UpsertValue.of(zeros), 1, 0, 1);
+        RowState s = row(KEY);
+        assertEquals(RowState.Kind.INLINE, s.kind(), "64 KiB of zeros compresses below the threshold");
+        assertEquals(ValueEncoding.ZSTD, s.meta().getEncoding());
+        assertEquals(zeros.length, s.meta().getSize());
+        assertArrayEquals(zeros, value(KEY));
+        assertConsistent();
+    }
+
+    @Test
+    void largePutCreatesTombstoneAndObject() throws Exception {
+        byte[] big = large(20_000);
+        store.put(KEY, UpsertValue.of(big), 1, 0, 1);
+        RowState s = row(KEY);
+        assertEquals(RowState.Kind.TOMBSTONE, s.kind());
+        assertEquals(List.of(s.target()), longTerm.list());
+        assertArrayEquals(big, value(KEY), "read back through concurrent range reads");
+        assertConsistent();
+    }
+
+    @Test
+    void errorValuesStayErrorValuesInBothTiers() throws Exception {
+        byte[] other = "k2".getBytes(UTF_8);
+        store.put(KEY, UpsertValue.error(small("not avro"), "bad magic byte"), 1, 0, 1);
+        store.put(other, UpsertValue.error(large(5000), "too long"), 1, 0, 2);
+        assertEquals(UpsertValue.error(small("not avro"), "bad magic byte"), store.get(KEY).orElseThrow().value());
+        UpsertValue big = store.get(other).orElseThrow().value();
+        assertTrue(big.isError());
+        assertEquals("too long", big.error());
+        assertConsistent();
+    }
+
+    @Test
+    void smallOverLargeSwapsToInlineAndDeletesTheOldObject() throws Exception {
+        store.put(KEY, UpsertValue.of(large(5000)), 1, 0, 1);
+        store.put(KEY, UpsertValue.of(small("now small")), 2, 0, 2);
+        assertEquals(RowState.Kind.INLINE, row(KEY).kind());
+        assertArrayEquals(small("now small"), value(KEY));
+        assertConsistent();
+        assertEquals(List.of(), longTerm.list());
+    }
+
+    @Test
+    void largeOverLargeReplacesTheRevisionAndDeletesTheFirst() throws Exception {
+        store.put(KEY, UpsertValue.of(large(5000)), 1, 0, 1);
+        String first = row(KEY).target();
+        byte[] second = large(6000);
+        store.put(KEY, UpsertValue.of(second), 2, 0, 2);
+        String now = row(KEY).target();
+        assertFalse(first.equals(now), "a new revision name");
+        assertArrayEquals(second, value(KEY));
+        assertConsistent();
+        assertEquals(List.of(now), longTerm.list());
+    }
+
+    @Test
+    void deleteOfLargeRemovesTombstoneAndObject() throws Exception {
+        store.put(KEY, UpsertValue.of(large(5000)), 1, 0, 1);
+        store.delete(KEY, 2, 0, 2);
+        assertEquals(RowState.Kind.DELETED, row(KEY).kind());
+        assertEquals(Optional.empty(), store.get(KEY));
+        assertConsistent();
+        assertEquals(List.of(), longTerm.list());
+        assertEquals(0, store.snapshot().size());
+    }
+
+    @Test
+    void compareAndWriteConflictLeavesOneConsistentStateAndCleansTheLosersObject() throws Exception {
+        TieredStore other = newStore("writer-b", new Faults.Plan(), 4);
+        byte[] theirs = large(5000);
+        byte[] ours = large(7000);
+        // writer b commits its tombstone after we read the row and uploaded our object: our swap loses
+        faults.before("compareAndWrite", () -> other.put(KEY, UpsertValue.of(theirs), 5, 0, 1));
+        store.put(KEY, UpsertValue.of(ours), 5, 0, 2);
+        assertTrue(store.metrics().conditionConflicts.sum() >= 1, "the first swap lost the race");
+        assertArrayEquals(ours, value(KEY), "our retry over their tombstone won");
+        assertConsistent(store, other);
+        assertEquals(List.of(row(KEY).target()), longTerm.list(), "the loser's first object and theirs are gone");
+    }
+
+    @Test
+    void lostCompareAndWriteResponseIsRetriedAsSuccess() throws Exception {
+        faults.on("compareAndWrite", 0, Faults.Kind.LOST_RESPONSE);
+        byte[] big = large(5000);
+        assertEquals(TieredStore.Outcome.WRITTEN, store.put(KEY, UpsertValue.of(big), 1, 0, 1));
+        assertEquals(0, store.metrics().conditionConflicts.sum(), "the retry recognised its own write");
+        assertArrayEquals(big, value(KEY));
+        assertConsistent();
+    }
+
+    @Test
+    void lostCompareAndWriteResponseWithoutRetriesKeepsTheCommittedObject() throws Exception {
+        TieredStore noRetries = newStore("writer-c", faults, 1);
+        faults.on("compareAndWrite", 0, Faults.Kind.LOST_RESPONSE);
+        byte[] big = large(5000);
+        assertThrows(IOException.class, () -> noRetries.put(KEY, UpsertValue.of(big), 1, 0, 1));
+        assertArrayEquals(big, value(KEY), "the commit stands and cleanup did not delete its object");
+        assertConsistent(noRetries);
+    }
+
+    /**
+     * A large put over a large value, with the process dying at each storage call of the put or
+     * its cleanup (before or after the call takes effect); a restart resolves the stored notes.
+     */
+    @ParameterizedTest(name = "crash {1} {0} #{2}")
+    @CsvSource({
+            "read,CRASH_BEFORE,0", "addPending,CRASH_BEFORE,0", "addPending,CRASH_AFTER,0", "write,CRASH_BEFORE,0",
+            "write,CRASH_AFTER,0", "compareAndWrite,CRASH_BEFORE,0", "compareAndWrite,CRASH_AFTER,0",
+            "read,CRASH_BEFORE,1", "delete,CRASH_BEFORE,0", "delete,CRASH_AFTER,0", "removePending,CRASH_BEFORE,0",
+            "write,PERMANENT,0", "compareAndWrite,PERMANENT,0", "delete,PERMANENT,0"})
+    void aFailureAtEachStepOfALargePutLeavesNoOrphanAndNoDanglingTombstone(String call, Faults.Kind kind, int skip) throws Exception {
+        byte[] before = large(5000);
+        byte[] after = large(6000);
+        store.put(KEY, UpsertValue.of(before), 1, 0, 1);
+        store.drainCleanup();
+        faults.on(call, skip, kind);
+        try {
+            store.put(KEY, UpsertValue.of(after), 2, 0, 2);
+            store.drainCleanup();
+        } catch (IOException expected) {
+            // the put or its cleanup failed; what it left behind is recovered below
+        }
+        TieredStore restarted = newStore("writer-a", new Faults.Plan(), 4);
+        restarted.recoverPendingCleanups(owner -> true);
+        byte[] now = restarted.get(KEY).map(e -> e.value().bytes()).orElse(null);
+        assertNotNull(now, "the key never reads as absent");
+        assertTrue(java.util.Arrays.equals(now, before) || java.util.Arrays.equals(now, after), "old or new value");
+        assertConsistent(restarted);
+    }
+
+    @Test
+    void aDanglingTombstoneReadsAsAbsent() throws Exception {
+        store.put(KEY, UpsertValue.of(large(5000)), 1, 0, 1);
+        store.drainCleanup();
+        longTerm.delete(row(KEY).target());
+        assertEquals(Optional.empty(), store.get(KEY));
+        assertEquals(0, store.snapshot().size());
+        store.put(KEY, UpsertValue.of(small("back")), 2, 0, 2);
+        assertArrayEquals(small("back"), value(KEY), "a write over a dangling tombstone works");
+        assertConsistent();
+    }
+
+    @Test
+    void concurrentWritersOnOneKeyEndInOneConsistentState() throws Exception {
+        int writers = 4;
+        List<TieredStore> stores = new ArrayList<>();
+        List<byte[]> written = java.util.Collections.synchronizedList(new ArrayList<>());
+        for (int i = 0; i < writers; i++) {
+            stores.add(newStore("concurrent-" + i, new Faults.Plan(), 4));
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(writers);
+        try {
+            List<Future<Void>> done = new ArrayList<>();
+            for (int i = 0; i < writers; i++) {
+                TieredStore s = stores.get(i);
+                int w = i;
+                done.add(pool.submit((Callable<Void>) () -> {
+                    Random r = new Random(w);
+                    for (int j = 0; j < 12; j++) {
+                        byte[] v = r.nextBoolean() ? ("w" + w + "-" + j).getBytes(UTF_8) : large(2000 + r.nextInt(3000));
+                        written.add(v);
+                        if (r.nextInt(6) == 0) {
+                            s.delete(KEY, 7, w, j);
+                        } else {
+                            s.put(KEY, UpsertValue.of(v), 7, w, j);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<Void> f : done) {
+                f.get();
+            }
+        } finally {
+            pool.shutdown();
+        }
+        assertConsistent(stores.toArray(new TieredStore[0]));
+        byte[] end = value(KEY);
+        if (end != null) {
+            assertTrue(written.stream().anyMatch(v -> java.util.Arrays.equals(v, end)), "the final value is one of the writes");
+        }
+    }
+
+    @Test
+    void aReplayedOlderWriteNeverOverwritesANewerOne() throws Exception {
+        store.put(KEY, UpsertValue.of(small("v10")), 10, 0, 10);
+        assertEquals(TieredStore.Outcome.STALE, store.put(KEY, UpsertValue.of(small("v5")), 5, 0, 5));
+        assertEquals(TieredStore.Outcome.STALE, store.put(KEY, UpsertValue.of(large(5000)), 5, 0, 5));
+        assertArrayEquals(small("v10"), value(KEY));
+        store.delete(KEY, 12, 0, 12);
+        assertEquals(TieredStore.Outcome.STALE, store.put(KEY, UpsertValue.of(small("v11")), 11, 0, 11), "no resurrection");
+        assertEquals(Optional.empty(), store.get(KEY));
+        store.put(KEY, UpsertValue.of(large(5000)), 20, 0, 20);
+        assertEquals(TieredStore.Outcome.STALE, store.delete(KEY, 15, 0, 15));
+        assertNotNull(value(KEY));
+        assertConsistent();
+    }
+
+    @Test
+    void replayingASuffixGivesTheSameStore() throws Exception {
+        List<Object[]> ops = new ArrayList<>();
+        Random r = new Random(7);
+        for (int t = 1; t <= 30; t++) {
+            byte[] key = ("k" + r.nextInt(4)).getBytes(UTF_8);
+            ops.add(new Object[] {key, r.nextInt(5) == 0 ? null : (r.nextBoolean() ? small("v" + t) : large(3000)), (long) t});
+        }
+        for (Object[] op : ops) {
+            apply(op);
+        }
+        var first = store.snapshot();
+        for (Object[] op : ops.subList(12, ops.size())) {
+            apply(op);
+        }
+        var second = store.snapshot();
+        assertEquals(first.keySet(), second.keySet());
+        first.forEach((k, e) -> assertEquals(e.value(), second.get(k).value(), "value of " + k));
+        assertConsistent();
+    }
+
+    private void apply(Object[] op) throws IOException {
+        byte[] key = (byte[]) op[0];
+        long t = (Long) op[2];
+        if (op[1] == null) {
+            store.delete(key, t, 0, t);
+        } else {
+            store.put(key, UpsertValue.of((byte[]) op[1]), t, 0, t);
+        }
+    }
+
+    @Test
+    void keysOfAnyLengthUpToTheLimitMapToOneRowAndScanBack() throws Exception {
+        byte[] longest = new byte[BigtableHighVolumeTier.MAX_KEY_BYTES];
+        random.nextBytes(longest);
+        byte[] empty = new byte[0];
+        store.put(longest, UpsertValue.of(small("long key")), 1, 0, 1);
+        store.put(empty, UpsertValue.of(small("empty key")), 1, 0, 2);
+        assertArrayEquals(small("long key"), value(longest));
+        assertArrayEquals(small("empty key"), value(empty));
+        assertEquals(2, store.snapshot().size());
+        assertThrows(IllegalArgumentException.class,
+                () -> store.put(new byte[BigtableHighVolumeTier.MAX_KEY_BYTES + 1], UpsertValue.of(small("x")), 1, 0, 3));
+        assertConsistent();
+    }
+
+    @Test
+    void scanResumesAfterAKey() throws Exception {
+        for (int i = 0; i < 10; i++) {
+            store.put(("k" + i).getBytes(UTF_8), UpsertValue.of(small("v" + i)), 1, 0, i);
+        }
+        List<byte[]> order = new ArrayList<>();
+        try (CloseableIterator<StoredEntry> it = store.scan(null)) {
+            it.forEachRemaining(e -> order.add(e.key()));
+        }
+        assertEquals(10, order.size());
+        try (CloseableIterator<StoredEntry> it = store.scan(order.get(3))) {
+            assertArrayEquals(order.get(4), it.next().key());
+        }
+    }
+
+    /** Lets several stores of one test share a long-term tier that only the test closes. */
+    private record UnclosableLongTerm(LongTermTier tier) implements LongTermTier {
+        @Override
+        public String newObjectName(byte[] key) {
+            return tier.newObjectName(key);
+        }
+
+        @Override
+        public void write(String name, byte[] data) throws IOException {
+            tier.write(name, data);
+        }
+
+        @Override
+        public byte[] read(String name) throws IOException {
+            return tier.read(name);
+        }
+
+        @Override
+        public void delete(String name) throws IOException {
+            tier.delete(name);
+        }
+
+        @Override
+        public List<String> list() throws IOException {
+            return tier.list();
+        }
+
+        @Override
+        public String describe() {
+            return tier.describe();
+        }
+
+        @Override
+        public void close() {}
+    }
+}
