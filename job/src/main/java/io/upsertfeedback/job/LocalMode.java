@@ -58,6 +58,9 @@ import java.util.stream.Stream;
  */
 final class LocalMode {
     private static final DateTimeFormatter CLOCK = DateTimeFormatter.ofPattern("HH:mm:ss");
+    /** Operator names of {@code KafkaCommandSource}: the source (records read) and the split (commands, watermark I - 1). */
+    private static final String SOURCE = "Source: kafka-source";
+    private static final String COMMANDS = "commands";
 
     /** The flags of {@code local}. */
     record Flags(Path input, boolean exitWhenDone, Path dumpTo, Path changelogTo) {
@@ -96,9 +99,13 @@ final class LocalMode {
             }
         }, "upsert-local-shutdown"));
         try {
-            return runWith(conf, flags, input, dataDir, resources, stop);
+            int code = runWith(conf, flags, input, dataDir, resources, stop);
+            closeAll(resources, stop.get());
+            return code;
+        } catch (Exception e) {
+            closeAll(resources, true);
+            throw e;
         } finally {
-            closeAll(resources);
             stopped.countDown();
         }
     }
@@ -158,9 +165,9 @@ final class LocalMode {
                 System.out.println("done: the persist frontier passed every input time");
                 break;
             }
-            if (job.getJobStatus().get().isGloballyTerminalState()) {
-                job.getJobExecutionResult().get();
-                throw new IllegalStateException("the job ended before the persist frontier passed every input time");
+            if (ended(job) && !(flags.exitWhenDone() && store.frontier().read().getFrontier() > target)) {
+                throw new IllegalStateException("the job ended before the persist frontier passed every input time; "
+                        + "see the log above for its failure");
             }
             if (System.nanoTime() >= nextReport) {
                 nextReport += interval;
@@ -199,7 +206,8 @@ final class LocalMode {
 
     /** One line: commands in, updates out, dead letters, I, P, store size. */
     private static String progress(StoreHandle store) throws IOException {
-        long input = saturatedIncrement(ProgressMetrics.min(UpsertFeedback.OPERATOR_NAME, "currentInput1Watermark"));
+        long input = saturatedIncrement(ProgressMetrics.min(COMMANDS, "currentOutputWatermark"));
+        long deadLetters = ProgressMetrics.sum(SOURCE, "deadLetters");
         long persist = store.frontier().read().getFrontier();
         long keys = 0;
         long longTerm = 0;
@@ -213,9 +221,8 @@ final class LocalMode {
             throw new IOException("cannot scan the store", e);
         }
         return String.format("[%s] commands in %,d | updates out %,d | dead letters %,d | I %s | P %s | store %,d keys (%,d in long-term tier)",
-                LocalTime.now().format(CLOCK), ProgressMetrics.sum("commands", "numRecordsOut"),
-                ProgressMetrics.sum(UpsertFeedback.OPERATOR_NAME, "numRecordsOut"),
-                ProgressMetrics.sum("Source: kafka-source", "deadLetters"), time(input), time(persist), keys, longTerm);
+                LocalTime.now().format(CLOCK), ProgressMetrics.sum(SOURCE, "numRecordsOut") - deadLetters,
+                ProgressMetrics.sum(UpsertFeedback.OPERATOR_NAME, "numRecordsOut"), deadLetters, time(input), time(persist), keys, longTerm);
     }
 
     private static long saturatedIncrement(long watermark) {
@@ -256,22 +263,42 @@ final class LocalMode {
         return lines.size();
     }
 
+    /** Cancels the job unless it has ended, and waits (30 s at most) until it has. */
     private static void cancel(JobClient job) throws Exception {
-        if (!job.getJobStatus().get().isGloballyTerminalState()) {
-            job.cancel().get(30, TimeUnit.SECONDS);
-        }
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (!job.getJobStatus().get().isGloballyTerminalState() && System.nanoTime() < deadline) {
+        boolean cancelled = false;
+        while (!ended(job) && System.nanoTime() < deadline) {
+            if (!cancelled) {
+                job.cancel().get(30, TimeUnit.SECONDS);
+                cancelled = true;
+            }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
         }
     }
 
-    private static void closeAll(Deque<AutoCloseable> resources) throws Exception {
+    /** Whether the job reached a terminal state; a MiniCluster that already shut down means it has. */
+    private static boolean ended(JobClient job) throws Exception {
+        try {
+            return job.getJobStatus().get().isGloballyTerminalState();
+        } catch (IllegalStateException e) {
+            return true;
+        }
+    }
+
+    /**
+     * Closes in reverse order of opening. {@code quietly}: after Ctrl-C or a failure, when the
+     * MiniCluster and the emulator may already be stopped by their own shutdown hooks, errors are
+     * not reported.
+     */
+    private static void closeAll(Deque<AutoCloseable> resources, boolean quietly) throws Exception {
         Exception first = null;
         while (!resources.isEmpty()) {
             try {
                 resources.pop().close();
             } catch (Exception e) {
+                if (quietly) {
+                    continue;
+                }
                 if (first == null) {
                     first = e;
                 } else {
