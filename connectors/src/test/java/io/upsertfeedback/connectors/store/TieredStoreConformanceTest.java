@@ -3,11 +3,6 @@ package io.upsertfeedback.connectors.store;
 import io.upsertfeedback.connectors.embedded.TestBigtable;
 import io.upsertfeedback.operators.UpsertValue;
 import io.upsertfeedback.schemas.ValueEncoding;
-import org.apache.hadoop.hbase.TableName;
-import org.apache.hadoop.hbase.client.Result;
-import org.apache.hadoop.hbase.client.ResultScanner;
-import org.apache.hadoop.hbase.client.Scan;
-import org.apache.hadoop.hbase.client.Table;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -17,7 +12,6 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
@@ -88,7 +82,7 @@ abstract class TieredStoreConformanceTest {
 
     private LongTermTier sharedLongTerm() {
         // every store of a test shares the one long-term location; only the test closes it
-        return new UnclosableLongTerm(longTerm);
+        return new SharedLongTerm(longTerm);
     }
 
     byte[] small(String text) {
@@ -110,39 +104,13 @@ abstract class TieredStoreConformanceTest {
     }
 
     /**
-     * After cleanup: no pending notes, every long-term object referenced by a live tombstone
-     * (no orphans), no two states in one row (checked on the raw cells), and {@code dangling}
-     * lists the tombstones whose object is missing (allowed only where a test deleted it).
+     * After cleanup: the {@link StoreInvariants}, and no tombstone points at a missing object.
      */
     void assertConsistent(TieredStore... stores) throws Exception {
         for (TieredStore s : stores.length == 0 ? new TieredStore[] {store} : stores) {
             s.drainCleanup();
         }
-        assertEquals(List.of(), highVolume.listPending(), "pending cleanup notes left");
-        Set<String> referenced = new HashSet<>();
-        try (Table t = TestBigtable.connection().getTable(TableName.valueOf(table));
-             ResultScanner scanner = t.getScanner(new Scan().withStartRow(new byte[] {'d'}).withStopRow(new byte[] {'e'}))) {
-            for (Result r : scanner) {
-                boolean hasData = r.getValue(BigtableHighVolumeTier.FAMILY, BigtableHighVolumeTier.DATA) != null;
-                byte[] target = r.getValue(BigtableHighVolumeTier.FAMILY, BigtableHighVolumeTier.TARGET);
-                RowState.Kind kind = RowState.Kind.values()[r.getValue(BigtableHighVolumeTier.FAMILY, BigtableHighVolumeTier.META)[0]];
-                if (target != null) {
-                    assertFalse(hasData, "a row holds both inline data and a tombstone");
-                    assertEquals(RowState.Kind.TOMBSTONE, kind, "a tombstone cell in a row whose state is " + kind);
-                    referenced.add(new String(target, UTF_8));
-                }
-                if (kind == RowState.Kind.INLINE) {
-                    assertTrue(hasData, "inline state without data");
-                }
-            }
-        }
-        Set<String> objects = new HashSet<>(longTerm.list());
-        Set<String> orphans = new HashSet<>(objects);
-        orphans.removeAll(referenced);
-        assertEquals(Set.of(), orphans, "orphan long-term objects");
-        Set<String> dangling = new HashSet<>(referenced);
-        dangling.removeAll(objects);
-        assertEquals(Set.of(), dangling, "tombstones pointing at missing objects");
+        assertEquals(Set.of(), StoreInvariants.check(table, highVolume, longTerm), "tombstones pointing at missing objects");
     }
 
     @Test
@@ -419,41 +387,5 @@ abstract class TieredStoreConformanceTest {
         try (CloseableIterator<StoredEntry> it = store.scan(order.get(3))) {
             assertArrayEquals(order.get(4), it.next().key());
         }
-    }
-
-    /** Lets several stores of one test share a long-term tier that only the test closes. */
-    private record UnclosableLongTerm(LongTermTier tier) implements LongTermTier {
-        @Override
-        public String newObjectName(byte[] key) {
-            return tier.newObjectName(key);
-        }
-
-        @Override
-        public void write(String name, byte[] data) throws IOException {
-            tier.write(name, data);
-        }
-
-        @Override
-        public byte[] read(String name) throws IOException {
-            return tier.read(name);
-        }
-
-        @Override
-        public void delete(String name) throws IOException {
-            tier.delete(name);
-        }
-
-        @Override
-        public List<String> list() throws IOException {
-            return tier.list();
-        }
-
-        @Override
-        public String describe() {
-            return tier.describe();
-        }
-
-        @Override
-        public void close() {}
     }
 }
