@@ -8,7 +8,6 @@ import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.util.Collector;
 
-
 /** Entry points: wire the upsert feedback operator ({@link UpsertFeedbackOperator}) into a job. */
 public final class UpsertFeedback {
     /** Operator name and uid (the uid keeps its state addressable across job versions). */

@@ -19,9 +19,9 @@ import java.util.Random;
  * must agree with the {@code CollectionOracle}.
  *
  * <p>Reproduce a failure with {@code -Dupsert.seed=<seed printed in the failure>}; change the
- * amount with {@code -Dupsert.sequences=<n>}. Defaults: 1,200 sequences on the heap backend and
- * 400 on RocksDB (each RocksDB harness start and restore costs ~25 ms), together ~1,600 sequences
- * and ~50,000 commands in well under a minute on 2 cores.
+ * amount with {@code -Dupsert.sequences=<n>}. Defaults: 1,000 sequences on the heap backend and
+ * 150 on RocksDB (each RocksDB harness start, snapshot and restore costs tens of milliseconds),
+ * together ~1,150 sequences and ~20,000 commands, about 25 s on 2 idle cores.
  */
 class RandomizedDifferentialTest {
     private static final String[] VALUES = {"x", "y", "z"};
@@ -44,7 +44,7 @@ class RandomizedDifferentialTest {
     }
 
     private static int defaultSequences(Backend backend) {
-        return backend == Backend.ROCKSDB ? 400 : 1_200;
+        return backend == Backend.ROCKSDB ? 150 : 1_000;
     }
 
     private static void runSequence(Backend backend, Random random) throws Exception {
