@@ -35,6 +35,7 @@ import java.util.ArrayDeque;
 import java.util.Comparator;
 import java.util.Deque;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.TreeMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -204,9 +205,10 @@ final class LocalMode {
         return t;
     }
 
-    /** One line: commands in, updates out, dead letters, I, P, store size. */
+    /** One line: commands in, updates out, dead letters, I ("-" once the source ended), P, store size. */
     private static String progress(StoreHandle store) throws IOException {
-        long input = saturatedIncrement(ProgressMetrics.min(COMMANDS, "currentOutputWatermark"));
+        OptionalLong watermark = ProgressMetrics.min(COMMANDS, "currentOutputWatermark");
+        String input = watermark.isPresent() ? time(saturatedIncrement(watermark.getAsLong())) : "-";
         long deadLetters = ProgressMetrics.sum(SOURCE, "deadLetters");
         long persist = store.frontier().read().getFrontier();
         long keys = 0;
@@ -222,7 +224,7 @@ final class LocalMode {
         }
         return String.format("[%s] commands in %,d | updates out %,d | dead letters %,d | I %s | P %s | store %,d keys (%,d in long-term tier)",
                 LocalTime.now().format(CLOCK), ProgressMetrics.sum(SOURCE, "numRecordsOut") - deadLetters,
-                ProgressMetrics.sum(UpsertFeedback.OPERATOR_NAME, "numRecordsOut"), deadLetters, time(input), time(persist), keys, longTerm);
+                ProgressMetrics.sum(UpsertFeedback.OPERATOR_NAME, "numRecordsOut"), deadLetters, input, time(persist), keys, longTerm);
     }
 
     private static long saturatedIncrement(long watermark) {

@@ -1,6 +1,8 @@
 package io.upsertfeedback.job;
 
+import io.upsertfeedback.connectors.feedback.FeedbackSource;
 import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
+import io.upsertfeedback.connectors.sink.TieredStoreSink;
 import io.upsertfeedback.connectors.store.StoreOptions;
 import io.upsertfeedback.operators.UpsertOptions;
 import org.apache.flink.configuration.ConfigOption;
@@ -25,8 +27,8 @@ import java.util.TreeMap;
  * <p>Options are Flink {@link ConfigOption}s read from {@code config.yaml} in the configuration
  * directory ({@code --conf-dir}, else {@code $FLINK_CONF_DIR}, which {@code flink run} sets, else
  * {@code ./flink-conf}) and overridden by {@code -Dkey=value} arguments. Every key in this job's
- * namespaces ({@code kafka.}, {@code ingest.}, {@code upsert.}, {@code store.}, {@code local.},
- * {@code produce.}) must be a known option, so a typo fails at start instead of being ignored. Any
+ * namespaces ({@code kafka.}, {@code ingest.}, {@code upsert.}, {@code store.}, {@code sink.},
+ * {@code feedback.}, {@code local.}, {@code produce.}) must be a known option, so a typo fails at start instead of being ignored. Any
  * wrong or missing option ends the program with exit code 2 and a message naming the option and
  * the fix; option values are never printed (they may hold secrets).
  */
@@ -43,9 +45,10 @@ public final class Main {
             "  produce  a load generator for a real broker (kafka.bootstrap-servers, kafka.topic, produce.*)",
             "common flags: --conf-dir DIR (directory of config.yaml; default $FLINK_CONF_DIR, else ./flink-conf)");
 
-    private static final List<String> NAMESPACES = List.of("kafka.", "ingest.", "upsert.", "store.", "local.", "produce.");
+    private static final List<String> NAMESPACES = List.of("kafka.", "ingest.", "upsert.", "store.", "sink.", "feedback.",
+            "local.", "produce.");
     private static final List<Class<?>> OPTION_CLASSES = List.of(KafkaIngestOptions.class, UpsertOptions.class,
-            StoreOptions.class, JobOptions.class);
+            StoreOptions.class, TieredStoreSink.class, FeedbackSource.class, JobOptions.class);
 
     private Main() {
     }

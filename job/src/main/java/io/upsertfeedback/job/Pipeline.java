@@ -1,13 +1,14 @@
 package io.upsertfeedback.job;
 
+import io.upsertfeedback.connectors.feedback.FeedbackSource;
 import io.upsertfeedback.connectors.kafka.KafkaCommandSource;
 import io.upsertfeedback.connectors.sink.TieredStoreSink;
-import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.operators.Update;
 import io.upsertfeedback.operators.UpsertCommand;
 import io.upsertfeedback.operators.UpsertFeedback;
 import io.upsertfeedback.operators.UpsertOptions;
 import io.upsertfeedback.schemas.FrontierRecord;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
@@ -52,7 +53,8 @@ final class Pipeline {
             source.bounded();
         }
         SingleOutputStreamOperator<UpsertCommand> commands = source.build().addTo(env);
-        DataStream<UpsertCommand> feedback = UpsertFeedback.noFeedback(env);
+        DataStream<UpsertCommand> feedback = env.fromSource(FeedbackSource.builder().setStoreConfig(conf).build(),
+                WatermarkStrategy.noWatermarks(), "feedback").uid("feedback-source");
         SingleOutputStreamOperator<Update> updates = UpsertFeedback.apply(commands, feedback, options);
         updates.sinkTo(TieredStoreSink.builder().setStoreConfig(conf).build())
                 .name("tiered-store").uid("tiered-store-sink")
@@ -62,13 +64,9 @@ final class Pipeline {
 
     /** The source positions recorded with the store's persist frontier (empty for a new store). */
     private static Map<Integer, Long> recordedPositions(Configuration conf) throws Exception {
-        try (StoreHandle store = StoreHandle.open(conf, "job-client")) {
-            FrontierRecord frontier = store.frontier().read();
-            Map<Integer, Long> positions = new HashMap<>();
-            if (frontier != null) {
-                frontier.getPositions().forEach((partition, offset) -> positions.put(Integer.parseInt(partition.toString()), offset));
-            }
-            return positions;
-        }
+        FrontierRecord frontier = FeedbackSource.readFrontier(conf);
+        Map<Integer, Long> positions = new HashMap<>();
+        frontier.getPositions().forEach((partition, offset) -> positions.put(Integer.parseInt(partition.toString()), offset));
+        return positions;
     }
 }

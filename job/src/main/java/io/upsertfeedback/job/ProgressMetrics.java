@@ -10,9 +10,11 @@ import org.apache.flink.metrics.reporter.MetricReporterFactory;
 
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * An in-process Flink metric reporter for {@code local} mode: it keeps a reference to every
@@ -20,9 +22,13 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * line can read counters and watermark gauges live, without the REST API. Registered through
  * {@code metrics.reporter.progress.factory.class}; it only works where the job runs in the same JVM
  * (a MiniCluster).
+ *
+ * <p>When a task ends (a bounded source finishes, or a failover replaces it), its counters are kept
+ * at their final counts, so totals cover the whole run; its gauges are dropped.
  */
 public final class ProgressMetrics implements MetricReporter, MetricReporterFactory {
     private static final Map<String, List<Metric>> METRICS = new ConcurrentHashMap<>();
+    private static final Map<String, LongAdder> ENDED_COUNTS = new ConcurrentHashMap<>();
 
     /** The configuration that installs this reporter. */
     static Map<String, String> reporterConfig() {
@@ -54,14 +60,15 @@ public final class ProgressMetrics implements MetricReporter, MetricReporterFact
     @Override
     public void notifyOfRemovedMetric(Metric metric, String name, MetricGroup group) {
         String operator = group.getAllVariables().get("<operator_name>");
-        if (operator != null) {
-            METRICS.getOrDefault(operator + "/" + name, List.of()).remove(metric);
+        if (operator != null && METRICS.getOrDefault(operator + "/" + name, List.of()).remove(metric) && metric instanceof Counter c) {
+            ENDED_COUNTS.computeIfAbsent(operator + "/" + name, k -> new LongAdder()).add(c.getCount());
         }
     }
 
-    /** Sum of a counter over the operator's subtasks (0 when not registered yet). */
+    /** Sum of a counter over the operator's subtasks, ended ones included. */
     static long sum(String operator, String counter) {
-        long sum = 0;
+        LongAdder ended = ENDED_COUNTS.get(operator + "/" + counter);
+        long sum = ended == null ? 0 : ended.sum();
         for (Metric m : METRICS.getOrDefault(operator + "/" + counter, List.of())) {
             if (m instanceof Counter c) {
                 sum += c.getCount();
@@ -70,8 +77,8 @@ public final class ProgressMetrics implements MetricReporter, MetricReporterFact
         return sum;
     }
 
-    /** Minimum of a numeric gauge over the operator's subtasks ({@link Long#MIN_VALUE} when not registered yet). */
-    static long min(String operator, String gauge) {
+    /** Minimum of a numeric gauge over the operator's running subtasks; empty when none is running. */
+    static OptionalLong min(String operator, String gauge) {
         long min = Long.MAX_VALUE;
         boolean any = false;
         for (Metric m : METRICS.getOrDefault(operator + "/" + gauge, List.of())) {
@@ -80,6 +87,6 @@ public final class ProgressMetrics implements MetricReporter, MetricReporterFact
                 any = true;
             }
         }
-        return any ? min : Long.MIN_VALUE;
+        return any ? OptionalLong.of(min) : OptionalLong.empty();
     }
 }
