@@ -21,6 +21,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  */
 public final class CountingSink<T> implements Sink<T> {
     static final Queue<Writer<?>> WRITERS = new ConcurrentLinkedQueue<>();
+    /** Inserts sent before this wall-clock time are not measured (the job's start-up is not latency). */
+    static volatile long measureLatencyFrom = Long.MAX_VALUE;
 
     /** The signed count of an element: +1 insert, -1 retraction, 0 not an update (e.g. a progress marker). */
     public interface Diff<T> extends Serializable {
@@ -84,11 +86,13 @@ public final class CountingSink<T> implements Sink<T> {
             lastNanos = now;
             live += d;
             if (latencyOf != null && d > 0) {
-                byte[] value = latencyOf.of(element);
-                if (latencyCount == latencies.length) {
-                    latencies = Arrays.copyOf(latencies, latencies.length * 2);
+                long sent = Workload.sendMillis(latencyOf.of(element));
+                if (sent >= measureLatencyFrom) {
+                    if (latencyCount == latencies.length) {
+                        latencies = Arrays.copyOf(latencies, latencies.length * 2);
+                    }
+                    latencies[latencyCount++] = System.currentTimeMillis() - sent;
                 }
-                latencies[latencyCount++] = System.currentTimeMillis() - Workload.sendMillis(value);
             }
             updates++;
         }

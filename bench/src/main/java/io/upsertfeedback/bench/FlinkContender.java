@@ -39,9 +39,12 @@ import java.util.concurrent.TimeUnit;
  * send to sink.
  *
  * <p>Arguments: {@code --contender=ours|sql|ceiling --bootstrap=host:port --parallelism=2
- * --tick-ms=1} plus the {@link Workload} options.
+ * --tick-ms=1 --flink.<key>=<value>...} plus the {@link Workload} options.
  */
 public final class FlinkContender {
+    /** {@code --flink.<key>=<value>} sets a Flink configuration option of the local cluster. */
+    static final String FLINK_OPTION_PREFIX = "flink.";
+
     public static void main(String[] args) throws Exception {
         Report report = Report.sampling();
         Map<String, String> options = Workload.parseArgs(args);
@@ -54,6 +57,11 @@ public final class FlinkContender {
 
         Configuration conf = new Configuration();
         conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+        options.forEach((k, v) -> {
+            if (k.startsWith(FLINK_OPTION_PREFIX)) {
+                conf.setString(k.substring(FLINK_OPTION_PREFIX.length()), v);
+            }
+        });
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, conf);
         switch (contender) {
             case "ours" -> UpsertFeedback.apply(commands(env, bootstrap, workload.topic(), tick, latencyRate == 0),
@@ -104,8 +112,11 @@ public final class FlinkContender {
                 + "'properties.group.id' = 'bench-sql-" + System.nanoTime() + "', "
                 + "'key.format' = 'raw', 'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY', "
                 + "'scan.bounded.mode' = 'latest-offset')");
-        System.err.println(tables.from("commands").explain());
-        return tables.toChangelogStream(tables.from("commands"));
+        DataStream<Row> changes = tables.toChangelogStream(tables.from("commands"));
+        if (!env.getExecutionPlan().contains("ChangelogNormalize")) {
+            throw new IllegalStateException("the planner did not add ChangelogNormalize:\n" + env.getExecutionPlan());
+        }
+        return changes;
     }
 
     private static int diffOfRow(Row row) {
@@ -120,7 +131,7 @@ public final class FlinkContender {
             throws Exception {
         Loader.createTopic(bootstrap, workload.topic(), workload.partitions());
         JobClient job = env.executeAsync("ours-latency");
-        Loader.produceLive(bootstrap, workload, rate);
+        Loader.produceLive(bootstrap, workload, rate, () -> awaitFirstOutput(job));
         long expected = workload.expected().updates();
         long seen = -1;
         for (long now = CountingSink.WRITERS.stream().mapToLong(w -> w.updates).sum(); now != seen && now < expected;
@@ -139,6 +150,21 @@ public final class FlinkContender {
                 .put("p90Ms", percentile(latencies, 0.90))
                 .put("p99Ms", percentile(latencies, 0.99))
                 .put("maxMs", latencies.length == 0 ? -1 : latencies[latencies.length - 1]);
+    }
+
+    /** Waits until the first command came out of the running job, then measures latency from now on. */
+    private static void awaitFirstOutput(JobClient job) {
+        try {
+            for (long waited = 0; CountingSink.WRITERS.stream().mapToLong(w -> w.updates).sum() == 0; waited += 50) {
+                if (waited > TimeUnit.MINUTES.toMillis(2) || job.getJobStatus().get().isTerminalState()) {
+                    throw new IllegalStateException("the job produced nothing for the first command");
+                }
+                Thread.sleep(50);
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+        CountingSink.measureLatencyFrom = System.currentTimeMillis();
     }
 
     private static long percentile(long[] sorted, double q) {

@@ -25,7 +25,7 @@ import java.util.concurrent.TimeUnit;
  * {@code --parallelism=2}, {@code --heap=1g}, {@code --contenders=ours,sql,...},
  * {@code --sweep=100000,1000000,5000000}, {@code --sweep-heap=256m}, {@code --latency-rate=10000},
  * {@code --latency-commands=100000}, {@code --jmh=true}, {@code --sink=true},
- * {@code --results=bench/results}. Classpaths come from the system properties
+ * {@code --results=bench/results}, and {@code --flink.<key>=<value>} for every Flink contender. Classpaths come from the system properties
  * {@code bench.classpath} and {@code kstreams.classpath}.
  */
 public final class Runner {
@@ -119,6 +119,7 @@ public final class Runner {
         final long latencyCommands;
         final boolean jmh;
         final boolean sink;
+        final List<String> flinkOptions;
         final String benchClasspath;
         final String kstreamsClasspath;
         final Path logs;
@@ -135,6 +136,8 @@ public final class Runner {
             this.latencyCommands = Long.parseLong(o.getOrDefault("latency-commands", "100000"));
             this.jmh = Boolean.parseBoolean(o.getOrDefault("jmh", "true"));
             this.sink = Boolean.parseBoolean(o.getOrDefault("sink", "true"));
+            this.flinkOptions = o.entrySet().stream().filter(e -> e.getKey().startsWith(FlinkContender.FLINK_OPTION_PREFIX))
+                    .map(e -> "--" + e.getKey() + "=" + e.getValue()).toList();
             this.benchClasspath = require(benchClasspath, "bench.classpath");
             this.kstreamsClasspath = require(kstreamsClasspath, "kstreams.classpath");
             this.logs = logs;
@@ -168,6 +171,7 @@ public final class Runner {
             List<String> args = new ArrayList<>(List.of("--contender=" + contender, "--bootstrap=" + bootstrap,
                     "--parallelism=" + parallelism));
             args.addAll(List.of(workload.toArgs()));
+            args.addAll(flinkOptions);
             args.addAll(extraArgs);
             return ChildProcess.run(name, ChildProcess.java(benchClasspath, heapSize, List.of(),
                     "io.upsertfeedback.bench.FlinkContender", args), logs, 20);

@@ -41,8 +41,12 @@ public final class KafkaStreamsContender {
     private static final Queue<Count> COUNTS = new ConcurrentLinkedQueue<>();
 
     public static void main(String[] args) throws Exception {
+        run(Workload.parseArgs(args)).print();
+    }
+
+    /** Runs the application over {@code --records} records and reports its counts (once per JVM). */
+    static Report run(Map<String, String> options) throws Exception {
         Report report = Report.sampling();
-        Map<String, String> options = Workload.parseArgs(args);
         boolean changelog = Boolean.parseBoolean(options.getOrDefault("changelog", "false"));
         long records = Long.parseLong(options.get("records"));
         Path stateDir = Files.createTempDirectory("bench-kstreams");
@@ -84,8 +88,8 @@ public final class KafkaStreamsContender {
                 .put("updates", COUNTS.stream().mapToLong(c -> c.updates).sum())
                 .put("live", COUNTS.stream().mapToLong(c -> c.live).sum())
                 .put("elapsedMs", TimeUnit.NANOSECONDS.toMillis(last - start))
-                .put("steadyMs", TimeUnit.NANOSECONDS.toMillis(last - first))
-                .print();
+                .put("steadyMs", TimeUnit.NANOSECONDS.toMillis(last - first));
+        return report;
     }
 
     /** A change of one key: its value before and after ({@code null}: absent). */

@@ -18,7 +18,8 @@ import java.util.concurrent.locks.LockSupport;
  * the partition from the key). {@link #load} writes as fast as the broker takes it, with increasing
  * record timestamps ending now (one millisecond apart, so they are distinct and never beyond the
  * broker's future-timestamp limit); {@link #produceLive} paces the records at a fixed rate with
- * their send time as timestamp, for the latency run.
+ * their send time as timestamp, for the latency run: it sends the first record alone and calls
+ * back, so the consumer can wait until that record came through (its start-up is not latency).
  */
 public final class Loader {
     private Loader() {
@@ -46,13 +47,21 @@ public final class Loader {
         return workload.expected();
     }
 
-    /** Sends the workload (topic already created) at {@code perSecond} records per second. */
-    public static void produceLive(String bootstrap, Workload workload, int perSecond) {
+    /**
+     * Sends the workload (topic already created) at {@code perSecond} records per second; runs
+     * {@code afterFirst} once the first record is acknowledged, before sending the others.
+     */
+    public static void produceLive(String bootstrap, Workload workload, int perSecond, Runnable afterFirst) {
         try (KafkaProducer<byte[], byte[]> producer = producer(bootstrap)) {
             Workload.Generator g = workload.generator();
-            long start = System.nanoTime();
+            long start = 0;
             for (long i = 0; i < workload.commands(); i++) {
-                long due = start + i * TimeUnit.SECONDS.toNanos(1) / perSecond;
+                if (i == 1) {
+                    producer.flush();
+                    afterFirst.run();
+                    start = System.nanoTime();
+                }
+                long due = start + (i - 1) * TimeUnit.SECONDS.toNanos(1) / perSecond;
                 for (long wait = due - System.nanoTime(); wait > 0; wait = due - System.nanoTime()) {
                     LockSupport.parkNanos(wait);
                 }

@@ -11,7 +11,8 @@ import java.util.SplittableRandom;
  * The benchmark workload: {@code commands} upsert commands over {@code keys} distinct string keys
  * ({@code k} + zero-padded number, drawn uniformly with a fixed seed), {@code valueSize}-byte UTF-8
  * values, a {@code deleteFraction} of deletes (null values), on a topic of {@code partitions}
- * partitions. Command {@code i} is a pure function of the seed and {@code i}.
+ * partitions. Command {@code i} is a pure function of the seed and {@code i}. A {@code snapshot}
+ * workload instead sets every key once, in key order, without deletes.
  *
  * <p>A value is {@code <sequence>:<send millis>:} padded with dots: the sequence number makes every
  * value distinct (so no contender may skip an update as "equal value"), the send time lets a sink
@@ -22,19 +23,20 @@ import java.util.SplittableRandom;
  * insert of the new one when the command is not a delete) and the number of live keys at the end.
  * Every contender is checked against it.
  */
-public record Workload(String topic, int keys, long commands, int valueSize, double deleteFraction, int partitions, long seed) {
+public record Workload(String topic, int keys, long commands, int valueSize, double deleteFraction, int partitions, long seed,
+                       boolean snapshot) {
 
     /** Defaults: small enough for the whole benchmark to finish in about five minutes on two cores. */
     public static Workload defaults(String topic) {
-        return new Workload(topic, 100_000, 1_000_000, 100, 0.1, 2, 42);
+        return new Workload(topic, 100_000, 1_000_000, 100, 0.1, 2, 42, false);
     }
 
     /** A snapshot: every key exactly once, no deletes (the memory sweep). */
     public static Workload snapshot(String topic, int keys, int valueSize, int partitions) {
-        return new Workload(topic, keys, keys, valueSize, 0, partitions, 42);
+        return new Workload(topic, keys, keys, valueSize, 0, partitions, 42, true);
     }
 
-    /** Reads {@code --keys --commands --value-size --delete-fraction --partitions --seed} overrides. */
+    /** Reads {@code --topic --keys --commands --value-size --delete-fraction --partitions --seed --snapshot} overrides. */
     public Workload with(Map<String, String> options) {
         return new Workload(options.getOrDefault("topic", topic),
                 Integer.parseInt(options.getOrDefault("keys", String.valueOf(keys))),
@@ -42,7 +44,8 @@ public record Workload(String topic, int keys, long commands, int valueSize, dou
                 Integer.parseInt(options.getOrDefault("value-size", String.valueOf(valueSize))),
                 Double.parseDouble(options.getOrDefault("delete-fraction", String.valueOf(deleteFraction))),
                 Integer.parseInt(options.getOrDefault("partitions", String.valueOf(partitions))),
-                Long.parseLong(options.getOrDefault("seed", String.valueOf(seed))));
+                Long.parseLong(options.getOrDefault("seed", String.valueOf(seed))),
+                Boolean.parseBoolean(options.getOrDefault("snapshot", String.valueOf(snapshot))));
     }
 
     /** Parses {@code --name=value} arguments; a bare {@code --flag} maps to {@code "true"}. */
@@ -61,7 +64,7 @@ public record Workload(String topic, int keys, long commands, int valueSize, dou
     /** The arguments {@link #with} reads back. */
     public String[] toArgs() {
         return new String[] {"--topic=" + topic, "--keys=" + keys, "--commands=" + commands, "--value-size=" + valueSize,
-                "--delete-fraction=" + deleteFraction, "--partitions=" + partitions, "--seed=" + seed};
+                "--delete-fraction=" + deleteFraction, "--partitions=" + partitions, "--seed=" + seed, "--snapshot=" + snapshot};
     }
 
     /** Generates the commands in order; one generator per pass. */
@@ -118,7 +121,7 @@ public record Workload(String topic, int keys, long commands, int valueSize, dou
 
         public void next() {
             sequence++;
-            keyIndex = keys == commands ? (int) sequence : random.nextInt(keys);
+            keyIndex = snapshot ? (int) sequence : random.nextInt(keys);
             delete = deleteFraction > 0 && random.nextDouble() < deleteFraction;
         }
 

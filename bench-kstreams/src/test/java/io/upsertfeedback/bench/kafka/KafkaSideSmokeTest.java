@@ -1,0 +1,57 @@
+package io.upsertfeedback.bench.kafka;
+
+import io.upsertfeedback.connectors.embedded.EmbeddedKafka;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The smoke run of the benchmark harness in {@code mvn verify}: a tiny workload end to end, a few seconds. */
+class KafkaSideSmokeTest {
+
+    @Test
+    void expectedCountsMatchAKeyValueModel() {
+        Workload workload = Workload.defaults("t").with(Map.of("keys", "50", "commands", "2000", "delete-fraction", "0.3"));
+        Map<String, byte[]> table = new HashMap<>();
+        long updates = 0;
+        Workload.Generator g = workload.generator();
+        for (int i = 0; i < workload.commands(); i++) {
+            g.next();
+            byte[] value = g.value(i);
+            byte[] old = value == null ? table.remove(new String(g.key(), StandardCharsets.UTF_8))
+                    : table.put(new String(g.key(), StandardCharsets.UTF_8), value);
+            assertTrue(old == null || !Arrays.equals(old, value), "values are distinct");
+            updates += (old == null ? 0 : 1) + (value == null ? 0 : 1);
+            if (value != null) {
+                assertEquals(100, value.length);
+                assertEquals(i, Workload.sendMillis(value));
+            }
+        }
+        Workload.Expected expected = workload.expected();
+        assertEquals(updates, expected.updates());
+        assertEquals(table.size(), expected.liveKeys());
+        Workload.Generator snapshot = Workload.snapshot("s", 50, 10, 1).generator();
+        for (int i = 0; i <= 7; i++) {
+            snapshot.next();
+        }
+        assertEquals("k07", new String(snapshot.key(), StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void kafkaStreamsContenderCountsEveryUpdateOfALoadedTopic() throws Exception {
+        Workload workload = Workload.defaults("smoke").with(Map.of("keys", "300", "commands", "3000"));
+        try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
+            Workload.Expected expected = Loader.load(kafka.bootstrapServers(), workload);
+            Map<String, String> result = KafkaStreamsContender.run(Map.of("bootstrap", kafka.bootstrapServers(),
+                    "topic", workload.topic(), "records", "3000", "parallelism", "2", "changelog", "false")).fields();
+            assertEquals(String.valueOf(expected.updates()), result.get("updates"));
+            assertEquals(String.valueOf(expected.liveKeys()), result.get("live"));
+            assertEquals("3000", result.get("records"));
+        }
+    }
+}
