@@ -2,6 +2,7 @@ package io.upsertfeedback.connectors.sink;
 
 import io.upsertfeedback.connectors.store.FencedException;
 import io.upsertfeedback.connectors.store.StoreHandle;
+import io.upsertfeedback.connectors.store.TierWrapper;
 import io.upsertfeedback.operators.Update;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.sink2.SinkWriter;
@@ -47,10 +48,12 @@ public final class TieredStoreSink implements Sink<Update> {
 
     private final Configuration config;
     private final String epoch;
+    private final TierWrapper tiers;
 
-    private TieredStoreSink(Configuration config, String epoch) {
+    private TieredStoreSink(Configuration config, String epoch, TierWrapper tiers) {
         this.config = config;
         this.epoch = epoch;
+        this.tiers = tiers;
     }
 
     public static Builder builder() {
@@ -64,7 +67,7 @@ public final class TieredStoreSink implements Sink<Update> {
     @Override
     public SinkWriter<Update> createWriter(WriterInitContext context) throws IOException {
         int subtask = context.getTaskInfo().getIndexOfThisSubtask();
-        StoreHandle handle = StoreHandle.open(config, epoch + "/" + subtask);
+        StoreHandle handle = StoreHandle.open(config, epoch + "/" + subtask, tiers);
         try {
             return new TieredStoreSinkWriter(handle, epoch, subtask, context.getTaskInfo().getNumberOfParallelSubtasks(),
                     config.get(WINDOW_SIZE), config.get(CONSOLIDATION_BUFFER), config.get(WRITER_LEASE), context.metricGroup());
@@ -89,6 +92,7 @@ public final class TieredStoreSink implements Sink<Update> {
     public static final class Builder {
         private final Configuration config = new Configuration();
         private String epoch;
+        private TierWrapper tiers = TierWrapper.NONE;
 
         private Builder() {}
 
@@ -109,11 +113,17 @@ public final class TieredStoreSink implements Sink<Update> {
             return this;
         }
 
+        /** Wraps the store's tiers in every writer (fault injection in failure tests, instrumentation). */
+        public Builder setTierWrapper(TierWrapper tiers) {
+            this.tiers = Objects.requireNonNull(tiers);
+            return this;
+        }
+
         public TieredStoreSink build() {
             if (config.getOptional(WINDOW_SIZE).orElse(1) < 1) {
                 throw new IllegalArgumentException("sink.window-size must be at least 1");
             }
-            return new TieredStoreSink(config.clone(), epoch != null ? epoch : UUID.randomUUID().toString());
+            return new TieredStoreSink(config.clone(), epoch != null ? epoch : UUID.randomUUID().toString(), tiers);
         }
     }
 }

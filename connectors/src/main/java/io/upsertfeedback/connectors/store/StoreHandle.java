@@ -49,6 +49,11 @@ public final class StoreHandle implements AutoCloseable {
      * @throws IllegalArgumentException when an option is missing or invalid (the message names it)
      */
     public static StoreHandle open(ReadableConfig conf, String owner) throws IOException {
+        return open(conf, owner, TierWrapper.NONE);
+    }
+
+    /** As {@link #open(ReadableConfig, String)}, with both tiers passed through {@code tiers}. */
+    public static StoreHandle open(ReadableConfig conf, String owner, TierWrapper tiers) throws IOException {
         String emulator = conf.getOptional(StoreOptions.BIGTABLE_EMULATOR_HOST).orElse(null);
         String project = conf.getOptional(StoreOptions.BIGTABLE_PROJECT).orElse(emulator != null ? "local" : null);
         String instance = conf.getOptional(StoreOptions.BIGTABLE_INSTANCE).orElse(emulator != null ? "local" : null);
@@ -78,8 +83,8 @@ public final class StoreHandle implements AutoCloseable {
                 throw new IllegalArgumentException("store.bigtable.table: table '" + table + "' does not exist in "
                         + project + "/" + instance + ": create it with column family 's', or set store.bigtable.create-table=true");
             }
-            LongTermTier longTerm = openLongTerm(conf, longTermPath, ranges);
-            HighVolumeTier highVolume = new BigtableHighVolumeTier(connection, table, true);
+            LongTermTier longTerm = tiers.longTerm(openLongTerm(conf, longTermPath, ranges));
+            HighVolumeTier highVolume = tiers.highVolume(new BigtableHighVolumeTier(connection, table, true));
             String name = "bigtable " + project + "/" + instance + "/" + table + " + " + longTerm.describe();
             TieredStore store = new TieredStore(highVolume, longTerm, conf.get(StoreOptions.INLINE_THRESHOLD).getBytes(),
                     retrier, conf.get(StoreOptions.CLEANUP_CAPACITY), owner, null);
