@@ -3,6 +3,7 @@ package io.upsertfeedback.job;
 import io.upsertfeedback.connectors.feedback.FeedbackSource;
 import io.upsertfeedback.connectors.kafka.KafkaCommandSource;
 import io.upsertfeedback.connectors.sink.TieredStoreSink;
+import io.upsertfeedback.connectors.store.TierWrapper;
 import io.upsertfeedback.operators.Update;
 import io.upsertfeedback.operators.UpsertCommand;
 import io.upsertfeedback.operators.UpsertFeedback;
@@ -16,6 +17,7 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * The job graph shared by {@code run} and {@code local} (DESIGN.md, "Pipeline"):
@@ -38,10 +40,25 @@ final class Pipeline {
     }
 
     /**
+     * Explicit points where failure tests wrap real parts of the graph (never used in production):
+     * a stage between the Kafka source and the operator, a stage between the operator and the sink
+     * (chained to the operator: a failure there fails the operator's task), and the sink's tiers.
+     */
+    record Hooks(UnaryOperator<DataStream<UpsertCommand>> afterSource, UnaryOperator<DataStream<Update>> beforeSink,
+                 TierWrapper tiers) {
+        static final Hooks NONE = new Hooks(UnaryOperator.identity(), UnaryOperator.identity(), TierWrapper.NONE);
+    }
+
+    /**
      * Adds the pipeline to {@code env}. {@code bounded}: the Kafka source stops at the end offsets
      * as of the start (the input then ends and its frontier becomes +inf).
      */
     static Built build(StreamExecutionEnvironment env, Configuration conf, boolean bounded) throws Exception {
+        return build(env, conf, bounded, Hooks.NONE);
+    }
+
+    /** As {@link #build(StreamExecutionEnvironment, Configuration, boolean)}, with {@code hooks} in place. */
+    static Built build(StreamExecutionEnvironment env, Configuration conf, boolean bounded, Hooks hooks) throws Exception {
         UpsertOptions options = UpsertOptions.fromConfiguration(conf);
         KafkaCommandSource.Builder source = KafkaCommandSource.builder().fromConfiguration(conf);
         Map<Integer, Long> positions = recordedPositions(conf);
@@ -55,8 +72,8 @@ final class Pipeline {
         SingleOutputStreamOperator<UpsertCommand> commands = source.build().addTo(env);
         DataStream<UpsertCommand> feedback = env.fromSource(FeedbackSource.builder().setStoreConfig(conf).build(),
                 WatermarkStrategy.noWatermarks(), "feedback").uid("feedback-source");
-        SingleOutputStreamOperator<Update> updates = UpsertFeedback.apply(commands, feedback, options);
-        updates.sinkTo(TieredStoreSink.builder().setStoreConfig(conf).build())
+        SingleOutputStreamOperator<Update> updates = UpsertFeedback.apply(hooks.afterSource().apply(commands), feedback, options);
+        hooks.beforeSink().apply(updates).sinkTo(TieredStoreSink.builder().setStoreConfig(conf).setTierWrapper(hooks.tiers()).build())
                 .name("tiered-store").uid("tiered-store-sink")
                 .setParallelism(updates.getParallelism());
         return new Built(commands, updates, positions);
