@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.stream.LongStream;
 
 /**
  * The operator subtask's view of what it holds, sized by the number of distinct held times (a
@@ -142,17 +143,50 @@ final class HeldTimes {
         return positions;
     }
 
-    /** Highest seen offsets, for the operator's snapshot: {@code [partition, offset, partition, offset, ...]}. */
-    long[] seenOffsetsAsPairs() {
-        long[] pairs = new long[0];
-        int n = 0;
+    /**
+     * For the operator's snapshot: {@code [n, (partition, max seen offset) x n, m, (time, count, p,
+     * min offset per partition x p) x m]}.
+     */
+    long[] encode() {
+        LongStream.Builder out = LongStream.builder();
+        long seen = Arrays.stream(maxSeenOffsetByPartition).filter(offset -> offset != NONE).count();
+        out.add(seen);
         for (int partition = 0; partition < maxSeenOffsetByPartition.length; partition++) {
             if (maxSeenOffsetByPartition[partition] != NONE) {
-                pairs = Arrays.copyOf(pairs, n + 2);
-                pairs[n++] = partition;
-                pairs[n++] = maxSeenOffsetByPartition[partition];
+                out.add(partition).add(maxSeenOffsetByPartition[partition]);
             }
         }
-        return pairs;
+        out.add(byTime.size());
+        for (Map.Entry<Long, Bucket> entry : byTime.entrySet()) {
+            long[] minOffsets = entry.getValue().minOffsetByPartition;
+            out.add(entry.getKey()).add(entry.getValue().count).add(minOffsets.length);
+            Arrays.stream(minOffsets).forEach(out);
+        }
+        return out.build().toArray();
+    }
+
+    /**
+     * Reads what {@link #encode} wrote, from {@code data[from]}: merges the seen offsets (maximum,
+     * whichever subtask saw them) and, when {@code withBuckets}, adds the held times.
+     */
+    void decode(long[] data, int from, boolean withBuckets) {
+        int i = from;
+        long seen = data[i++];
+        for (long n = 0; n < seen; n++, i += 2) {
+            noteSeen((int) data[i], data[i + 1]);
+        }
+        if (!withBuckets) {
+            return;
+        }
+        long buckets = data[i++];
+        for (long n = 0; n < buckets; n++) {
+            Bucket bucket = new Bucket();
+            long time = data[i++];
+            bucket.count = data[i++];
+            bucket.minOffsetByPartition = Arrays.copyOfRange(data, i + 1, i + 1 + (int) data[i]);
+            i += 1 + (int) data[i];
+            byTime.put(time, bucket);
+            size += bucket.count;
+        }
     }
 }

@@ -96,8 +96,9 @@ import java.util.Map;
  *   <li>Keyed state is one {@code ValueState<KeyState>} per key: the common path is one state read
  *       and one state write per command, one of each per drained key. Stashed commands live in the
  *       state backend (RocksDB in production), not on the heap; the heap holds only
- *       {@link HeldTimes}, sized by distinct held times. On restore it is rebuilt by one scan of
- *       the keyed state (correct under rescaling; costs one pass over the keys, no O(keys) heap).
+ *       {@link HeldTimes}, sized by distinct held times, snapshotted in operator state. After a
+ *       rescale its snapshot no longer matches the subtask's key groups, so it is rebuilt by one
+ *       scan of the keyed state (one pass over the keys, still no O(keys) heap).
  *   <li>State TTL is never configured (see {@link UpsertOptions}): it would break retractions.
  * </ul>
  */
@@ -159,8 +160,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         keyStates = context.getKeyedStateStore().getState(keyStateDescriptor);
         frontiersState = context.getOperatorStateStore().getUnionListState(
                 new ListStateDescriptor<>(FRONTIERS_STATE_NAME, PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO));
-        if (context.isRestored()) {
-            restoreFrontiers();
+        if (context.isRestored() && !restoreFrontiersAndHeldTimes()) {
             getKeyedStateBackend().applyToAllKeys(VoidNamespace.INSTANCE, VoidNamespaceSerializer.INSTANCE,
                     keyStateDescriptor, (key, state) -> {
                         KeyState keyState = state.value();
@@ -173,33 +173,45 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         }
     }
 
-    /** One entry per subtask: {@code [S, I, P, feedbackEnded, output watermark, partition, seen offset, ...]}. */
-    private void restoreFrontiers() throws Exception {
+    /**
+     * One entry per subtask: {@code [S, I, P, feedbackEnded, output watermark, subtask index,
+     * parallelism, HeldTimes.encode()...]}. Frontiers restore to the minimum over the entries, seen
+     * offsets to the maximum. The held times restore from this subtask's own entry when the
+     * parallelism is unchanged (same key groups); otherwise (rescaling) this returns false and the
+     * caller rebuilds them from the keyed state.
+     */
+    private boolean restoreFrontiersAndHeldTimes() throws Exception {
+        int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
+        int parallelism = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
         boolean first = true;
+        boolean heldTimesRestored = false;
         for (long[] entry : frontiersState.get()) {
             stateFrontier = first ? entry[0] : Math.min(stateFrontier, entry[0]);
             inputFrontier = first ? entry[1] : Math.min(inputFrontier, entry[1]);
             persistFrontier = first ? entry[2] : Math.min(persistFrontier, entry[2]);
             feedbackEnded = first ? entry[3] == 1 : feedbackEnded && entry[3] == 1;
             outputWatermark = first ? entry[4] : Math.min(outputWatermark, entry[4]);
-            for (int i = 5; i + 1 < entry.length; i += 2) {
-                held.noteSeen((int) entry[i], entry[i + 1]);
-            }
+            boolean own = entry[5] == subtask && entry[6] == parallelism;
+            held.decode(entry, 7, own);
+            heldTimesRestored |= own;
             first = false;
         }
+        return heldTimesRestored;
     }
 
     @Override
     public void snapshotState(StateSnapshotContext context) throws Exception {
         super.snapshotState(context);
-        long[] seen = held.seenOffsetsAsPairs();
-        long[] entry = new long[5 + seen.length];
+        long[] heldTimes = held.encode();
+        long[] entry = new long[7 + heldTimes.length];
         entry[0] = stateFrontier;
         entry[1] = inputFrontier;
         entry[2] = persistFrontier;
         entry[3] = feedbackEnded ? 1 : 0;
         entry[4] = outputWatermark;
-        System.arraycopy(seen, 0, entry, 5, seen.length);
+        entry[5] = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
+        entry[6] = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
+        System.arraycopy(heldTimes, 0, entry, 7, heldTimes.length);
         frontiersState.update(List.of(entry));
     }
 

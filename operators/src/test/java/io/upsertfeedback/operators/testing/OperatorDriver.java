@@ -39,9 +39,13 @@ public final class OperatorDriver implements AutoCloseable {
     }
 
     private static final KeySelector<UpsertCommand, String> BY_KEY = UpsertCommand::flinkKey;
+    /** Max parallelism of every harness, so snapshots can be repartitioned (rescaling tests). */
+    public static final int MAX_PARALLELISM = 128;
 
     private final Backend backend;
     private final UpsertOptions options;
+    private final int parallelism;
+    private final int subtask;
     private final List<Update> output = new ArrayList<>();
     private KeyedTwoInputStreamOperatorTestHarness<String, UpsertCommand, UpsertCommand, Update> harness;
     private UpsertFeedbackOperator operator;
@@ -49,14 +53,27 @@ public final class OperatorDriver implements AutoCloseable {
     private long checkpointId;
 
     public OperatorDriver(Backend backend, UpsertOptions options) throws Exception {
+        this(backend, options, 1, 0, null);
+    }
+
+    /**
+     * Subtask {@code subtask} of {@code parallelism}, restored from {@code restoreFrom} when not
+     * {@code null} (for a rescale: a snapshot repartitioned with
+     * {@code AbstractStreamOperatorTestHarness.repartitionOperatorState}).
+     */
+    public OperatorDriver(Backend backend, UpsertOptions options, int parallelism, int subtask,
+                          OperatorSubtaskState restoreFrom) throws Exception {
         this.backend = backend;
         this.options = options;
-        start(null);
+        this.parallelism = parallelism;
+        this.subtask = subtask;
+        start(restoreFrom);
     }
 
     private void start(OperatorSubtaskState restoreFrom) throws Exception {
         operator = new UpsertFeedbackOperator(options);
-        harness = new KeyedTwoInputStreamOperatorTestHarness<>(operator, BY_KEY, BY_KEY, Types.STRING);
+        harness = new KeyedTwoInputStreamOperatorTestHarness<>(operator, BY_KEY, BY_KEY, Types.STRING, MAX_PARALLELISM,
+                parallelism, subtask);
         harness.setStateBackend(backend == Backend.ROCKSDB ? new EmbeddedRocksDBStateBackend() : new HashMapStateBackend());
         harness.setup(UpdateSerializer.INSTANCE);
         if (restoreFrom == null) {
