@@ -30,6 +30,11 @@ public final class StoreHandle implements AutoCloseable {
         this.name = name;
     }
 
+    /** A handle over an already built store (tests, or tiers wired by hand); closing it closes both. */
+    public static StoreHandle of(TieredStore store, BigtableFrontier frontier, String name) {
+        return new StoreHandle(store, frontier, name);
+    }
+
     public TieredStore store() {
         return store;
     }

@@ -17,22 +17,22 @@ import java.util.Set;
  * call (optionally after running it) and every later call on every tier sharing the plan fail.
  * A hook can also run another writer's operation right before a chosen call (a lost race).
  */
-final class Faults {
+public final class Faults {
     /** Calls that reach storage; everything else (names, listing, close) passes through. */
     private static final Set<String> STORAGE_CALLS = Set.of("read", "putIfNotTombstone", "deleteIfNotTombstone",
             "compareAndWrite", "addPending", "removePending", "listPending", "write", "delete");
 
     private Faults() {}
 
-    enum Kind { NONE, TRANSIENT, PERMANENT, LOST_RESPONSE, CRASH_BEFORE, CRASH_AFTER }
+    public enum Kind { NONE, TRANSIENT, PERMANENT, LOST_RESPONSE, CRASH_BEFORE, CRASH_AFTER }
 
     @FunctionalInterface
-    interface Hook {
+    public interface Hook {
         void run() throws Exception;
     }
 
     /** Decides the fault of each call. Thread-safe. */
-    static final class Plan {
+    public static final class Plan {
         private final List<Rule> rules = new ArrayList<>();
         private Random random;
         private double probability;
@@ -42,35 +42,29 @@ final class Faults {
         private record Rule(String method, int skip, Kind kind, Hook hook, int[] seen) {}
 
         /** The {@code skip}-th next call (0 = next) of {@code method} gets {@code kind}. */
-        synchronized Plan on(String method, int skip, Kind kind) {
+        public synchronized Plan on(String method, int skip, Kind kind) {
             rules.add(new Rule(method, skip, kind, null, new int[1]));
             return this;
         }
 
         /** Runs {@code hook} once, right before the next call of {@code method}. */
-        synchronized Plan before(String method, Hook hook) {
+        public synchronized Plan before(String method, Hook hook) {
             rules.add(new Rule(method, 0, Kind.NONE, hook, new int[1]));
             return this;
         }
 
         /** Each call independently: a transient failure or a lost response with {@code probability}. */
-        synchronized Plan random(Random random, double probability) {
+        public synchronized Plan random(Random random, double probability) {
             this.random = random;
             this.probability = probability;
             return this;
         }
 
-        synchronized void reset() {
-            rules.clear();
-            random = null;
-            crashed = false;
-        }
-
-        synchronized boolean crashed() {
+        public synchronized boolean crashed() {
             return crashed;
         }
 
-        synchronized List<String> calls() {
+        public synchronized List<String> calls() {
             return List.copyOf(calls);
         }
 
@@ -103,7 +97,7 @@ final class Faults {
     private record Decision(Kind kind, Hook hook) {}
 
     @SuppressWarnings("unchecked")
-    static <T> T wrap(Class<T> type, T real, Plan plan) {
+    public static <T> T wrap(Class<T> type, T real, Plan plan) {
         InvocationHandler handler = (proxy, method, args) -> {
             if (!STORAGE_CALLS.contains(method.getName())) {
                 return invoke(method, real, args);

@@ -1,0 +1,186 @@
+package io.upsertfeedback.connectors.sink;
+
+import io.upsertfeedback.connectors.embedded.TestBigtable;
+import io.upsertfeedback.connectors.store.BigtableFrontier;
+import io.upsertfeedback.connectors.store.BigtableHighVolumeTier;
+import io.upsertfeedback.connectors.store.Faults;
+import io.upsertfeedback.connectors.store.HighVolumeTier;
+import io.upsertfeedback.connectors.store.LocalDirectoryLongTermTier;
+import io.upsertfeedback.connectors.store.LongTermTier;
+import io.upsertfeedback.connectors.store.RangeReader;
+import io.upsertfeedback.connectors.store.Retrier;
+import io.upsertfeedback.connectors.store.StoreHandle;
+import io.upsertfeedback.connectors.store.TieredStore;
+import io.upsertfeedback.operators.Update;
+import io.upsertfeedback.operators.UpsertValue;
+import org.apache.flink.api.common.eventtime.Watermark;
+import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * One sink writer over fault-injected tiers: the bounded window blocks the writer (backpressure),
+ * the frontier waits for every operation below it, one failing operation neither fails its
+ * neighbours nor lets the frontier pass it, transient errors are retried, and updates consolidate
+ * per (key, time). Blocking is done with latches inside storage calls, never with sleeps.
+ */
+class TieredStoreSinkWriterTest {
+    private static final int WINDOW = 2;
+
+    @TempDir
+    Path dir;
+
+    private final Faults.Plan faults = new Faults.Plan();
+    private final CountDownLatch release = new CountDownLatch(1);
+    private final Semaphore entered = new Semaphore(0);
+    private TieredStore store;
+    private BigtableFrontier frontier;
+    private TieredStoreSinkWriter writer;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        String table = TestBigtable.freshTable("writer");
+        HighVolumeTier hv = new BigtableHighVolumeTier(TestBigtable.connection(), table, false);
+        LongTermTier lt = new LocalDirectoryLongTermTier(dir, RangeReader.Settings.defaults());
+        store = new TieredStore(Faults.wrap(HighVolumeTier.class, hv, faults), Faults.wrap(LongTermTier.class, lt, faults), 1024,
+                new Retrier(3, Duration.ofMillis(1), Duration.ofMillis(2)), 16, "epoch/0", null);
+        frontier = new BigtableFrontier(TestBigtable.connection(), table, "test-store");
+        writer = new TieredStoreSinkWriter(StoreHandle.of(store, frontier, "test-store"), "epoch", 0, 1, WINDOW, 1,
+                Duration.ofMinutes(1), new UnregisteredMetricsGroup());
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        release.countDown();
+        writer.close();
+    }
+
+    private void blockNextPut() {
+        faults.before("putIfNotTombstone", () -> {
+            entered.release();
+            assertTrue(release.await(60, TimeUnit.SECONDS));
+        });
+    }
+
+    private static Update insert(String key, String value, long time) {
+        return Update.insert(key.getBytes(UTF_8), UpsertValue.of(value.getBytes(UTF_8)), time, 0, time);
+    }
+
+    private static Update retract(String key, String value, long time) {
+        return Update.retract(key.getBytes(UTF_8), UpsertValue.of(value.getBytes(UTF_8)), time, 0, time);
+    }
+
+    private String stored(String key) throws IOException {
+        return store.get(key.getBytes(UTF_8)).map(e -> new String(e.value().bytes(), UTF_8)).orElse(null);
+    }
+
+    @Test
+    void aFullWindowBlocksTheWriterUntilStorageAcknowledges() throws Exception {
+        blockNextPut();
+        blockNextPut();
+        CompletableFuture<Void> writes = new CompletableFuture<>();
+        Thread task = new Thread(() -> {
+            try {
+                // with a consolidation buffer of one group, each new key sends the previous one to storage
+                for (int k = 1; k <= 4; k++) {
+                    writer.write(insert("k" + k, "v" + k, 1), null);
+                }
+                writes.complete(null);
+            } catch (Exception e) {
+                writes.completeExceptionally(e);
+            }
+        });
+        task.start();
+        assertTrue(entered.tryAcquire(2, 60, TimeUnit.SECONDS), "two operations fill the window");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (task.getState() != Thread.State.TIMED_WAITING && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertEquals(Thread.State.TIMED_WAITING, task.getState(), "the third operation waits for a permit");
+        assertFalse(writes.isDone(), "the writer is blocked: backpressure");
+        release.countDown();
+        writes.get(60, TimeUnit.SECONDS);
+        writer.flush(false);
+        for (int k = 1; k <= 4; k++) {
+            assertEquals("v" + k, stored("k" + k));
+        }
+    }
+
+    @Test
+    void theFrontierWaitsForEveryOperationBelowIt() throws Exception {
+        blockNextPut();
+        writer.write(insert("slow", "v", 5), null);
+        writer.write(insert("fast", "v", 5), null);
+        writer.writeWatermark(new Watermark(5));
+        assertTrue(entered.tryAcquire(60, TimeUnit.SECONDS));
+        writer.writeWatermark(new Watermark(6));
+        assertEquals(Long.MIN_VALUE, frontier.read().getFrontier(), "nothing acknowledged while an operation below is pending");
+        release.countDown();
+        writer.flush(false);
+        assertEquals(7L, frontier.read().getFrontier());
+        assertEquals("v", stored("slow"));
+    }
+
+    @Test
+    void aFailedOperationDoesNotFailItsNeighboursAndStopsTheFrontier() throws Exception {
+        faults.on("putIfNotTombstone", 0, Faults.Kind.PERMANENT);
+        writer.write(insert("a", "va", 1), null);
+        writer.write(insert("b", "vb", 1), null);
+        writer.writeWatermark(new Watermark(1));
+        IOException failure = assertThrows(IOException.class, () -> writer.flush(false));
+        assertTrue(failure.getMessage().contains("test-store"), failure.getMessage());
+        assertTrue(("va".equals(stored("a"))) != ("vb".equals(stored("b"))), "exactly the other operation succeeded");
+        assertEquals(Long.MIN_VALUE, frontier.read().getFrontier(), "the frontier never passes a failed write");
+        assertThrows(IOException.class, () -> writer.write(insert("c", "vc", 2), null), "the job fails");
+    }
+
+    @Test
+    void transientErrorsAreRetried() throws Exception {
+        faults.on("putIfNotTombstone", 0, Faults.Kind.TRANSIENT);
+        faults.on("compareAndWrite", 0, Faults.Kind.LOST_RESPONSE);
+        writer.write(insert("a", "va", 1), null);
+        byte[] big = new byte[4096];
+        new java.util.Random(1).nextBytes(big);
+        writer.write(Update.insert("big".getBytes(UTF_8), UpsertValue.of(big), 1, 0, 2), null);
+        writer.write(Update.progress(2, java.util.Map.of(0, 3L)), null);
+        writer.writeWatermark(new Watermark(1));
+        writer.flush(false);
+        assertEquals("va", stored("a"));
+        assertTrue(store.retrier().retries() >= 2, "one transient failure and one lost response");
+        assertEquals(1, store.metrics().tombstonePuts.sum());
+        assertEquals(new io.upsertfeedback.schemas.FrontierRecord(2L, java.util.Map.of("0", 3L)), frontier.read());
+    }
+
+    @Test
+    void updatesConsolidatePerKeyAndTime() throws Exception {
+        writer.write(insert("k", "v1", 1), null);
+        writer.writeWatermark(new Watermark(1));
+        writer.write(retract("k", "v1", 2), null);
+        writer.write(insert("k", "v2", 2), null);
+        writer.writeWatermark(new Watermark(2));
+        writer.flush(false);
+        assertEquals("v2", stored("k"));
+        assertEquals(2, faults.calls().stream().filter("putIfNotTombstone"::equals).count(), "a -old/+new pair is one put");
+        assertEquals(0, faults.calls().stream().filter("deleteIfNotTombstone"::equals).count());
+        writer.write(retract("k", "v2", 3), null);
+        writer.flush(false);
+        assertEquals(null, stored("k"), "a lone -old is a delete");
+        assertEquals(1, faults.calls().stream().filter("deleteIfNotTombstone"::equals).count());
+    }
+}
