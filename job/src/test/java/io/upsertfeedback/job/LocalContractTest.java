@@ -1,0 +1,117 @@
+package io.upsertfeedback.job;
+
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The black-box contract of the README, run as a separate process exactly as a user would:
+ * {@code Main local --input FILE --exit-when-done --dump-to OUT --changelog-to LOG} must exit 0,
+ * OUT must hold the last value of every live key (sorted by key), and the updates in LOG must
+ * accumulate to OUT.
+ */
+class LocalContractTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final long T0 = 1_700_000_000_000L;
+
+    @Test
+    void localInputExitWhenDone(@TempDir Path tmp) throws Exception {
+        Path input = tmp.resolve("input.jsonl");
+        Map<String, String[]> oracle = writeInput(input); // key -> {value, coarsened time of the write}
+        Path out = tmp.resolve("out.jsonl");
+        Path log = tmp.resolve("log.jsonl");
+        Path repo = Path.of("").toAbsolutePath().getParent();
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/java.lang=ALL-UNNAMED",
+                "--add-opens", "java.base/java.util=ALL-UNNAMED",
+                "-Dlog4j2.configurationFile=" + repo.resolve("flink-conf/log4j-console.properties"),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "local", "--conf-dir", repo.resolve("flink-conf").toString(),
+                "--input", input.toString(), "--exit-when-done", "--dump-to", out.toString(), "--changelog-to", log.toString(),
+                "-Dlocal.data-dir=" + tmp.resolve("data"), "-Drest.bind-port=0", "-Dlocal.progress-interval=2 s"));
+        Path stdout = tmp.resolve("stdout.txt");
+        Process process = new ProcessBuilder(command).redirectOutput(stdout.toFile()).redirectErrorStream(true).start();
+        boolean exited = process.waitFor(150, TimeUnit.SECONDS);
+        if (!exited) {
+            process.destroyForcibly();
+        }
+        String output = Files.readString(stdout);
+        assertTrue(exited, "did not exit in time:\n" + output);
+        assertEquals(0, process.exitValue(), output);
+        assertTrue(output.contains("done: the persist frontier passed every input time"), output);
+
+        List<JsonNode> dump = readLines(out);
+        List<String> keys = dump.stream().map(n -> n.get("key").asText()).toList();
+        assertEquals(new ArrayList<>(new TreeMap<>(oracle).keySet()), keys, "OUT holds exactly the live keys, sorted");
+        for (JsonNode line : dump) {
+            String[] expected = oracle.get(line.get("key").asText());
+            assertEquals(expected[0], line.get("value").asText(), line.toString());
+            assertTrue(line.get("time").asLong() >= Long.parseLong(expected[1]), line.toString());
+        }
+
+        Map<String, Integer> accumulated = new HashMap<>();
+        for (JsonNode line : readLines(log)) {
+            int diff = line.get("diff").asInt();
+            assertTrue(diff == 1 || diff == -1, line.toString());
+            accumulated.merge(line.get("key").asText() + "=" + line.get("value").asText(), diff, Integer::sum);
+        }
+        accumulated.values().removeIf(d -> d == 0);
+        Map<String, Integer> expected = new HashMap<>();
+        oracle.forEach((k, v) -> expected.put(k + "=" + v[0], 1));
+        assertEquals(expected, accumulated, "LOG accumulates to OUT");
+    }
+
+    /** Updates, deletes, equal updates, a pinned partition and odd characters; returns the oracle. */
+    private static Map<String, String[]> writeInput(Path file) throws IOException {
+        Random random = new Random(5);
+        Map<String, String[]> oracle = new LinkedHashMap<>();
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < 600; i++) {
+            String key = i % 97 == 0 ? "pinned-" + i % 3 : "k" + random.nextInt(60);
+            long ts = T0 + i * 25L;
+            double dice = random.nextDouble();
+            String value = dice < 0.15 ? null
+                    : dice < 0.25 && oracle.containsKey(key) ? oracle.get(key)[0]
+                    : "v" + i + (i % 50 == 0 ? " \"quoted\" ünïcödé" : "");
+            ObjectNode line = JSON.createObjectNode().put("key", key).put("value", value).put("ts", ts);
+            if (key.startsWith("pinned")) {
+                line.put("partition", 2);
+            }
+            lines.append(JSON.writeValueAsString(line)).append('\n');
+            if (value == null) {
+                oracle.remove(key);
+            } else if (!oracle.containsKey(key) || !oracle.get(key)[0].equals(value)) {
+                oracle.put(key, new String[] {value, Long.toString(ts / 1000 * 1000)});
+            }
+        }
+        Files.writeString(file, lines.toString(), StandardCharsets.UTF_8);
+        return oracle;
+    }
+
+    private static List<JsonNode> readLines(Path file) throws IOException {
+        List<JsonNode> nodes = new ArrayList<>();
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            nodes.add(JSON.readTree(line));
+        }
+        return nodes;
+    }
+}

@@ -1,0 +1,281 @@
+package io.upsertfeedback.job;
+
+import io.upsertfeedback.connectors.embedded.EmbeddedBigtable;
+import io.upsertfeedback.connectors.embedded.EmbeddedKafka;
+import io.upsertfeedback.connectors.feedback.FeedbackSource;
+import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
+import io.upsertfeedback.connectors.sink.TieredStoreSink;
+import io.upsertfeedback.connectors.store.CloseableIterator;
+import io.upsertfeedback.connectors.store.RowState;
+import io.upsertfeedback.connectors.store.StoreHandle;
+import io.upsertfeedback.connectors.store.StoreOptions;
+import io.upsertfeedback.connectors.store.StoredEntry;
+import io.upsertfeedback.connectors.store.StoredRow;
+import io.upsertfeedback.operators.UpsertOptions;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.StateRecoveryOptions;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The real parts of the feedback-loop tests: a KRaft broker, the Bigtable emulator, a local-directory
+ * long-term tier, the job's configuration for one test (its own topic and table), an input of
+ * random upsert commands with its independent oracle (the last command per key in the order it was
+ * produced, which is offset order: one producer, keys hashed to partitions), and checks of a store
+ * against the oracle and the tiered-store invariants. Waiting is polling an observable condition
+ * with a deadline, never a sleep.
+ */
+final class LoopHarness implements AutoCloseable {
+    static final long T0 = 1_700_000_000_000L;
+    /** Values above this many bytes (encoded) go to the long-term tier. */
+    static final int INLINE_THRESHOLD = 2048;
+
+    /** The Bigtable client logs through java.util.logging: errors only (held here so the setting sticks). */
+    private static final Logger GOOGLE_LOGS = Logger.getLogger("com.google");
+
+    static {
+        GOOGLE_LOGS.setLevel(Level.SEVERE);
+    }
+
+    final EmbeddedKafka kafka;
+    final EmbeddedBigtable bigtable;
+
+    private LoopHarness(EmbeddedKafka kafka, EmbeddedBigtable bigtable) {
+        this.kafka = kafka;
+        this.bigtable = bigtable;
+    }
+
+    static LoopHarness start() throws Exception {
+        EmbeddedKafka kafka = EmbeddedKafka.start();
+        try {
+            return new LoopHarness(kafka, EmbeddedBigtable.start());
+        } catch (Exception e) {
+            kafka.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A job configuration on topic and table {@code name} ({@code partitions} partitions), tick 1 s,
+     * the given lead, RocksDB, checkpoints under {@code dir}, a 20 ms feedback poll and a short
+     * writer lease (so a test's next job need not wait 30 s for a stopped one's lease).
+     */
+    Configuration conf(String name, Path dir, int partitions, Duration lead) throws InterruptedException {
+        kafka.createTopic(name, partitions);
+        kafka.createTopic(name + "-dead", 1);
+        Configuration conf = bigtable.storeConfig(name, dir.resolve("long-term"));
+        conf.set(StoreOptions.INLINE_THRESHOLD, MemorySize.parse(INLINE_THRESHOLD + "b"));
+        conf.set(StoreOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(20));
+        conf.set(StoreOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(500));
+        conf.set(KafkaIngestOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        conf.set(KafkaIngestOptions.TOPIC, name);
+        conf.set(KafkaIngestOptions.DEAD_LETTER_TOPIC, name + "-dead");
+        conf.set(UpsertOptions.TICK, Duration.ofSeconds(1));
+        conf.set(UpsertOptions.LEAD, lead);
+        conf.set(FeedbackSource.POLL_INTERVAL, Duration.ofMillis(20));
+        conf.set(TieredStoreSink.WRITER_LEASE, Duration.ofSeconds(2));
+        conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+        conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir.resolve("checkpoints").toUri().toString());
+        return conf;
+    }
+
+    /** {@code conf} pointed at another store: table {@code table}, long-term objects under {@code dir}. */
+    Configuration withStore(Configuration conf, String table, Path dir) {
+        Configuration other = conf.clone();
+        other.addAll(bigtable.storeConfig(table, dir.resolve("long-term-" + table)));
+        return other;
+    }
+
+    /**
+     * Runs the pipeline (bounded input, parallelism {@code parallelism}, checkpoints every 300 ms,
+     * up to 30 restarts 100 ms apart) with {@code hooks}, its changelog into {@code changelog} when
+     * given. Returns the running job.
+     */
+    static JobClient submit(Configuration conf, int parallelism, Pipeline.Hooks hooks, CommittedChangelog changelog,
+                            String savepoint) throws Exception {
+        Configuration jobConf = conf.clone();
+        jobConf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+        jobConf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 30);
+        jobConf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(100));
+        if (savepoint != null) {
+            jobConf.set(StateRecoveryOptions.SAVEPOINT_PATH, savepoint);
+        }
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(jobConf);
+        env.setParallelism(parallelism);
+        env.enableCheckpointing(300);
+        Pipeline.Built built = Pipeline.build(env, jobConf, true, hooks);
+        if (changelog != null) {
+            built.updates().sinkTo(changelog).name("committed-changelog").setParallelism(built.updates().getParallelism());
+        }
+        return env.executeAsync("loop-test");
+    }
+
+    /** Waits until the job finished (its bounded input done and {@code P = +inf}), failing if it failed. */
+    static void awaitFinished(JobClient job, Duration timeout) throws Exception {
+        job.getJobExecutionResult().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Random upsert commands, the independent oracle of their final collection, and their last time. */
+    static final class Input {
+        /** Key -> value of the last command per key, {@code null} for a delete. */
+        final Map<String, byte[]> last = new HashMap<>();
+        long maxTime;
+        int commands;
+
+        /** The oracle: every key whose last command is a put, with that value. */
+        Map<String, byte[]> expected() {
+            Map<String, byte[]> live = new HashMap<>(last);
+            live.values().removeIf(v -> v == null);
+            return live;
+        }
+    }
+
+    /**
+     * Produces {@code commands} commands over {@code keys} keys into {@code topic}: 10% deletes, 3%
+     * values above the inline threshold, the rest small; times advance one second every
+     * {@code perSecond} commands from {@code startTime} (non-decreasing, so no command is ever late).
+     */
+    void produce(String topic, Input input, int commands, int keys, int perSecond, long startTime, Random random) {
+        try (KafkaProducer<byte[], byte[]> producer = kafka.newProducer()) {
+            for (int i = 0; i < commands; i++) {
+                long time = startTime + (long) (input.commands + i) / perSecond * 1000;
+                String key = "k" + random.nextInt(keys);
+                double dice = random.nextDouble();
+                byte[] value = dice < 0.10 ? null : value(key, input.commands + i, dice < 0.13 ? INLINE_THRESHOLD * 2 : 16);
+                producer.send(new ProducerRecord<>(topic, null, time, key.getBytes(StandardCharsets.UTF_8), value));
+                input.last.put(key, value);
+                input.maxTime = Math.max(input.maxTime, time);
+            }
+            producer.flush();
+        }
+        input.commands += commands;
+    }
+
+    private static byte[] value(String key, int sequence, int size) {
+        byte[] prefix = (key + "@" + sequence + ":").getBytes(StandardCharsets.UTF_8);
+        byte[] value = Arrays.copyOf(prefix, Math.max(size, prefix.length));
+        Arrays.fill(value, prefix.length, value.length, (byte) ('a' + sequence % 26));
+        return value;
+    }
+
+    /** The store's persist frontier {@code P}. */
+    static long frontier(Configuration conf) throws Exception {
+        return FeedbackSource.readFrontier(conf).getFrontier();
+    }
+
+    /** Waits until {@code P} passed {@code time} (every update at {@code time} is durable), failing early if the job died. */
+    static void awaitFrontierPast(Configuration conf, JobClient job, long time, Duration timeout) throws Exception {
+        await("persist frontier past " + time, timeout, () -> {
+            try {
+                if (frontier(conf) > time) {
+                    return true;
+                }
+                JobStatus status = job.getJobStatus().get(10, TimeUnit.SECONDS);
+                if (status.isGloballyTerminalState()) {
+                    fail("the job ended (" + status + ") before the persist frontier passed " + time + "; P = " + frontier(conf));
+                }
+                return false;
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    /** Polls {@code condition} every 20 ms until it holds; fails after {@code timeout}. */
+    static void await(String what, Duration timeout, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                fail("timed out after " + timeout + " waiting for " + what);
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+        }
+    }
+
+    static void cancelQuietly(JobClient job) throws Exception {
+        if (!job.getJobStatus().get().isGloballyTerminalState()) {
+            job.cancel().get(60, TimeUnit.SECONDS);
+        }
+        await("job terminal", Duration.ofSeconds(60), () -> job.getJobStatus().join().isGloballyTerminalState());
+    }
+
+    /**
+     * The store equals {@code expected} (key -> value bytes), and the tiered-store invariants hold:
+     * every long-term object is referenced by exactly one live tombstone (no orphan), every
+     * tombstone's object exists (no dangling tombstone), no cleanup note is left.
+     */
+    static void assertStore(Configuration conf, Map<String, byte[]> expected) throws Exception {
+        try (StoreHandle handle = StoreHandle.open(conf, "loop-test-reader")) {
+            Map<String, StoredEntry> contents = handle.store().snapshot();
+            Map<String, String> actual = new HashMap<>();
+            contents.values().forEach(e -> actual.put(new String(e.key(), StandardCharsets.UTF_8), render(e.value().bytes())));
+            Map<String, String> wanted = new HashMap<>();
+            expected.forEach((k, v) -> wanted.put(k, render(v)));
+            if (!wanted.equals(actual)) {
+                Set<String> differing = new HashSet<>(wanted.keySet());
+                differing.addAll(actual.keySet());
+                differing.removeIf(k -> java.util.Objects.equals(wanted.get(k), actual.get(k)));
+                StringBuilder diff = new StringBuilder();
+                differing.stream().sorted().limit(10).forEach(k -> diff.append("\n  ").append(k).append(": expected ")
+                        .append(wanted.get(k)).append(", stored ").append(actual.get(k)));
+                fail(differing.size() + " of " + wanted.size() + " keys differ from the oracle:" + diff);
+            }
+            Set<String> targets = new HashSet<>();
+            try (CloseableIterator<StoredRow> rows = handle.store().highVolume().scan(null)) {
+                while (rows.hasNext()) {
+                    RowState state = rows.next().state();
+                    if (state.kind() == RowState.Kind.TOMBSTONE) {
+                        assertTrue(targets.add(state.target()), "two tombstones point at " + state.target());
+                    }
+                }
+            }
+            Set<String> objects = new HashSet<>(handle.store().longTerm().list());
+            Set<String> dangling = new HashSet<>(targets);
+            dangling.removeAll(objects);
+            assertEquals(Set.of(), dangling, "dangling tombstones (their object is missing)");
+            Set<String> orphans = new HashSet<>(objects);
+            orphans.removeAll(targets);
+            assertEquals(Set.of(), orphans, "orphan long-term objects (no tombstone references them)");
+            assertEquals(0, handle.store().highVolume().listPending().size(), "cleanup notes left behind");
+        }
+    }
+
+    /** Short text of a value for messages: its prefix up to ':' and its length. */
+    private static String render(byte[] value) {
+        String text = new String(value, StandardCharsets.UTF_8);
+        int colon = text.indexOf(':');
+        return (colon < 0 ? text : text.substring(0, colon)) + "/" + value.length;
+    }
+
+    @Override
+    public void close() throws Exception {
+        try (EmbeddedKafka k = kafka; EmbeddedBigtable b = bigtable) {
+            // closes both
+        }
+    }
+}
