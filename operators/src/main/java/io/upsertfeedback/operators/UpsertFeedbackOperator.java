@@ -69,10 +69,16 @@ import java.util.Map;
  * value (if its order key is newer than what the key has applied); nothing is emitted.
  * <br><b>Drain pass</b> (when {@code I} or {@code P} moves and {@code D > S}): the timer service
  * is advanced to {@code D - 1}; each fired timer drains its key's stash entries below {@code D},
- * in time order, each at {@code max(stored time, S)}, the prior value carried forward from one to
- * the next. An entry whose order key is not newer than the applied one (a rehydrated value came
- * in after it) is dropped as superseded. If entries remain, a timer is registered at the first.
- * Then {@code S = D}.
+ * in time order, each at {@code max(stored time, S)} (counted as retimed when {@code S} passed
+ * it), the prior value carried forward from one to the next. An entry whose order key is not newer
+ * than the applied one (a rehydrated value came in after it) is dropped as superseded. If entries
+ * remain, a timer is registered at the first. Then {@code S = D}.
+ * <br><b>P passing held commands.</b> In a running pipeline {@code P} never passes a held time:
+ * the sink's frontier follows this operator's output watermark, which stays below what is held.
+ * When it does (a rehydrated store, or a feedback input that jumps), the store already claims every
+ * time below {@code P}, so the held commands are applied at {@code P} (never behind it, which would
+ * rewrite history the store calls final) as soon as {@code I > P}; meanwhile the output watermark
+ * is {@code P - 1}, not pinned below it.
  * <br><b>Output rule</b> (SPEC 3.5) for prior {@code p} and winner {@code x}: {@code x} present:
  * {@code (p,t,-1)} if {@code p} exists, then {@code (x,t,+1)}; {@code x} a delete: {@code (p,t,-1)}
  * if {@code p} exists, else nothing; {@code x} equal to {@code p}: nothing. Error values are values.
@@ -106,7 +112,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         implements TwoInputStreamOperator<UpsertCommand, UpsertCommand, Update>, Triggerable<String, VoidNamespace> {
     private static final long serialVersionUID = 1L;
 
-    static final String KEY_STATE_NAME = "upsert-key-state";
+    private static final String KEY_STATE_NAME = "upsert-key-state";
     private static final String FRONTIERS_STATE_NAME = "upsert-frontiers";
     private static final String TIMERS_NAME = "upsert-stash-timers";
 
@@ -393,7 +399,11 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
                 continue;
             }
             passEligible++;
-            apply(state, key, pending, Math.max(pending.time(), passStart));
+            long time = Math.max(pending.time(), passStart);
+            if (time != pending.time()) {
+                retimed.inc();
+            }
+            apply(state, key, pending, time);
         }
         stash.subList(0, drained).clear();
         if (!stash.isEmpty()) {
