@@ -72,14 +72,6 @@ public final class TieredStore implements AutoCloseable {
         this.cleaner = new Cleaner(highVolume, longTerm, retrier, metrics, cleanupCapacity, 2);
     }
 
-    public HighVolumeTier highVolume() {
-        return highVolume;
-    }
-
-    public LongTermTier longTerm() {
-        return longTerm;
-    }
-
     public StoreMetrics metrics() {
         return metrics;
     }
