@@ -17,10 +17,12 @@ import java.util.regex.Pattern;
 
 /**
  * A child JVM under {@code /usr/bin/time -v}: its stdout and stderr go to log files, its result is
- * the last {@link Report} line it printed, plus its peak RSS as {@code time} reports it.
+ * the last {@link Report} line it printed, plus its peak RSS and CPU time (user + system) as
+ * {@code time} reports them.
  */
 final class ChildProcess {
     private static final Pattern MAX_RSS = Pattern.compile("Maximum resident set size \\(kbytes\\): (\\d+)");
+    private static final Pattern CPU = Pattern.compile("(?:User|System) time \\(seconds\\): ([\\d.]+)");
     static final List<String> JVM_OPTIONS = List.of("-XX:+UseG1GC",
             "--add-opens", "java.base/java.nio=ALL-UNNAMED",
             "--add-opens", "java.base/java.lang=ALL-UNNAMED",
@@ -73,6 +75,11 @@ final class ChildProcess {
         if (rss.find()) {
             result.put("rssBytes", String.valueOf(Long.parseLong(rss.group(1)) * 1024));
         }
+        double cpuSeconds = 0;
+        for (Matcher cpu = CPU.matcher(errors); cpu.find(); ) {
+            cpuSeconds += Double.parseDouble(cpu.group(1));
+        }
+        result.put("cpuMs", String.valueOf(Math.round(cpuSeconds * 1000)));
         return result;
     }
 

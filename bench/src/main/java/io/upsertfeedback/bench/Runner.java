@@ -29,7 +29,10 @@ import java.util.concurrent.TimeUnit;
  * {@code bench.classpath} and {@code kstreams.classpath}.
  */
 public final class Runner {
-    static final List<String> ALL_CONTENDERS = List.of("ours", "sql", "kstreams-changelog-off", "kstreams-changelog-on", "ceiling");
+    static final List<String> ALL_CONTENDERS =
+            List.of("ours", "ours-tick-1s", "sql", "kstreams-changelog-off", "kstreams-changelog-on", "ceiling");
+    /** {@code ours-tick-1s}: ours with the default {@code upsert.tick} of 1 s (one net change per key and second). */
+    static final long DEFAULT_TICK_MILLIS = 1000;
 
     public static void main(String[] args) throws Exception {
         Map<String, String> options = Workload.parseArgs(args);
@@ -163,7 +166,9 @@ public final class Runner {
                 return ChildProcess.run(contender + "-" + rep, ChildProcess.java(kstreamsClasspath, heap, List.of(),
                         "io.upsertfeedback.bench.kafka.KafkaStreamsContender", args), logs, 20);
             }
-            return runFlink(contender, contender + "-" + rep, bootstrap, workload, heap, List.of());
+            boolean defaultTick = contender.equals("ours-tick-1s");
+            return runFlink(defaultTick ? "ours" : contender, contender + "-" + rep, bootstrap, workload, heap,
+                    List.of("--tick-ms=" + (defaultTick ? DEFAULT_TICK_MILLIS : 1)));
         }
 
         Map<String, String> runFlink(String contender, String name, String bootstrap, Workload workload, String heapSize,
@@ -197,6 +202,7 @@ public final class Runner {
         final String sweepHeap;
         final Map<String, List<Map<String, String>>> runs = new LinkedHashMap<>();
         Workload.Expected expected;
+        private Workload.Expected expectedAtDefaultTick;
         Map<String, String> latency;
         final List<SweepPoint> sweep = new ArrayList<>();
         Map<String, String> sink;
@@ -225,19 +231,34 @@ public final class Runner {
             return rates.length % 2 == 1 ? rates[rates.length / 2] : (rates[rates.length / 2 - 1] + rates[rates.length / 2]) / 2;
         }
 
+        double median(String contender, String field) {
+            double[] values = runs.get(contender).stream().mapToDouble(r -> Double.parseDouble(r.getOrDefault(field, "-1"))).sorted().toArray();
+            return values.length % 2 == 1 ? values[values.length / 2] : (values[values.length / 2 - 1] + values[values.length / 2]) / 2;
+        }
+
         long max(String contender, String field) {
             return runs.get(contender).stream().mapToLong(r -> Long.parseLong(r.getOrDefault(field, "-1"))).max().orElse(-1);
         }
 
-        /** Why a run's counts are wrong, or {@code null}: the ceiling must see every record, the others the expected updates. */
+        /**
+         * Why a run's counts are wrong, or {@code null}: the ceiling must see every record, the others
+         * the expected updates and live keys (ours at the default tick: one net change per key and tick).
+         */
         String check(String contender, Map<String, String> r) {
             long updates = Long.parseLong(r.get("updates"));
             long live = Long.parseLong(r.get("live"));
             if (contender.equals("ceiling")) {
                 return updates == expected.records() ? null : "read " + updates + " of " + expected.records() + " records";
             }
-            return updates == expected.updates() && live == expected.liveKeys() ? null
-                    : updates + " updates / " + live + " live keys, expected " + expected.updates() + " / " + expected.liveKeys();
+            Workload.Expected e = expected;
+            if (contender.equals("ours-tick-1s")) {
+                if (expectedAtDefaultTick == null) {
+                    expectedAtDefaultTick = workload.expected(DEFAULT_TICK_MILLIS);
+                }
+                e = expectedAtDefaultTick;
+            }
+            return updates == e.updates() && live == e.liveKeys() ? null
+                    : updates + " updates / " + live + " live keys, expected " + e.updates() + " / " + e.liveKeys();
         }
 
         boolean allChecksPass() {
@@ -260,19 +281,24 @@ public final class Runner {
             if (!runs.isEmpty()) {
                 boolean haveOurs = runs.containsKey("ours");
                 double ours = haveOurs ? medianRate("ours", "elapsedMs") : Double.NaN;
-                md.append("| contender | records/s (median, whole run) | ratio to ours | records/s (median, steady) | peak heap MB | peak RSS MB | runs | counts |\n");
-                md.append("|---|---:|---:|---:|---:|---:|---:|---|\n");
+                md.append("| contender | records/s (median, whole run) | ratio to ours | records/s (median, steady) | CPU s (median) "
+                        + "| peak heap MB | peak RSS MB | runs | counts |\n");
+                md.append("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
                 for (String contender : runs.keySet()) {
                     double rate = medianRate(contender, "elapsedMs");
                     List<String> failures = runs.get(contender).stream().map(r -> check(contender, r)).filter(f -> f != null).toList();
-                    md.append(String.format("| %s | %,.0f | %s | %,.0f | %d | %d | %d | %s |%n", contender, rate,
+                    md.append(String.format("| %s | %,.0f | %s | %,.0f | %.1f | %d | %d | %d | %s |%n", contender, rate,
                             haveOurs ? String.format("%.2f", rate / ours) : "-", medianRate(contender, "steadyMs"),
+                            median(contender, "cpuMs") / 1000.0,
                             max(contender, "heapPeakBytes") >> 20, max(contender, "rssBytes") >> 20, runs.get(contender).size(),
                             failures.isEmpty() ? "ok" : "MISMATCH: " + failures.get(0)));
                 }
                 md.append("\nwhole run: from job submission (Kafka Streams: start) to the last update; steady: from the first to the last update. "
-                        + "Ratio = records/s of the contender / records/s of ours. Peak heap: used heap sampled every 10 ms; "
-                        + "peak RSS: `/usr/bin/time -v`, maximum over the runs.\n\n");
+                        + "Ratio = records/s of the contender / records/s of ours. CPU s: user + system time of the contender's JVM "
+                        + "(`/usr/bin/time -v`), start-up included: less sensitive to other load than wall-clock rates. "
+                        + "Peak heap: used heap sampled every 10 ms; peak RSS: `/usr/bin/time -v`; both the maximum over the runs. "
+                        + "ours: upsert.tick 1 ms (every command at its own time, so exactly the same updates as the peers); "
+                        + "ours-tick-1s: the default tick, which emits one net change per key and second (checked against that).\n\n");
             }
             if (latency != null) {
                 md.append(String.format("Latency of ours, producer send to sink, %,d commands produced live at %s records/s "
@@ -312,18 +338,18 @@ public final class Runner {
         }
 
         String csv() {
-            StringBuilder csv = new StringBuilder("contender,rep,elapsedMs,steadyMs,updates,live,heapPeakBytes,rssBytes\n");
+            StringBuilder csv = new StringBuilder("contender,rep,elapsedMs,steadyMs,updates,live,heapPeakBytes,rssBytes,cpuMs\n");
             runs.forEach((contender, list) -> {
                 for (int i = 0; i < list.size(); i++) {
                     Map<String, String> r = list.get(i);
                     csv.append(String.join(",", contender, String.valueOf(i), r.get("elapsedMs"), r.get("steadyMs"), r.get("updates"),
-                            r.get("live"), r.get("heapPeakBytes"), r.getOrDefault("rssBytes", ""))).append('\n');
+                            r.get("live"), r.get("heapPeakBytes"), r.getOrDefault("rssBytes", ""), r.getOrDefault("cpuMs", ""))).append('\n');
                 }
             });
             for (SweepPoint p : sweep) {
                 csv.append(String.join(",", "sweep-" + p.keys, "0", p.result.get("elapsedMs"), p.result.get("steadyMs"),
                         p.result.get("updates"), p.result.get("live"), p.result.get("heapPeakBytes"),
-                        p.result.getOrDefault("rssBytes", ""))).append('\n');
+                        p.result.getOrDefault("rssBytes", ""), p.result.getOrDefault("cpuMs", ""))).append('\n');
             }
             return csv.toString();
         }

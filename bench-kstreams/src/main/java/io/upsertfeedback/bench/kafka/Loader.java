@@ -16,8 +16,8 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * Writes a {@link Workload} to its topic with an idempotent producer (the default partitioner picks
  * the partition from the key). {@link #load} writes as fast as the broker takes it, with increasing
- * record timestamps ending now (one millisecond apart, so they are distinct and never beyond the
- * broker's future-timestamp limit); {@link #produceLive} paces the records at a fixed rate with
+ * record timestamps ending about now (one millisecond apart from a whole second, so they are
+ * distinct, tick-aligned and never beyond the broker's future-timestamp limit); {@link #produceLive} paces the records at a fixed rate with
  * their send time as timestamp, for the latency run: it sends the first record alone and calls
  * back, so the consumer can wait until that record came through (its start-up is not latency).
  */
@@ -34,7 +34,8 @@ public final class Loader {
     /** Creates the topic and loads the whole workload; returns what the contenders must produce. */
     public static Workload.Expected load(String bootstrap, Workload workload) throws Exception {
         createTopic(bootstrap, workload.topic(), workload.partitions());
-        long firstTimestamp = System.currentTimeMillis() - workload.commands();
+        long firstTimestamp = Math.floorDiv(System.currentTimeMillis() - workload.commands(), Workload.TIMESTAMP_ALIGNMENT)
+                * Workload.TIMESTAMP_ALIGNMENT;
         try (KafkaProducer<byte[], byte[]> producer = producer(bootstrap)) {
             Workload.Generator g = workload.generator();
             for (long i = 0; i < workload.commands(); i++) {

@@ -21,14 +21,17 @@ import java.util.SplittableRandom;
  * <p>{@link #expected()} replays the commands on a bit set of live keys: the number of updates an
  * upsert-to-changelog pipeline must emit (a retraction of the old value when the key was live, an
  * insert of the new one when the command is not a delete) and the number of live keys at the end.
- * Every contender is checked against it.
+ * Every contender is checked against it. {@link #expected(long)} is the same for a pipeline that
+ * coarsens times to ticks and emits only the net change of a key per tick (ours with
+ * {@code upsert.tick} above 1 ms): command {@code i} has timestamp {@code first + i} ms with
+ * {@code first} a multiple of {@link #TIMESTAMP_ALIGNMENT} (see {@code Loader}).
  */
 public record Workload(String topic, int keys, long commands, int valueSize, double deleteFraction, int partitions, long seed,
                        boolean snapshot) {
 
     /** Defaults: small enough for the whole benchmark to finish in about five minutes on two cores. */
     public static Workload defaults(String topic) {
-        return new Workload(topic, 100_000, 1_000_000, 100, 0.1, 2, 42, false);
+        return new Workload(topic, 100_000, 500_000, 100, 0.1, 2, 42, false);
     }
 
     /** A snapshot: every key exactly once, no deletes (the memory sweep). */
@@ -72,26 +75,51 @@ public record Workload(String topic, int keys, long commands, int valueSize, dou
         return new Generator();
     }
 
+    /** The first record timestamp of a loaded workload is a multiple of this (so ticks dividing it start at command 0). */
+    public static final long TIMESTAMP_ALIGNMENT = 1000;
+
     /** What every upsert contender must produce on this workload. */
     public Expected expected() {
+        return expected(1);
+    }
+
+    /** What an upsert pipeline emitting one net change per key and tick must produce ({@code tickMillis} divides 1000). */
+    public Expected expected(long tickMillis) {
+        if (TIMESTAMP_ALIGNMENT % tickMillis != 0) {
+            throw new IllegalArgumentException("tick " + tickMillis + " ms does not divide " + TIMESTAMP_ALIGNMENT);
+        }
         BitSet live = new BitSet(keys);
-        long updates = 0;
+        long[] pendingTick = new long[keys];
+        Arrays.fill(pendingTick, -1);
+        BitSet pendingPut = new BitSet(keys);
+        long[] updates = {0};
         long puts = 0;
         Generator g = generator();
         for (long i = 0; i < commands; i++) {
             g.next();
-            if (live.get(g.keyIndex)) {
-                updates++;
+            long tick = i / tickMillis;
+            if (pendingTick[g.keyIndex] != tick) {
+                applyPending(g.keyIndex, pendingTick, pendingPut, live, updates);
             }
-            if (g.delete) {
-                live.clear(g.keyIndex);
-            } else {
-                live.set(g.keyIndex);
-                updates++;
-                puts++;
-            }
+            pendingTick[g.keyIndex] = tick;
+            pendingPut.set(g.keyIndex, !g.delete);
+            puts += g.delete ? 0 : 1;
         }
-        return new Expected(commands, updates, live.cardinality(), puts);
+        for (int k = 0; k < keys; k++) {
+            applyPending(k, pendingTick, pendingPut, live, updates);
+        }
+        return new Expected(commands, updates[0], live.cardinality(), puts);
+    }
+
+    /** The net change of key {@code k} at the end of its pending tick: retract the old value if live, insert a put. */
+    private static void applyPending(int k, long[] pendingTick, BitSet pendingPut, BitSet live, long[] updates) {
+        if (pendingTick[k] < 0) {
+            return;
+        }
+        boolean put = pendingPut.get(k);
+        updates[0] += (live.get(k) ? 1 : 0) + (put ? 1 : 0);
+        live.set(k, put);
+        pendingTick[k] = -1;
     }
 
     /** Records read, updates emitted (retractions + inserts), live keys at the end, non-delete commands. */

@@ -43,6 +43,30 @@ class KafkaSideSmokeTest {
     }
 
     @Test
+    void expectedCountsPerTickKeepOnlyTheLastCommandOfAKeyInATick() {
+        Workload workload = Workload.defaults("t").with(Map.of("keys", "20", "commands", "3000", "delete-fraction", "0.3"));
+        Map<String, Boolean> live = new HashMap<>();
+        Map<String, Boolean> lastInTick = new HashMap<>();
+        long updates = 0;
+        Workload.Generator g = workload.generator();
+        for (int i = 0; i < workload.commands(); i++) {
+            g.next();
+            lastInTick.put(new String(g.key(), StandardCharsets.UTF_8), !g.delete());
+            if ((i + 1) % 1000 == 0) {
+                for (Map.Entry<String, Boolean> e : lastInTick.entrySet()) {
+                    boolean was = live.getOrDefault(e.getKey(), false);
+                    updates += (was ? 1 : 0) + (e.getValue() ? 1 : 0);
+                    live.put(e.getKey(), e.getValue());
+                }
+                lastInTick.clear();
+            }
+        }
+        Workload.Expected expected = workload.expected(1000);
+        assertEquals(updates, expected.updates());
+        assertEquals(live.values().stream().filter(v -> v).count(), expected.liveKeys());
+    }
+
+    @Test
     void kafkaStreamsContenderCountsEveryUpdateOfALoadedTopic() throws Exception {
         Workload workload = Workload.defaults("smoke").with(Map.of("keys", "300", "commands", "3000"));
         try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
