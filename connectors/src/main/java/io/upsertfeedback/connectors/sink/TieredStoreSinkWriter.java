@@ -30,6 +30,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -64,6 +65,7 @@ import java.util.function.LongSupplier;
  * on the epoch; the same thread heartbeats every quarter lease. {@link #flush} (before every
  * checkpoint and at end of input) writes out every group, waits for every operation and for
  * cleanup, and writes the frontier, so a checkpoint never completes with unacknowledged writes.
+ * At end of input the subtask also releases its lease, so a next job can start right away.
  */
 final class TieredStoreSinkWriter implements SinkWriter<Update> {
     private static final Logger LOG = LoggerFactory.getLogger(TieredStoreSinkWriter.class);
@@ -84,6 +86,7 @@ final class TieredStoreSinkWriter implements SinkWriter<Update> {
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final AtomicReference<Mark> toWrite = new AtomicReference<>();
     private final LongAdder submitted = new LongAdder();
+    private final ScheduledFuture<?> heartbeats;
 
     // guarded by this
     private final TreeSet<Long> inFlight = new TreeSet<>();
@@ -133,7 +136,7 @@ final class TieredStoreSinkWriter implements SinkWriter<Update> {
         this.ops = Executors.newFixedThreadPool(windowSize, daemon("tiered-sink-op-" + subtask));
         this.frontierThread = Executors.newSingleThreadScheduledExecutor(daemon("tiered-sink-frontier-" + subtask));
         long beat = Math.max(1, lease.toMillis() / 4);
-        frontierThread.scheduleWithFixedDelay(this::heartbeat, beat, beat, TimeUnit.MILLISECONDS);
+        this.heartbeats = frontierThread.scheduleWithFixedDelay(this::heartbeat, beat, beat, TimeUnit.MILLISECONDS);
         registerMetrics(metrics);
     }
 
@@ -315,10 +318,17 @@ final class TieredStoreSinkWriter implements SinkWriter<Update> {
         store.drainCleanup();
         try {
             frontierThread.submit(this::writeFrontier).get();
+            checkFailure();
+            if (endOfInput) {
+                heartbeats.cancel(false);
+                frontierThread.submit(() -> {
+                    frontier.release(epoch, subtask);
+                    return null;
+                }).get();
+            }
         } catch (ExecutionException e) {
-            throw new IOException(e.getCause());
+            throw new IOException("cannot update the frontier row of " + handle.name(), e.getCause());
         }
-        checkFailure();
     }
 
     private void checkFailure() throws IOException {

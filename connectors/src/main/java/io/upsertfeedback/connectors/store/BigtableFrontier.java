@@ -36,7 +36,8 @@ import static io.upsertfeedback.connectors.store.BigtableHighVolumeTier.bytes;
  * writer's own, so once another writer claimed the row, the old one's next write fails and it
  * stops ({@link FencedException}). A new writer {@link #claim claims} the row only if no other
  * writer's heartbeat is younger than the lease; otherwise it fails fast, naming the store and the
- * running writer. Each write is idempotent, so retrying after a lost response is safe.
+ * running writer; a subtask whose input ended {@link #release releases} its lease. Each write is
+ * idempotent, so retrying after a lost response is safe.
  *
  * <p><b>Rescaling.</b> The claim folds the previous writer's columns into the new writer's
  * {@code parallelism} columns: each new column starts at the old {@code P} and positions, stale
@@ -150,6 +151,14 @@ public final class BigtableFrontier {
     /** Refreshes subtask {@code subtask}'s lease. */
     public void heartbeat(String epoch, int subtask) throws IOException {
         writeColumns(epoch, new Put(ROW).addColumn(FAMILY, column('h', subtask), ByteBuffer.allocate(8).putLong(clock.getAsLong()).array()));
+    }
+
+    /**
+     * Gives up subtask {@code subtask}'s lease (its input ended): once every subtask of the job has,
+     * another job may claim the store at once instead of waiting for the lease to expire.
+     */
+    public void release(String epoch, int subtask) throws IOException {
+        writeColumns(epoch, new Put(ROW).addColumn(FAMILY, column('h', subtask), ByteBuffer.allocate(8).putLong(0L).array()));
     }
 
     private void writeColumns(String epoch, Put put) throws IOException {

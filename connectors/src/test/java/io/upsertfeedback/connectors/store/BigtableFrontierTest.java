@@ -49,6 +49,16 @@ class BigtableFrontierTest {
     }
 
     @Test
+    void aReleasedStoreCanBeClaimedOnceEverySubtaskReleased() throws IOException {
+        frontier.claim("e1", 2, Duration.ofMinutes(1));
+        frontier.release("e1", 0);
+        assertThrows(FencedException.class, () -> frontier.claim("e2", 1, Duration.ofMinutes(1)), "subtask 1 still runs");
+        frontier.release("e1", 1);
+        frontier.claim("e2", 1, Duration.ofMinutes(1));
+        assertEquals("e2", frontier.writer());
+    }
+
+    @Test
     void aNewWriterTakesOverAnExpiredLeaseAndFencesTheOldOne() throws IOException {
         frontier.claim("e1", 1, Duration.ofMinutes(1));
         frontier.advance("e1", 0, new FrontierRecord(5L, Map.of()));
