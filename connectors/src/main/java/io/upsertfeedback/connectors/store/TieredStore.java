@@ -72,6 +72,15 @@ public final class TieredStore implements AutoCloseable {
         this.cleaner = new Cleaner(highVolume, longTerm, retrier, metrics, cleanupCapacity, 2);
     }
 
+    /** The high-volume tier (job's local mode and tests scan its rows: tombstones, cleanup notes). */
+    public HighVolumeTier highVolume() {
+        return highVolume;
+    }
+
+    public LongTermTier longTerm() {
+        return longTerm;
+    }
+
     public StoreMetrics metrics() {
         return metrics;
     }
