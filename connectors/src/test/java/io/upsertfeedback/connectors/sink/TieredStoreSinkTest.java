@@ -16,6 +16,7 @@ import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.functions.RichFilterFunction;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -34,6 +35,8 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.time.Duration;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -127,6 +130,52 @@ class TieredStoreSinkTest {
             // the finished job released its lease: a next job (another epoch) may take over right away
             handle.frontier().claim("next-job", 2, TieredStoreSink.WRITER_LEASE.defaultValue());
             assertEquals(frontier, handle.frontier().read(), "taking over keeps P and positions");
+        }
+    }
+
+    static final AtomicBoolean FAILED_ONCE = new AtomicBoolean();
+
+    /** Fails the job once, after some updates reached the store, so the restarted job replays them. */
+    private static final class FailOnce implements MapFunction<Update, Update> {
+        private int seen;
+
+        @Override
+        public Update map(Update u) {
+            if (++seen == 300 && FAILED_ONCE.compareAndSet(false, true)) {
+                throw new IllegalStateException("injected failover");
+            }
+            return u;
+        }
+    }
+
+    @Test
+    void aFailoverReplaysUpdatesIntoTheSameStore() throws Exception {
+        String table = TestBigtable.freshTable("failover");
+        Configuration conf = storeConfig(table);
+        Map<String, UpsertValue> oracle = new HashMap<>();
+        List<Update> updates = operatorOutput(new Random(12), oracle);
+
+        Configuration jobConf = new Configuration();
+        jobConf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+        jobConf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 2);
+        jobConf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ZERO);
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(jobConf);
+        env.enableCheckpointing(50);
+        env.fromData(updates, UpdateSerializer.TYPE_INFO).setParallelism(1)
+                .assignTimestampsAndWatermarks(WatermarkStrategy.<Update>forMonotonousTimestamps().withTimestampAssigner((u, ts) -> u.time()))
+                .setParallelism(1)
+                .broadcast()
+                .filter(new OwnShare()).setParallelism(2)
+                .map(new FailOnce()).returns(UpdateSerializer.TYPE_INFO).setParallelism(2)
+                .sinkTo(TieredStoreSink.builder().setStoreConfig(conf).build()).setParallelism(2);
+        env.execute("failover");
+
+        assertTrue(FAILED_ONCE.get(), "the job failed over once");
+        try (StoreHandle handle = StoreHandle.open(conf, "test-reader")) {
+            Map<String, UpsertValue> stored = new HashMap<>();
+            handle.store().snapshot().forEach((k, e) -> stored.put(k, e.value()));
+            assertEquals(oracle, stored, "replayed writes are idempotent and never go back in time");
+            assertEquals(Long.MAX_VALUE, handle.frontier().read().getFrontier());
         }
     }
 
