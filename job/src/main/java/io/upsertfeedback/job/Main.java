@@ -59,6 +59,10 @@ public final class Main {
         } catch (IllegalArgumentException | IllegalConfigurationException e) {
             System.err.println("upsert: " + e.getMessage());
             System.exit(2);
+        } catch (Throwable e) {
+            // exit even though Flink, Kafka or gRPC threads are still alive
+            e.printStackTrace();
+            System.exit(1);
         }
     }
 
