@@ -27,6 +27,9 @@ final class FeedbackEnumerator implements SplitEnumerator<FeedbackSplit, Feedbac
 
     @Override
     public void addSplitsBack(List<FeedbackSplit> splits, int subtaskId) {
+        if (splits.isEmpty()) {
+            return; // a reset subtask that held no split since the last checkpoint
+        }
         unassigned = splits.get(0);
         context.registeredReaders().keySet().stream().filter(r -> r != subtaskId).findFirst().ifPresent(this::addReader);
     }

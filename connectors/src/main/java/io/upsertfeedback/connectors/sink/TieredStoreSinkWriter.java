@@ -213,6 +213,9 @@ final class TieredStoreSinkWriter implements SinkWriter<Update> {
         }
         watermarkFrontier = f;
         synchronized (this) {
+            if (!marks.isEmpty() && marks.peekLast().seq() == nextSeq - 1) {
+                marks.pollLast(); // no operation since the previous mark: the newer one supersedes it
+            }
             marks.add(new Mark(nextSeq - 1, f, positions));
         }
         releaseMarks();
