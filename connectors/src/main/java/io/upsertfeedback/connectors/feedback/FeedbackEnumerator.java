@@ -7,8 +7,9 @@ import java.util.List;
 
 /**
  * Hands the one {@link FeedbackSplit} to the first reader that registers and tells every reader
- * there is nothing more; a split given back after a reader failure goes to the next reader. Its
- * checkpoint is the split it still holds ({@code null} once assigned: then the reader's state has it).
+ * there is nothing more; a split given back after a reader failure goes to the reader that registers
+ * next (the restarted one: the others may have finished). Its checkpoint is the split it still
+ * holds ({@code null} once assigned: then the reader's state has it).
  */
 final class FeedbackEnumerator implements SplitEnumerator<FeedbackSplit, FeedbackSplit> {
     private final SplitEnumeratorContext<FeedbackSplit> context;
@@ -30,8 +31,7 @@ final class FeedbackEnumerator implements SplitEnumerator<FeedbackSplit, Feedbac
         if (splits.isEmpty()) {
             return; // a reset subtask that held no split since the last checkpoint
         }
-        unassigned = splits.get(0);
-        context.registeredReaders().keySet().stream().filter(r -> r != subtaskId).findFirst().ifPresent(this::addReader);
+        unassigned = splits.get(0); // handed out again when the restarted reader registers (addReader)
     }
 
     @Override
