@@ -86,7 +86,7 @@ final class LocalMode {
     }
 
     static int run(Configuration conf, Flags flags) throws Exception {
-        InputFile input = flags.input() == null ? null : InputFile.read(flags.input());
+        InputFile input = flags.input() == null ? null : readInput(flags.input());
         Path dataDir = Path.of(conf.get(JobOptions.LOCAL_DATA_DIR)).toAbsolutePath();
         Deque<AutoCloseable> resources = new ArrayDeque<>();
         AtomicBoolean stop = new AtomicBoolean();
@@ -187,6 +187,14 @@ final class LocalMode {
             System.out.println("stopping");
         }
         return 0;
+    }
+
+    private static InputFile readInput(Path file) {
+        try {
+            return InputFile.read(file);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--input: " + e.getMessage() + ". Fix: give a JSON-lines file as described in the README", e);
+        }
     }
 
     private static Thread demoTraffic(Configuration conf, EmbeddedKafka kafka, String topic, AtomicBoolean stop) {

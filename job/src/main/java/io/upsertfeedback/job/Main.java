@@ -72,6 +72,9 @@ public final class Main {
             System.out.println(USAGE);
             return args.length == 0 ? 2 : 0;
         }
+        if (!List.of("local", "run", "produce").contains(args[0])) {
+            throw new IllegalArgumentException("unknown command '" + args[0] + "'\n" + USAGE);
+        }
         Map<String, String> flags = new TreeMap<>();
         Map<String, String> overrides = new TreeMap<>();
         for (int i = 1; i < args.length; i++) {
@@ -99,7 +102,7 @@ public final class Main {
                 Produce.run(conf);
                 yield 0;
             }
-            default -> throw new IllegalArgumentException("unknown command '" + args[0] + "'\n" + USAGE);
+            default -> throw new AssertionError(args[0]);
         };
     }
 

@@ -77,7 +77,9 @@ final class InjectedFailures implements Serializable {
 
     String describe() {
         StringBuilder s = new StringBuilder();
-        STATES.get(name).thresholds.forEach((p, t) -> s.append(p).append(" at ").append(Arrays.toString(t)).append("; "));
+        State state = STATES.get(name);
+        state.thresholds.forEach((p, t) -> s.append(p).append(" at ").append(Arrays.toString(t))
+                .append(" (seen ").append(state.counts.get(p)).append("); "));
         return s.toString();
     }
 

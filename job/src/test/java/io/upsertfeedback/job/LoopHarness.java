@@ -6,11 +6,14 @@ import io.upsertfeedback.connectors.feedback.FeedbackSource;
 import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
 import io.upsertfeedback.connectors.sink.TieredStoreSink;
 import io.upsertfeedback.connectors.store.CloseableIterator;
+import io.upsertfeedback.connectors.store.HighVolumeTier;
+import io.upsertfeedback.connectors.store.LongTermTier;
 import io.upsertfeedback.connectors.store.RowState;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.StoreOptions;
 import io.upsertfeedback.connectors.store.StoredEntry;
 import io.upsertfeedback.connectors.store.StoredRow;
+import io.upsertfeedback.connectors.store.TierWrapper;
 import io.upsertfeedback.operators.UpsertOptions;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.CheckpointingOptions;
@@ -230,8 +233,26 @@ final class LoopHarness implements AutoCloseable {
      * tombstone's object exists (no dangling tombstone), no cleanup note is left.
      */
     static void assertStore(Configuration conf, Map<String, byte[]> expected) throws Exception {
-        try (StoreHandle handle = StoreHandle.open(conf, "loop-test-reader")) {
+        HighVolumeTier[] highVolume = new HighVolumeTier[1];
+        LongTermTier[] longTerm = new LongTermTier[1];
+        TierWrapper capture = new TierWrapper() {
+            @Override
+            public HighVolumeTier highVolume(HighVolumeTier tier) {
+                return highVolume[0] = tier;
+            }
+
+            @Override
+            public LongTermTier longTerm(LongTermTier tier) {
+                return longTerm[0] = tier;
+            }
+        };
+        try (StoreHandle handle = StoreHandle.open(conf, "loop-test-reader", capture)) {
             Map<String, StoredEntry> contents = handle.store().snapshot();
+            int raw = 0; java.util.Map<Object,Integer> kinds = new java.util.HashMap<>();
+            try (CloseableIterator<StoredRow> rows = highVolume[0].scan(null)) {
+                while (rows.hasNext()) { raw++; kinds.merge(rows.next().state().kind(), 1, Integer::sum); }
+            }
+            System.out.println("DEBUG snapshot " + contents.size() + " raw " + raw + " " + kinds);
             Map<String, String> actual = new HashMap<>();
             contents.values().forEach(e -> actual.put(new String(e.key(), StandardCharsets.UTF_8), render(e.value().bytes())));
             Map<String, String> wanted = new HashMap<>();
@@ -246,7 +267,7 @@ final class LoopHarness implements AutoCloseable {
                 fail(differing.size() + " of " + wanted.size() + " keys differ from the oracle:" + diff);
             }
             Set<String> targets = new HashSet<>();
-            try (CloseableIterator<StoredRow> rows = handle.store().highVolume().scan(null)) {
+            try (CloseableIterator<StoredRow> rows = highVolume[0].scan(null)) {
                 while (rows.hasNext()) {
                     RowState state = rows.next().state();
                     if (state.kind() == RowState.Kind.TOMBSTONE) {
@@ -254,14 +275,14 @@ final class LoopHarness implements AutoCloseable {
                     }
                 }
             }
-            Set<String> objects = new HashSet<>(handle.store().longTerm().list());
+            Set<String> objects = new HashSet<>(longTerm[0].list());
             Set<String> dangling = new HashSet<>(targets);
             dangling.removeAll(objects);
             assertEquals(Set.of(), dangling, "dangling tombstones (their object is missing)");
             Set<String> orphans = new HashSet<>(objects);
             orphans.removeAll(targets);
             assertEquals(Set.of(), orphans, "orphan long-term objects (no tombstone references them)");
-            assertEquals(0, handle.store().highVolume().listPending().size(), "cleanup notes left behind");
+            assertEquals(0, highVolume[0].listPending().size(), "cleanup notes left behind");
         }
     }
 
