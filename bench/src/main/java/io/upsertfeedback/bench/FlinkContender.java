@@ -131,7 +131,10 @@ public final class FlinkContender {
             throws Exception {
         Loader.createTopic(bootstrap, workload.topic(), workload.partitions());
         JobClient job = env.executeAsync("ours-latency");
-        Loader.produceLive(bootstrap, workload, rate, () -> awaitFirstOutput(job));
+        Thread watcher = new Thread(FlinkContender::measureLatencyFromFirstOutput, "first-output-watcher");
+        watcher.setDaemon(true);
+        watcher.start();
+        Loader.produceLive(bootstrap, workload, rate);
         long expected = workload.expected().updates();
         long seen = -1;
         for (long now = CountingSink.WRITERS.stream().mapToLong(w -> w.updates).sum(); now != seen && now < expected;
@@ -152,17 +155,17 @@ public final class FlinkContender {
                 .put("maxMs", latencies.length == 0 ? -1 : latencies[latencies.length - 1]);
     }
 
-    /** Waits until the first command came out of the running job, then measures latency from now on. */
-    private static void awaitFirstOutput(JobClient job) {
-        try {
-            for (long waited = 0; CountingSink.WRITERS.stream().mapToLong(w -> w.updates).sum() == 0; waited += 50) {
-                if (waited > TimeUnit.MINUTES.toMillis(2) || job.getJobStatus().get().isTerminalState()) {
-                    throw new IllegalStateException("the job produced nothing for the first command");
-                }
-                Thread.sleep(50);
+    /**
+     * Measures latency only for commands sent after the job's first output: before it, the job was
+     * still starting (and the latest command is always held until a newer time arrives).
+     */
+    private static void measureLatencyFromFirstOutput() {
+        while (CountingSink.WRITERS.stream().mapToLong(w -> w.updates).sum() == 0) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                return;
             }
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
         }
         CountingSink.measureLatencyFrom = System.currentTimeMillis();
     }

@@ -18,8 +18,7 @@ import java.util.concurrent.locks.LockSupport;
  * the partition from the key). {@link #load} writes as fast as the broker takes it, with increasing
  * record timestamps ending about now (one millisecond apart from a whole second, so they are
  * distinct, tick-aligned and never beyond the broker's future-timestamp limit); {@link #produceLive} paces the records at a fixed rate with
- * their send time as timestamp, for the latency run: it sends the first record alone and calls
- * back, so the consumer can wait until that record came through (its start-up is not latency).
+ * their send time as timestamp, for the latency run.
  */
 public final class Loader {
     private Loader() {
@@ -48,21 +47,13 @@ public final class Loader {
         return workload.expected();
     }
 
-    /**
-     * Sends the workload (topic already created) at {@code perSecond} records per second; runs
-     * {@code afterFirst} once the first record is acknowledged, before sending the others.
-     */
-    public static void produceLive(String bootstrap, Workload workload, int perSecond, Runnable afterFirst) {
+    /** Sends the workload (topic already created) at {@code perSecond} records per second. */
+    public static void produceLive(String bootstrap, Workload workload, int perSecond) {
         try (KafkaProducer<byte[], byte[]> producer = producer(bootstrap)) {
             Workload.Generator g = workload.generator();
-            long start = 0;
+            long start = System.nanoTime();
             for (long i = 0; i < workload.commands(); i++) {
-                if (i == 1) {
-                    producer.flush();
-                    afterFirst.run();
-                    start = System.nanoTime();
-                }
-                long due = start + (i - 1) * TimeUnit.SECONDS.toNanos(1) / perSecond;
+                long due = start + i * TimeUnit.SECONDS.toNanos(1) / perSecond;
                 for (long wait = due - System.nanoTime(); wait > 0; wait = due - System.nanoTime()) {
                     LockSupport.parkNanos(wait);
                 }
