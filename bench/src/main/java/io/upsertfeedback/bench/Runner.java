@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  * <p>Options ({@code --name=value}): the {@link Workload} options, {@code --reps=3},
  * {@code --parallelism=2}, {@code --heap=1g}, {@code --contenders=ours,sql,...},
  * {@code --sweep=100000,1000000,5000000}, {@code --sweep-heap=256m}, {@code --latency-rate=10000},
- * {@code --latency-commands=100000}, {@code --jmh=true}, {@code --sink=true},
+ * {@code --latency-commands=150000}, {@code --jmh=true}, {@code --sink=true},
  * {@code --results=bench/results}, and {@code --flink.<key>=<value>} for every Flink contender. Classpaths come from the system properties
  * {@code bench.classpath} and {@code kstreams.classpath}.
  */
@@ -136,7 +136,7 @@ public final class Runner {
             String sweepKeys = o.getOrDefault("sweep", "100000,1000000,5000000");
             this.sweep = sweepKeys.isBlank() ? new int[0] : Arrays.stream(sweepKeys.split(",")).mapToInt(Integer::parseInt).toArray();
             this.latencyRate = Integer.parseInt(o.getOrDefault("latency-rate", "10000"));
-            this.latencyCommands = Long.parseLong(o.getOrDefault("latency-commands", "100000"));
+            this.latencyCommands = Long.parseLong(o.getOrDefault("latency-commands", "150000"));
             this.jmh = Boolean.parseBoolean(o.getOrDefault("jmh", "true"));
             this.sink = Boolean.parseBoolean(o.getOrDefault("sink", "true"));
             this.flinkOptions = o.entrySet().stream().filter(e -> e.getKey().startsWith(FlinkContender.FLINK_OPTION_PREFIX))
