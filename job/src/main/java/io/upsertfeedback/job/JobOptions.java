@@ -42,8 +42,9 @@ public final class JobOptions {
             .withDescription("Mean size of small values; each is uniform between half and one and a half times this.");
 
     public static final ConfigOption<MemorySize> PRODUCE_LARGE_VALUE_SIZE = ConfigOptions.key("produce.large-value-size")
-            .memoryType().defaultValue(MemorySize.parse("1536kb"))
-            .withDescription("Size of large values: above the store's tiered threshold (1 MiB by default), so they go to the long-term tier.");
+            .memoryType().defaultValue(MemorySize.parse("2mb"))
+            .withDescription("Size of large values: above the store's tiered threshold (1 MiB by default, compressed size), "
+                    + "so they go to the long-term tier.");
 
     public static final ConfigOption<Double> PRODUCE_LARGE_FRACTION = ConfigOptions.key("produce.large-fraction")
             .doubleType().defaultValue(0.01)

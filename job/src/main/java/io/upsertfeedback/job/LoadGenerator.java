@@ -17,8 +17,9 @@ import java.util.function.Consumer;
  * Synthetic upsert traffic ({@code produce} and the demo traffic of {@code local}): records over
  * {@code produce.keys} keys, a {@code produce.delete-fraction} of deletes, a {@code
  * produce.large-fraction} of values above the tiered threshold, the rest small. Values are readable
- * UTF-8 text ({@code "k17 #1234 "} then filler), so a dump of the store is easy to read. Random
- * choices come from {@code produce.seed}: the same seed sends the same records.
+ * UTF-8 text ({@code "k17 #1234 "} then random letters and digits: the store compresses values, so
+ * filler must not compress away, or large values would stay under the threshold). Random choices
+ * come from {@code produce.seed}: the same seed sends the same records.
  *
  * <p>Pacing: record {@code n} is not sent before {@code start + n / rate}, so the rate holds on
  * average without bursts building up behind a slow broker.
@@ -95,7 +96,7 @@ final class LoadGenerator {
                 deletes++;
             } else {
                 boolean isLarge = dice < deleteFraction + largeFraction;
-                value = value(key + " #" + sent + " ", isLarge ? largeSize : smallSize / 2 + random.nextInt(smallSize + 1));
+                value = value(random, key + " #" + sent + " ", isLarge ? largeSize : smallSize / 2 + random.nextInt(smallSize + 1));
                 large += isLarge ? 1 : 0;
                 bytes += value.length;
             }
@@ -117,10 +118,17 @@ final class LoadGenerator {
         return new Stats(sent, deletes, large, bytes);
     }
 
-    private static byte[] value(String prefix, int size) {
+    private static final byte[] ALPHABET =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".getBytes(StandardCharsets.US_ASCII);
+
+    private static byte[] value(Random random, String prefix, int size) {
         byte[] head = prefix.getBytes(StandardCharsets.UTF_8);
         byte[] value = Arrays.copyOf(head, Math.max(size, head.length));
-        Arrays.fill(value, head.length, value.length, (byte) '.');
+        byte[] noise = new byte[value.length - head.length];
+        random.nextBytes(noise);
+        for (int i = 0; i < noise.length; i++) {
+            value[head.length + i] = ALPHABET[noise[i] & 63];
+        }
         return value;
     }
 }
