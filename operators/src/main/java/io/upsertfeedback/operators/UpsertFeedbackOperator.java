@@ -21,6 +21,8 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.runtime.watermarkstatus.WatermarkStatus;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -63,16 +65,17 @@ import java.util.Map;
  * not {@code t}): a closed time is never written, and times never go backwards for a key, so a
  * command with a higher offset but an older timestamp still wins. It goes to the key's stash
  * ({@link KeyState}): replacing the last entry when at the same time (it has the higher order key),
- * else appended. When the stash was empty, one event-time timer is registered at that time: a key
- * with pending commands has exactly one timer, at its earliest pending time.
+ * else appended. The key's state stays in the <em>buffer</em> (below): no state write, no timer.
  * <br><b>Prior value (input 2).</b> A rehydrated value as of {@code P} becomes the key's applied
  * value (if its order key is newer than what the key has applied); nothing is emitted.
  * <br><b>Drain pass</b> (when {@code I} or {@code P} moves and {@code D > S}): the timer service
- * is advanced to {@code D - 1}; each fired timer drains its key's stash entries below {@code D},
- * in time order, each at {@code max(stored time, S)} (counted as retimed when {@code S} passed
- * it), the prior value carried forward from one to the next. An entry whose order key is not newer
- * than the applied one (a rehydrated value came in after it) is dropped as superseded. If entries
- * remain, a timer is registered at the first. Then {@code S = D}.
+ * is advanced to {@code D - 1} (each fired timer drains its key), then every buffered key is
+ * drained. Draining a key takes its stash entries below {@code D}, in time order, each at
+ * {@code max(stored time, S)} (counted as retimed when {@code S} passed it), the prior value
+ * carried forward from one to the next. An entry whose order key is not newer than the applied one
+ * (a rehydrated value came in after it) is dropped as superseded. A key drained through its timer
+ * that is not buffered is read, drained and written, with a new timer at its first remaining entry.
+ * Then {@code S = D}.
  * <br><b>P passing held commands.</b> In a running pipeline {@code P} never passes a held time:
  * the sink's frontier follows this operator's output watermark, which stays below what is held.
  * When it does (a rehydrated store, or a feedback input that jumps), the store already claims every
@@ -87,6 +90,36 @@ import java.util.Map;
  * time being {@code max(earliest stashed time, S)}; emitted only when it advances, right after a
  * {@link Update#progress} marker with the source positions valid below the new frontier.
  *
+ * <h2>The buffer (hot path)</h2>
+ * Stashing every command in the state backend costs, per command, a state read and write at
+ * arrival, a timer registered and fired, and a read and write at the drain. Instead the operator
+ * keeps a write-back buffer of key states on the heap ({@code buffer}, least recently used first):
+ * a key accepting a command is read once from the backend (unless buffered) and stays buffered; a
+ * drain pass drains every buffered key, writes back (one write) and releases those left with no
+ * stash entries, and keeps the others. A key whose commands arrive and drain between two passes
+ * thus costs one read and one write, and no timer, whatever its number of commands.
+ * <ul>
+ *   <li><b>Exact.</b> The buffer holds the authoritative state of its keys: commands, prior values
+ *       and timers read a key's state from the buffer first. {@link HeldTimes} is updated at
+ *       arrival and at drain exactly as without a buffer, so the output watermark, the progress
+ *       markers, the counters and {@link #stashEntries} are unchanged. A buffered key without a
+ *       timer is drained in every pass, which is when a timer at its first entry would fire. Only
+ *       the order of updates of different keys within one pass differs; each key's updates stay
+ *       in time order and all of them precede the pass's watermark.
+ *   <li><b>Timers.</b> A key read with stash entries already has its timer, at its first entry;
+ *       that entry only leaves the stash when the timer fires (the stash grows at its end, a
+ *       replaced last entry keeps its time), so the buffer records whether a timer exists
+ *       ({@code Buffered.timer}) and never registers a second one.
+ *   <li><b>Spill.</b> When more than {@link UpsertOptions#BUFFER_MAX_COMMANDS} stash entries are
+ *       buffered, least recently used keys are written back, with a timer at their first entry
+ *       unless they have one: from then on they are plain stashed keys. At every snapshot the whole
+ *       buffer spills, so a checkpoint holds what the unbuffered algorithm would hold and recovery
+ *       (and rescaling) never needs the buffer.
+ *   <li><b>Bounded heap.</b> Between passes every buffered key has at least one stash entry (a
+ *       pass releases the keys it empties), so the buffer holds at most the bound of commands and
+ *       of keys' states, independent of the input size and of the number of keys.
+ * </ul>
+ *
  * <h2>Invariants and why they hold</h2>
  * <ul>
  *   <li>Every stash entry has time {@code >= S} or is drained at {@code S} once the next pass
@@ -94,15 +127,18 @@ import java.util.Map;
  *       time {@code >= S >= P} and {@code >=} the output frontier at the moment its command
  *       arrived, and the output watermark never passes a held entry's effective time, so no output
  *       record is ever late.
- *   <li>One timer per key with pending entries, fired in timestamp order; within a key the stash
- *       is in time order, so each key drains in time order with its state carried forward.
+ *   <li>A key with pending entries that is not buffered has exactly one timer, at its earliest
+ *       pending time; a buffered one has at most that timer and is drained by every pass. Within
+ *       a key the stash is in time order, so each key drains in time order with its state carried
+ *       forward.
  *   <li>A delete that leaves no value clears the key's state (bounded state for churning keys).
  *       An older command for that key arriving later can only be a replay, which a checkpoint
  *       restore never produces and rehydration drops by offset.
  *   <li>Keyed state is one {@code ValueState<KeyState>} per key: the common path is one state read
- *       and one state write per command, one of each per drained key. Stashed commands live in the
- *       state backend (RocksDB in production), not on the heap; the heap holds only
- *       {@link HeldTimes}, sized by distinct held times, snapshotted in operator state. After a
+ *       when a key enters the buffer and one state write when it leaves. Stashed commands beyond
+ *       the bounded buffer live in the state backend (RocksDB in production), not on the heap;
+ *       besides the buffer the heap holds only {@link HeldTimes}, sized by distinct held times,
+ *       snapshotted in operator state. After a
  *       rescale its snapshot no longer matches the subtask's key groups, so it is rebuilt by one
  *       scan of the keyed state (one pass over the keys, still no O(keys) heap).
  *   <li>State TTL is never configured (see {@link UpsertOptions}): it would break retractions.
@@ -125,6 +161,11 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     private transient ListState<long[]> frontiersState;
     private transient HeldTimes held;
     private transient StreamRecord<Update> outRecord;
+    /** The buffer: keys whose state is on the heap (and newer than the backend's), least recently used first. */
+    private transient LinkedHashMap<String, Buffered> buffer;
+    /** Stash entries of the buffered keys; at most {@link #bufferMax} once a command has been handled. */
+    private transient long bufferedCommands;
+    private transient int bufferMax;
 
     private transient long inputFrontier;
     private transient long persistFrontier;
@@ -148,6 +189,20 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     private transient long lastDrainEligible;
     private transient long lastDrainIneligible;
 
+    /** A buffered key: its state, its key bytes (for the updates) and whether a timer is registered for it. */
+    private static final class Buffered {
+        final KeyState state;
+        final byte[] key;
+        /** A timer exists at the first stash entry: the key had stashed entries when its state was read. */
+        boolean timer;
+
+        Buffered(KeyState state, byte[] key, boolean timer) {
+            this.state = state;
+            this.key = key;
+            this.timer = timer;
+        }
+    }
+
     public UpsertFeedbackOperator(UpsertOptions options) {
         this.options = options;
     }
@@ -162,6 +217,9 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         stateFrontier = Long.MIN_VALUE;
         outputWatermark = Long.MIN_VALUE;
         held = new HeldTimes();
+        buffer = new LinkedHashMap<>(16, 0.75f, true);
+        bufferedCommands = 0;
+        bufferMax = options.bufferMaxCommands();
         ValueStateDescriptor<KeyState> keyStateDescriptor = new ValueStateDescriptor<>(KEY_STATE_NAME, KeyState.Serializer.INSTANCE);
         keyStates = context.getKeyedStateStore().getState(keyStateDescriptor);
         frontiersState = context.getOperatorStateStore().getUnionListState(
@@ -207,6 +265,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
 
     @Override
     public void snapshotState(StateSnapshotContext context) throws Exception {
+        spill(0);
         super.snapshotState(context);
         long[] heldTimes = held.encode();
         long[] entry = new long[7 + heldTimes.length];
@@ -261,6 +320,11 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         return held.distinctTimes();
     }
 
+    /** Stash entries of the keys in the buffer (at most the buffer bound once a command is handled). */
+    long bufferedCommands() {
+        return bufferedCommands;
+    }
+
     long droppedSupersededCount() {
         return droppedSuperseded.getCount();
     }
@@ -286,12 +350,19 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
                 return;
             }
         }
-        KeyState state = keyStates.value();
+        String flinkKey = (String) getCurrentKey();
+        Buffered buffered = buffer.get(flinkKey);
+        KeyState state = buffered != null ? buffered.state : keyStates.value();
         if (state == null) {
             state = new KeyState();
         } else if (!state.isNewer(partition, offset)) {
             droppedSuperseded.inc();
             return;
+        }
+        if (buffered == null) {
+            buffered = new Buffered(state, command.key(), !state.stash.isEmpty());
+            buffer.put(flinkKey, buffered);
+            bufferedCommands += state.stash.size();
         }
         long openTime = Math.max(Math.max(stateFrontier, frontierOf(outputWatermark)), state.lastTime());
         long time = Math.max(command.time(), openTime);
@@ -307,27 +378,54 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         } else {
             stash.add(pending);
             held.add(time, partition, offset);
-            if (last < 0) {
-                timers.registerEventTimeTimer(VoidNamespace.INSTANCE, time);
-            }
+            bufferedCommands++;
         }
-        keyStates.update(state);
+        spill(bufferMax);
+    }
+
+    /**
+     * Moves least recently used keys from the buffer to the state backend until at most
+     * {@code maxCommands} stash entries are buffered: their state is written and, if they hold
+     * stash entries and have no timer yet, a timer is registered at the first. Changes the current key.
+     */
+    private void spill(long maxCommands) throws Exception {
+        Iterator<Map.Entry<String, Buffered>> eldest = buffer.entrySet().iterator();
+        while (bufferedCommands > maxCommands) {
+            Map.Entry<String, Buffered> entry = eldest.next();
+            eldest.remove();
+            Buffered buffered = entry.getValue();
+            List<KeyState.Pending> stash = buffered.state.stash;
+            bufferedCommands -= stash.size();
+            setCurrentKey(entry.getKey());
+            if (!buffered.timer && !stash.isEmpty()) {
+                timers.registerEventTimeTimer(VoidNamespace.INSTANCE, stash.get(0).time());
+            }
+            write(buffered.state);
+        }
+    }
+
+    /** Writes a key's state, or clears it when there is nothing worth keeping. */
+    private void write(KeyState state) throws Exception {
+        if (state.isEmpty()) {
+            keyStates.clear();
+        } else {
+            keyStates.update(state);
+        }
     }
 
     @Override
     public void processElement2(StreamRecord<UpsertCommand> record) throws Exception {
         UpsertCommand prior = record.getValue();
-        KeyState state = keyStates.value();
+        Buffered buffered = buffer.get((String) getCurrentKey());
+        KeyState state = buffered != null ? buffered.state : keyStates.value();
         if (state == null) {
             state = new KeyState();
         }
         if (KeyState.compareOrder(prior.partition(), prior.offset(), state.appliedPartition, state.appliedOffset) > 0) {
             state.setApplied(prior.value(), prior.partition(), prior.offset(), prior.time());
             rehydratedValues.inc();
-            if (state.isEmpty()) {
-                keyStates.clear();
-            } else {
-                keyStates.update(state);
+            if (buffered == null) {
+                write(state);
             }
         }
     }
@@ -367,6 +465,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             passStart = stateFrontier;
             passEligible = 0;
             timeServiceManager.advanceWatermark(new Watermark(bound - 1));
+            drainBuffer();
             stateFrontier = bound;
             lastDrainEligible = passEligible;
             lastDrainIneligible = held.size();
@@ -381,14 +480,50 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         }
     }
 
-    /** Drains the timer's key: every stash entry below the pass bound, in time order. */
+    /**
+     * Drains the timer's key. A buffered key stays buffered (its timer is gone; the buffer drain or
+     * a spill takes care of what remains); any other is read, drained and written back, with a new
+     * timer at its first remaining entry.
+     */
     @Override
     public void onEventTime(InternalTimer<String, VoidNamespace> timer) throws Exception {
+        Buffered buffered = buffer.get(timer.getKey());
+        if (buffered != null) {
+            buffered.timer = false;
+            bufferedCommands -= drain(buffered.state, buffered.key);
+            return;
+        }
         KeyState state = keyStates.value();
         if (state == null) {
             return;
         }
-        byte[] key = timer.getKey().getBytes(StandardCharsets.ISO_8859_1);
+        drain(state, timer.getKey().getBytes(StandardCharsets.ISO_8859_1));
+        if (!state.stash.isEmpty()) {
+            timers.registerEventTimeTimer(VoidNamespace.INSTANCE, state.stash.get(0).time());
+        }
+        write(state);
+    }
+
+    /**
+     * Drains every buffered key (after the timers of the pass fired): a key left with no stash
+     * entries is written back and leaves the buffer; the others stay buffered.
+     */
+    private void drainBuffer() throws Exception {
+        Iterator<Map.Entry<String, Buffered>> entries = buffer.entrySet().iterator();
+        while (entries.hasNext()) {
+            Map.Entry<String, Buffered> entry = entries.next();
+            Buffered buffered = entry.getValue();
+            bufferedCommands -= drain(buffered.state, buffered.key);
+            if (buffered.state.stash.isEmpty()) {
+                entries.remove();
+                setCurrentKey(entry.getKey());
+                write(buffered.state);
+            }
+        }
+    }
+
+    /** Drains a key's stash entries below the pass bound, in time order; returns how many left the stash. */
+    private int drain(KeyState state, byte[] key) {
         List<KeyState.Pending> stash = state.stash;
         int drained = 0;
         while (drained < stash.size() && stash.get(drained).time() < passBound) {
@@ -406,14 +541,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             apply(state, key, pending, time);
         }
         stash.subList(0, drained).clear();
-        if (!stash.isEmpty()) {
-            timers.registerEventTimeTimer(VoidNamespace.INSTANCE, stash.get(0).time());
-        }
-        if (state.isEmpty()) {
-            keyStates.clear();
-        } else {
-            keyStates.update(state);
-        }
+        return drained;
     }
 
     private void apply(KeyState state, byte[] key, KeyState.Pending pending, long time) {

@@ -47,6 +47,15 @@ public final class UpsertOptions implements Serializable {
             .withDescription("Not supported, must stay unset: expiring a key's prior value would make the operator "
                     + "emit an insert without retracting the old value. Setting it fails the job at start.");
 
+    public static final ConfigOption<Integer> BUFFER_MAX_COMMANDS = ConfigOptions.key("upsert.buffer.max-commands")
+            .intType()
+            .defaultValue(20_000)
+            .withDescription("How many pending commands each operator subtask may keep on the heap, with the state of "
+                    + "their keys, between state writes. Commands that drain before the bound is reached cost one "
+                    + "state read and one state write per key and no timer; beyond it the least recently used keys "
+                    + "go to the state backend (stash and timer). Bounds the operator's heap independently of the "
+                    + "input (about the bound times twice the value size). 0 disables the buffer.");
+
     /** Flink SQL's state TTL; refused here too, so a shared configuration cannot silently enable it. */
     static final ConfigOption<Duration> SQL_STATE_TTL = ConfigOptions.key("table.exec.state.ttl")
             .durationType()
@@ -56,16 +65,23 @@ public final class UpsertOptions implements Serializable {
     private final Duration tick;
     private final Duration lead;
     private final Map<Integer, Long> resumePositions;
+    private final int bufferMaxCommands;
 
-    private UpsertOptions(Duration tick, Duration lead, Map<Integer, Long> resumePositions) {
+    private UpsertOptions(Duration tick, Duration lead, Map<Integer, Long> resumePositions, int bufferMaxCommands) {
         this.tick = requireAtLeastOneMilli(TICK, tick);
         this.lead = requireAtLeastOneMilli(LEAD, lead);
         this.resumePositions = resumePositions;
+        if (bufferMaxCommands < 0) {
+            throw new IllegalConfigurationException("Option '" + BUFFER_MAX_COMMANDS.key() + "' is " + bufferMaxCommands
+                    + ", but it must be at least 0 (0 disables the buffer). Set e.g. '" + BUFFER_MAX_COMMANDS.key() + ": "
+                    + BUFFER_MAX_COMMANDS.defaultValue() + "'.");
+        }
+        this.bufferMaxCommands = bufferMaxCommands;
     }
 
-    /** Defaults: 1 s tick, lead = 1 tick (strict), no resume positions (a fresh job). */
+    /** Defaults: 1 s tick, lead = 1 tick (strict), no resume positions (a fresh job), default buffer bound. */
     public static UpsertOptions defaults() {
-        return new UpsertOptions(TICK.defaultValue(), TICK.defaultValue(), Map.of());
+        return new UpsertOptions(TICK.defaultValue(), TICK.defaultValue(), Map.of(), BUFFER_MAX_COMMANDS.defaultValue());
     }
 
     /**
@@ -84,7 +100,7 @@ public final class UpsertOptions implements Serializable {
                     + "TTL is not supported by the upsert feedback operator. Set it to 0 or remove it.");
         }
         Duration tick = config.get(TICK);
-        return new UpsertOptions(tick, config.getOptional(LEAD).orElse(tick), Map.of());
+        return new UpsertOptions(tick, config.getOptional(LEAD).orElse(tick), Map.of(), config.get(BUFFER_MAX_COMMANDS));
     }
 
     private static Duration requireAtLeastOneMilli(ConfigOption<Duration> option, Duration value) {
@@ -98,11 +114,11 @@ public final class UpsertOptions implements Serializable {
     }
 
     public UpsertOptions withTick(Duration newTick) {
-        return new UpsertOptions(newTick, lead, resumePositions);
+        return new UpsertOptions(newTick, lead, resumePositions, bufferMaxCommands);
     }
 
     public UpsertOptions withLead(Duration newLead) {
-        return new UpsertOptions(tick, newLead, resumePositions);
+        return new UpsertOptions(tick, newLead, resumePositions, bufferMaxCommands);
     }
 
     /**
@@ -111,7 +127,12 @@ public final class UpsertOptions implements Serializable {
      * (and counts) them.
      */
     public UpsertOptions withResumePositions(Map<Integer, Long> positions) {
-        return new UpsertOptions(tick, lead, new HashMap<>(positions));
+        return new UpsertOptions(tick, lead, new HashMap<>(positions), bufferMaxCommands);
+    }
+
+    /** See {@link #BUFFER_MAX_COMMANDS}. */
+    public UpsertOptions withBufferMaxCommands(int maxCommands) {
+        return new UpsertOptions(tick, lead, resumePositions, maxCommands);
     }
 
     public Duration tick() {
@@ -131,8 +152,13 @@ public final class UpsertOptions implements Serializable {
         return Map.copyOf(resumePositions);
     }
 
+    public int bufferMaxCommands() {
+        return bufferMaxCommands;
+    }
+
     @Override
     public String toString() {
-        return "UpsertOptions{tick=" + tick + ", lead=" + lead + ", resumePositions=" + resumePositions + "}";
+        return "UpsertOptions{tick=" + tick + ", lead=" + lead + ", resumePositions=" + resumePositions
+                + ", bufferMaxCommands=" + bufferMaxCommands + "}";
     }
 }

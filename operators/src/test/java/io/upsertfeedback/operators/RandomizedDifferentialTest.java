@@ -15,8 +15,9 @@ import java.util.Random;
  * Issue test 11: random command sequences over a few keys, with random moves of {@code I} and
  * {@code P} (including {@code P} passing held times, and the feedback input ending), random
  * rehydrations (prior values and resume positions), random checkpoints and random failures
- * restored from the last checkpoint with the inputs since replayed. After every step the operator
- * must agree with the {@code CollectionOracle}.
+ * restored from the last checkpoint with the inputs since replayed, with the default command buffer
+ * or one of 0 to 3 commands (so keys spill to the state backend and drain through timers, also
+ * while buffered). After every step the operator must agree with the {@code CollectionOracle}.
  *
  * <p>Reproduce a failure with {@code -Dupsert.seed=<seed printed in the failure>}; change the
  * amount with {@code -Dupsert.sequences=<n>}. Defaults: 1,000 sequences on the heap backend and
@@ -58,8 +59,10 @@ class RandomizedDifferentialTest {
                 resumePositions.put(partition, nextOffset[partition] + 3);
             }
         }
+        // half the sequences with a buffer small enough to spill keys to the state backend (0: every command)
+        int bufferMax = random.nextBoolean() ? UpsertOptions.BUFFER_MAX_COMMANDS.defaultValue() : random.nextInt(4);
         UpsertOptions options = UpsertOptions.defaults().withTick(Duration.ofMillis(1)).withLead(Duration.ofMillis(lead))
-                .withResumePositions(resumePositions);
+                .withResumePositions(resumePositions).withBufferMaxCommands(bufferMax);
         try (DifferentialScenario s = new DifferentialScenario(backend, options)) {
             long input = 0;
             long persist = 0;

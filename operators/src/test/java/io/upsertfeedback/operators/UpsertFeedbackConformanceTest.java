@@ -108,6 +108,39 @@ class UpsertFeedbackConformanceTest {
     }
 
     /**
+     * SPEC 3.8 with the command buffer: with room for 50 commands, 2,000 keys with ineligible
+     * commands keep at most 50 on the heap (the rest spill to keyed state with timers); spilled
+     * keys that get more commands come back into the buffer with their timer, and one drain
+     * applies everything once, in time order per key.
+     */
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void bufferStaysWithinItsBound(Backend backend) throws Exception {
+        int keys = 2_000;
+        int bound = 50;
+        try (DifferentialScenario s = new DifferentialScenario(backend, STRICT.withBufferMaxCommands(bound))) {
+            s.endFeedback();
+            for (int k = 0; k < keys; k++) {
+                s.command(put("key" + k, "first" + k, k, 5));
+                assertTrue(s.driver().operator().bufferedCommands() <= bound, "buffer above its bound");
+            }
+            for (int k = 0; k < keys; k += 7) {
+                s.command(put("key" + k, "second" + k, keys + k, 6));
+            }
+            s.assertMatchesOracle("all held");
+            assertEquals(keys + (keys + 6) / 7, s.driver().stashEntries(), "one entry per (key, time)");
+            assertTrue(s.driver().operator().bufferedCommands() <= bound, "buffer above its bound");
+            s.inputFrontier(7);
+            s.assertMatchesOracle("all drained");
+            assertEquals(0, s.driver().stashEntries());
+            assertEquals(0, s.driver().operator().bufferedCommands(), "drained keys left in the buffer");
+            int seconds = (keys + 6) / 7;
+            assertEquals(keys + 2L * seconds, s.driver().output().stream().filter(u -> !u.isProgress()).count(),
+                    "an insert per key, a retraction and an insert per second command");
+        }
+    }
+
+    /**
      * Issue test 4: one drain touching far more keys than any batch (2,000 keys at one time), then
      * all updated. Also SPEC 3.8: the 2,000 stashed commands live in keyed state; the heap
      * bookkeeping and the operator state stay the size of one held time.

@@ -55,6 +55,19 @@ class UpsertOptionsTest {
     }
 
     @Test
+    void bufferBoundIsReadAndANegativeOneRefused() {
+        assertEquals(20_000, UpsertOptions.defaults().bufferMaxCommands());
+        Configuration config = new Configuration();
+        config.set(UpsertOptions.BUFFER_MAX_COMMANDS, 0);
+        assertEquals(0, UpsertOptions.fromConfiguration(config).bufferMaxCommands());
+        config.set(UpsertOptions.BUFFER_MAX_COMMANDS, -1);
+        IllegalConfigurationException e = assertThrows(IllegalConfigurationException.class,
+                () -> UpsertOptions.fromConfiguration(config));
+        assertTrue(e.getMessage().contains("upsert.buffer.max-commands"), e.getMessage());
+        assertEquals(7, UpsertOptions.defaults().withLead(Duration.ofSeconds(2)).withBufferMaxCommands(7).bufferMaxCommands());
+    }
+
+    @Test
     void resumePositionsAreCopied() {
         HashMap<Integer, Long> positions = new HashMap<>(Map.of(0, 7L));
         UpsertOptions options = UpsertOptions.defaults().withResumePositions(positions);
