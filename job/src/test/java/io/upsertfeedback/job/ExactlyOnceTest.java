@@ -63,7 +63,6 @@ class ExactlyOnceTest {
         CommittedChangelog cleanLog = new CommittedChangelog("eo-clean");
         JobClient first = LoopHarness.submit(clean, 2, Pipeline.Hooks.NONE, cleanLog, null);
         LoopHarness.awaitFinished(first, Duration.ofSeconds(90));
-        System.out.println("DEBUG clean: P=" + LoopHarness.frontier(clean) + " changelog=" + cleanLog.updates().size());
         LoopHarness.assertStore(clean, input.expected());
         assertEquals(Long.MAX_VALUE, LoopHarness.frontier(clean), "the frontier record is the final watermark");
 
@@ -84,9 +83,22 @@ class ExactlyOnceTest {
         assertTrue(expected.size() > input.expected().size(), "the changelog has history, not only the final values");
         assertEquals(6, failures.fired(), "every planned failure was injected");
         if (!expected.equals(actual)) {
+            Map<Consolidation.Row, Long> missing = new java.util.HashMap<>(expected);
+            missing.entrySet().removeIf(e -> e.getValue().equals(actual.get(e.getKey())));
+            Map<Consolidation.Row, Long> extra = new java.util.HashMap<>(actual);
+            extra.entrySet().removeIf(e -> e.getValue().equals(expected.get(e.getKey())));
             throw new AssertionError("consolidated changelogs differ: " + expected.size() + " rows failure-free, "
-                    + actual.size() + " with failures");
+                    + actual.size() + " with failures; only failure-free: " + missing.size() + ", e.g.\n"
+                    + Consolidation.render(first(missing, 6)) + "\nonly with failures: " + extra.size() + ", e.g.\n"
+                    + Consolidation.render(first(extra, 6)));
         }
+    }
+
+    private static Map<Consolidation.Row, Long> first(Map<Consolidation.Row, Long> rows, int n) {
+        Map<Consolidation.Row, Long> some = new java.util.HashMap<>();
+        rows.entrySet().stream().sorted(Map.Entry.comparingByKey(java.util.Comparator.comparing(Consolidation.Row::key)
+                .thenComparingLong(Consolidation.Row::time))).limit(n).forEach(e -> some.put(e.getKey(), e.getValue()));
+        return some;
     }
 
     /**

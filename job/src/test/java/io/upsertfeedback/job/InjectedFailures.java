@@ -5,6 +5,7 @@ import io.upsertfeedback.connectors.store.TierWrapper;
 import io.upsertfeedback.operators.Update;
 import io.upsertfeedback.operators.UpsertCommand;
 import org.apache.flink.api.common.functions.MapFunction;
+import org.apache.flink.api.common.state.CheckpointListener;
 import org.apache.flink.streaming.api.datastream.DataStream;
 
 import java.io.IOException;
@@ -28,9 +29,12 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@link Point#SINK}: the sink's long-term tier writes the object, then the call fails
  *       permanently: the sink dies between the long-term write and the tombstone swap.</li>
  * </ul>
- * Each point fails once when its count of events (commands, updates, long-term writes; replays
- * after a restart count too) reaches each planned threshold. The counts live in this JVM (the
- * MiniCluster runs here) under the plan's name, so they survive the job's restarts.
+ * Each point fails once at each planned threshold of its count of events (commands, updates,
+ * long-term writes; replays after a restart count too), at the first event or checkpoint
+ * notification at or past it once a checkpoint has completed: every restart then restores a
+ * checkpoint (a restart with none is a fresh start from the store, i.e. rehydration, which
+ * {@code RehydrationTest} covers). The counts live in this JVM (the MiniCluster runs here) under
+ * the plan's name, so they survive the job's restarts.
  */
 final class InjectedFailures implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -41,7 +45,9 @@ final class InjectedFailures implements Serializable {
     private static final class State {
         final Map<Point, long[]> thresholds = new EnumMap<>(Point.class);
         final Map<Point, AtomicLong> counts = new EnumMap<>(Point.class);
+        final Map<Point, AtomicInteger> next = new EnumMap<>(Point.class);
         final AtomicInteger fired = new AtomicInteger();
+        volatile boolean armed;
     }
 
     private final String name;
@@ -65,6 +71,7 @@ final class InjectedFailures implements Serializable {
             Arrays.sort(t);
             state.thresholds.put(point, t);
             state.counts.put(point, new AtomicLong());
+            state.next.put(point, new AtomicInteger());
         }
         STATES.put(name, state);
         return new InjectedFailures(name);
@@ -83,14 +90,27 @@ final class InjectedFailures implements Serializable {
         return s.toString();
     }
 
-    /** Counts one event at {@code point}; throws when a threshold is reached. */
+    /** Counts one event at {@code point}, then {@link #check}s it. */
     private void count(Point point) {
+        check(point, STATES.get(name).counts.get(point).incrementAndGet());
+    }
+
+    /** Throws if a checkpoint has completed and {@code point}'s next threshold is at or below {@code n}. */
+    private void check(Point point, long n) {
         State state = STATES.get(name);
-        long n = state.counts.get(point).incrementAndGet();
-        if (Arrays.binarySearch(state.thresholds.get(point), n) >= 0) {
+        long[] thresholds = state.thresholds.get(point);
+        AtomicInteger next = state.next.get(point);
+        int i = next.get();
+        if (state.armed && i < thresholds.length && n >= thresholds[i] && next.compareAndSet(i, i + 1)) {
             int k = state.fired.incrementAndGet();
             throw new InjectedFailure("injected failure #" + k + " at " + point + " (event " + n + ")");
         }
+    }
+
+    private void checkpointCompleted(Point point) {
+        State state = STATES.get(name);
+        state.armed = true;
+        check(point, state.counts.get(point).get());
     }
 
     /** The job's hooks with every point in place. */
@@ -114,13 +134,18 @@ final class InjectedFailures implements Serializable {
         }
     }
 
-    private record Fail<T>(InjectedFailures plan, Point point) implements MapFunction<T, T> {
+    private record Fail<T>(InjectedFailures plan, Point point) implements MapFunction<T, T>, CheckpointListener {
         @Override
         public T map(T value) {
             if (!(value instanceof Update u) || !u.isProgress()) {
                 plan.count(point);
             }
             return value;
+        }
+
+        @Override
+        public void notifyCheckpointComplete(long checkpointId) {
+            plan.checkpointCompleted(point);
         }
     }
 

@@ -54,7 +54,12 @@ import static org.junit.jupiter.api.Assertions.fail;
  * with a deadline, never a sleep.
  */
 final class LoopHarness implements AutoCloseable {
-    static final long T0 = 1_700_000_000_000L;
+    /**
+     * Times start an hour ago, whole seconds: old enough for any broker clock, young enough that
+     * the broker's 7-day retention never deletes the test's records while a second job still
+     * needs them.
+     */
+    static final long T0 = (System.currentTimeMillis() / 1000 - 3600) * 1000;
     /** Values above this many bytes (encoded) go to the long-term tier. */
     static final int INLINE_THRESHOLD = 2048;
 
@@ -182,7 +187,10 @@ final class LoopHarness implements AutoCloseable {
     private static byte[] value(String key, int sequence, int size) {
         byte[] prefix = (key + "@" + sequence + ":").getBytes(StandardCharsets.UTF_8);
         byte[] value = Arrays.copyOf(prefix, Math.max(size, prefix.length));
-        Arrays.fill(value, prefix.length, value.length, (byte) ('a' + sequence % 26));
+        Random filler = new Random(sequence);
+        for (int i = prefix.length; i < value.length; i++) {
+            value[i] = (byte) ('a' + filler.nextInt(26)); // incompressible enough to stay above the inline threshold
+        }
         return value;
     }
 
@@ -248,11 +256,6 @@ final class LoopHarness implements AutoCloseable {
         };
         try (StoreHandle handle = StoreHandle.open(conf, "loop-test-reader", capture)) {
             Map<String, StoredEntry> contents = handle.store().snapshot();
-            int raw = 0; java.util.Map<Object,Integer> kinds = new java.util.HashMap<>();
-            try (CloseableIterator<StoredRow> rows = highVolume[0].scan(null)) {
-                while (rows.hasNext()) { raw++; kinds.merge(rows.next().state().kind(), 1, Integer::sum); }
-            }
-            System.out.println("DEBUG snapshot " + contents.size() + " raw " + raw + " " + kinds);
             Map<String, String> actual = new HashMap<>();
             contents.values().forEach(e -> actual.put(new String(e.key(), StandardCharsets.UTF_8), render(e.value().bytes())));
             Map<String, String> wanted = new HashMap<>();
