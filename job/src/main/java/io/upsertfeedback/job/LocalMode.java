@@ -172,7 +172,10 @@ final class LocalMode {
             }
             if (System.nanoTime() >= nextReport) {
                 nextReport += interval;
-                System.out.println(progress(store));
+                String line = progress(store);
+                if (!stop.get()) { // on Ctrl-C the emulator (same process group) may already be gone
+                    System.out.println(line);
+                }
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
         }
