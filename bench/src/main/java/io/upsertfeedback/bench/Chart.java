@@ -1,5 +1,7 @@
 package io.upsertfeedback.bench;
 
+import org.apache.flink.configuration.MemorySize;
+
 import javax.imageio.ImageIO;
 import java.awt.BasicStroke;
 import java.awt.Color;
@@ -61,7 +63,12 @@ final class Chart {
             g.setColor(Color.BLACK);
             g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
             centered(g, String.format("%,.0f", rate), bx + slot / 3, y + h - barHeight - 6);
-            centered(g, names.get(i), bx + slot / 3, y + h + 18);
+            String name = names.get(i);
+            int dash = name.indexOf('-');
+            centered(g, dash < 0 ? name : name.substring(0, dash), bx + slot / 3, y + h + 18);
+            if (dash >= 0) {
+                centered(g, name.substring(dash + 1), bx + slot / 3, y + h + 34);
+            }
         }
     }
 
@@ -84,6 +91,15 @@ final class Chart {
             rss[i] = y + h - (int) (h * (Long.parseLong(p.result().getOrDefault("rssBytes", "0")) >> 20) / max);
             g.setColor(Color.BLACK);
             centered(g, String.format("%,d keys", p.keys()), px[i], y + h + 18);
+        }
+        long limitMb = MemorySize.parse(results.sweepHeap).getMebiBytes();
+        if (limitMb < max) {
+            int ly = y + h - (int) (h * limitMb / max);
+            g.setColor(Color.GRAY);
+            g.setStroke(new BasicStroke(1, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10, new float[] {6, 6}, 0));
+            g.drawLine(x, ly, x + w, ly);
+            g.setStroke(new BasicStroke(1));
+            g.drawString("heap limit -Xmx" + results.sweepHeap, x + w - 150, ly - 5);
         }
         series(g, px, heap, HEAP, results.sweep, "heapPeakBytes");
         series(g, px, rss, RSS, results.sweep, "rssBytes");

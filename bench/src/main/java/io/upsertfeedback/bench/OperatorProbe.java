@@ -36,8 +36,8 @@ import java.util.Map;
  *   <li>{@code map}: keyBy plus a stateless map (the ceiling of this job shape).</li>
  * </ul>
  * Arguments: {@code --commands=2000000 --keys=200000 --parallelism=2 --rounds=2
- * --contenders=ours,valuestate,map --flink.<key>=<value>...}. Prints one line per run with the
- * records/s from job start to end.
+ * --contenders=ours,valuestate,map --buffer=<upsert.buffer.max-commands> --flink.<key>=<value>...}. Prints one line per run with the
+ * records/s from job start to end, and per CPU second of this process (steadier under machine load).
  */
 public final class OperatorProbe {
     public static void main(String[] args) throws Exception {
@@ -51,6 +51,7 @@ public final class OperatorProbe {
         int parallelism = Integer.parseInt(options.getOrDefault("parallelism", "2"));
         int rounds = Integer.parseInt(options.getOrDefault("rounds", "2"));
         String[] contenders = options.getOrDefault("contenders", "ours,valuestate,map").split(",");
+        int buffer = Integer.parseInt(options.getOrDefault("buffer", String.valueOf(UpsertOptions.BUFFER_MAX_COMMANDS.defaultValue())));
         Configuration conf = new Configuration();
         conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
         options.forEach((k, v) -> {
@@ -64,7 +65,8 @@ public final class OperatorProbe {
                 DataStream<UpsertCommand> input = commands(env, commands, keys, parallelism);
                 switch (contender) {
                     case "ours" -> UpsertFeedback.apply(input, UpsertFeedback.noFeedback(env),
-                                    UpsertOptions.defaults().withTick(Duration.ofMillis(1)).withLead(Duration.ofMillis(1)))
+                                    UpsertOptions.defaults().withTick(Duration.ofMillis(1)).withLead(Duration.ofMillis(1))
+                                            .withBufferMaxCommands(buffer))
                             .sinkTo(new DiscardingSink<>());
                     case "valuestate" -> input.keyBy(UpsertCommand::flinkKey, Types.STRING)
                             .process(new ValueStateUpsert(), UpdateSerializer.TYPE_INFO).sinkTo(new DiscardingSink<>());
@@ -75,13 +77,18 @@ public final class OperatorProbe {
                     default -> throw new IllegalArgumentException("unknown contender " + contender);
                 }
                 long start = System.nanoTime();
+                long cpuStart = OS.getProcessCpuTime();
                 env.execute(contender);
                 long ms = (System.nanoTime() - start) / 1_000_000;
-                System.out.printf("PROBE round=%d contender=%s ms=%d recPerSec=%d%n", round, contender, ms, commands * 1000 / ms);
+                long cpuMs = (OS.getProcessCpuTime() - cpuStart) / 1_000_000;
+                System.out.printf("PROBE round=%d contender=%s ms=%d recPerSec=%d cpuMs=%d recPerCpuSec=%d load=%.1f%n", round, contender,
+                        ms, commands * 1000 / ms, cpuMs, commands * 1000 / cpuMs, OS.getSystemLoadAverage());
             }
         }
     }
 
+    private static final com.sun.management.OperatingSystemMXBean OS =
+            (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
     private static final UpsertValue EMPTY = UpsertValue.of(new byte[0]);
 
     /** Partition p = source subtask p; key {@code k<number>}, number of the key's partition parity; time = local index / 100. */
