@@ -235,7 +235,13 @@ final class LocalMode {
         }
         return String.format("[%s] commands in %,d | updates out %,d | dead letters %,d | I %s | P %s | store %,d keys (%,d in long-term tier)",
                 LocalTime.now().format(CLOCK), ProgressMetrics.sum(SOURCE, "numRecordsOut") - deadLetters,
-                ProgressMetrics.sum(UpsertFeedback.OPERATOR_NAME, "numRecordsOut"), deadLetters, input, time(persist), keys, longTerm);
+                updatesOut(), deadLetters, input, time(persist), keys, longTerm);
+    }
+
+    /** Data updates the operator emitted: an insert, a retraction and an insert per changed value, a retraction per delete. */
+    private static long updatesOut() {
+        String op = UpsertFeedback.OPERATOR_NAME;
+        return ProgressMetrics.sum(op, "inserts") + 2 * ProgressMetrics.sum(op, "updates") + ProgressMetrics.sum(op, "deletes");
     }
 
     private static long saturatedIncrement(long watermark) {
