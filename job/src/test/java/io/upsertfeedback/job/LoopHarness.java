@@ -24,18 +24,30 @@ import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.hadoop.hbase.Cell;
+import org.apache.hadoop.hbase.CellUtil;
+import org.apache.hadoop.hbase.TableName;
+import org.apache.hadoop.hbase.client.Connection;
+import org.apache.hadoop.hbase.client.Get;
+import org.apache.hadoop.hbase.client.Result;
+import org.apache.hadoop.hbase.client.Table;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.logging.Level;
@@ -168,18 +180,25 @@ final class LoopHarness implements AutoCloseable {
      * values above the inline threshold, the rest small; times advance one second every
      * {@code perSecond} commands from {@code startTime} (non-decreasing, so no command is ever late).
      */
-    void produce(String topic, Input input, int commands, int keys, int perSecond, long startTime, Random random) {
+    void produce(String topic, Input input, int commands, int keys, int perSecond, long startTime, Random random)
+            throws Exception {
         try (KafkaProducer<byte[], byte[]> producer = kafka.newProducer()) {
+            await("leaders for every partition of " + topic, Duration.ofSeconds(30),
+                    () -> producer.partitionsFor(topic).stream().allMatch(p -> p.leader() != null && !p.leader().isEmpty()));
+            List<Future<RecordMetadata>> sent = new ArrayList<>(commands);
             for (int i = 0; i < commands; i++) {
                 long time = startTime + (long) (input.commands + i) / perSecond * 1000;
                 String key = "k" + random.nextInt(keys);
                 double dice = random.nextDouble();
                 byte[] value = dice < 0.10 ? null : value(key, input.commands + i, dice < 0.13 ? INLINE_THRESHOLD * 2 : 16);
-                producer.send(new ProducerRecord<>(topic, null, time, key.getBytes(StandardCharsets.UTF_8), value));
+                sent.add(producer.send(new ProducerRecord<>(topic, null, time, key.getBytes(StandardCharsets.UTF_8), value)));
                 input.last.put(key, value);
                 input.maxTime = Math.max(input.maxTime, time);
             }
             producer.flush();
+            for (Future<RecordMetadata> f : sent) {
+                f.get(); // a lost record would make the oracle wrong: fail here instead
+            }
         }
         input.commands += commands;
     }
@@ -215,6 +234,32 @@ final class LoopHarness implements AutoCloseable {
                 throw new IllegalStateException(e);
             }
         });
+    }
+
+    /**
+     * Waits until no sink of an earlier job holds the store's writer lease (every heartbeat column
+     * {@code h<i>} of the frontier row, see {@code BigtableFrontier}, is older than the lease), so
+     * the next job may claim the store. A stopped or cancelled job does not release its lease.
+     */
+    void awaitLeaseExpired(Configuration conf) throws Exception {
+        long lease = conf.get(TieredStoreSink.WRITER_LEASE).toMillis();
+        try (Connection connection = bigtable.connect();
+             Table table = connection.getTable(TableName.valueOf(conf.get(StoreOptions.BIGTABLE_TABLE)))) {
+            await("the stopped writer's lease to expire", Duration.ofSeconds(30), () -> {
+                try {
+                    Result row = table.get(new Get("f".getBytes(StandardCharsets.UTF_8)));
+                    long youngest = Long.MIN_VALUE;
+                    for (Cell cell : row.isEmpty() ? new Cell[0] : row.rawCells()) {
+                        if (CellUtil.cloneQualifier(cell)[0] == 'h') {
+                            youngest = Math.max(youngest, ByteBuffer.wrap(CellUtil.cloneValue(cell)).getLong());
+                        }
+                    }
+                    return System.currentTimeMillis() - youngest > lease;
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        }
     }
 
     /** Polls {@code condition} every 20 ms until it holds; fails after {@code timeout}. */

@@ -1,0 +1,162 @@
+package io.upsertfeedback.job;
+
+import io.upsertfeedback.connectors.store.StoreHandle;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MetricOptions;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.core.execution.SavepointFormatType;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.flink.util.ExceptionUtils;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Random;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import static io.upsertfeedback.job.LoopHarness.T0;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Issue 5, resuming: a fresh job with no checkpoint rebuilds its prior values from the store
+ * (rehydration) and resumes the topic at the positions recorded with {@code P}; a savepoint
+ * restarts at another parallelism; a second job on a running job's store fails fast (fencing).
+ */
+class RehydrationTest {
+    private static final Configuration CLUSTER = new Configuration();
+
+    static {
+        ProgressMetrics.reporterConfig().forEach(CLUSTER::setString);
+        CLUSTER.set(MetricOptions.REPORTER_INTERVAL, Duration.ofSeconds(1));
+    }
+
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
+            .setConfiguration(CLUSTER).setNumberTaskManagers(1).setNumberSlotsPerTaskManager(4).build());
+
+    private static LoopHarness harness;
+
+    @BeforeAll
+    static void start() throws Exception {
+        harness = LoopHarness.start();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        harness.close();
+    }
+
+    /**
+     * 10,000 commands on 1,000 keys over 20 ticks; the job is cancelled (no savepoint) once
+     * {@code P} passed a random tick; a fresh job on the same topic and store finishes the input.
+     * The store equals the oracle, the fresh job loaded every stored key before draining and emitted
+     * no update at a time below the old {@code P} (those are in the store already).
+     */
+    @Test
+    void freshJobRehydratesFromTheStore(@TempDir Path dir) throws Exception {
+        long seed = Long.getLong("loop.seed", new Random().nextLong());
+        System.out.println("RehydrationTest seed " + seed + " (reproduce with -Dloop.seed=" + seed + ")");
+        Random random = new Random(seed);
+        Configuration conf = harness.conf("rehydrate", dir, 4, Duration.ofSeconds(2));
+        LoopHarness.Input input = new LoopHarness.Input();
+        harness.produce("rehydrate", input, 10_000, 1_000, 500, T0, random);
+
+        JobClient first = LoopHarness.submit(conf, 2, Pipeline.Hooks.NONE, null, null);
+        long cancelAfter = T0 + (2 + random.nextInt(14)) * 1000L;
+        LoopHarness.awaitFrontierPast(conf, first, cancelAfter, Duration.ofSeconds(60));
+        LoopHarness.cancelQuietly(first);
+        long oldP = LoopHarness.frontier(conf);
+        int stored;
+        try (StoreHandle store = StoreHandle.open(conf, "loop-test-reader")) {
+            stored = store.store().snapshot().size();
+        }
+        System.out.println("cancelled at P = T0 + " + (oldP - T0) + " ms with " + stored + " keys stored");
+        assertTrue(oldP > cancelAfter && oldP <= input.maxTime, "cancelled mid-run");
+
+        harness.awaitLeaseExpired(conf);
+        long loadedBefore = ProgressMetrics.sum("Source: feedback", "feedbackKeysLoaded");
+        CommittedChangelog changelog = new CommittedChangelog("rehydrate");
+        JobClient second = LoopHarness.submit(conf, 2, Pipeline.Hooks.NONE, changelog, null);
+        LoopHarness.await("rehydration latency reported", Duration.ofSeconds(60),
+                () -> ProgressMetrics.min("Source: feedback", "rehydrationLatencyMs").orElse(-1) >= 0);
+        long latency = ProgressMetrics.min("Source: feedback", "rehydrationLatencyMs").getAsLong();
+        LoopHarness.awaitFinished(second, Duration.ofSeconds(90));
+        long loaded = ProgressMetrics.sum("Source: feedback", "feedbackKeysLoaded") - loadedBefore;
+        System.out.println("rehydration: " + loaded + " keys loaded in " + latency + " ms");
+
+        assertEquals(stored, loaded, "every stored key was fed to the operator");
+        LoopHarness.assertStore(conf, input.expected());
+        assertEquals(Long.MAX_VALUE, LoopHarness.frontier(conf));
+        long belowOldP = changelog.updates().stream().filter(u -> u.time() < oldP).count();
+        assertEquals(0, belowOldP, "updates at times below the old P are in the store already; none is emitted again");
+        assertTrue(changelog.updates().stream().anyMatch(u -> u.time() >= oldP), "the fresh job finished the input");
+    }
+
+    /**
+     * 10,000 commands; stop with a savepoint at parallelism 1, restart from it at 2, stop with a
+     * savepoint again, finish at 1. The store equals the oracle.
+     */
+    @Test
+    void savepointRestartsAtAnotherParallelism(@TempDir Path dir) throws Exception {
+        Configuration conf = harness.conf("rescale", dir, 4, Duration.ofSeconds(2));
+        LoopHarness.Input input = new LoopHarness.Input();
+        harness.produce("rescale", input, 10_000, 1_000, 400, T0, new Random(5));
+
+        String savepoint = null;
+        int[] parallelisms = {1, 2, 1};
+        for (int i = 0; i < parallelisms.length; i++) {
+            JobClient job = LoopHarness.submit(conf, parallelisms[i], Pipeline.Hooks.NONE, null, savepoint);
+            if (i == parallelisms.length - 1) {
+                LoopHarness.awaitFinished(job, Duration.ofSeconds(90));
+                break;
+            }
+            LoopHarness.awaitFrontierPast(conf, job, T0 + (i + 1) * 6_000L, Duration.ofSeconds(60));
+            savepoint = job.stopWithSavepoint(false, dir.resolve("savepoints").toUri().toString(), SavepointFormatType.CANONICAL)
+                    .get(60, TimeUnit.SECONDS);
+            harness.awaitLeaseExpired(conf);
+        }
+        LoopHarness.assertStore(conf, input.expected());
+        assertEquals(Long.MAX_VALUE, LoopHarness.frontier(conf));
+    }
+
+    /**
+     * A second job on a store another job is writing fails fast, naming the store and the running
+     * writer; the first job finishes undisturbed and its store equals the oracle.
+     */
+    @Test
+    void secondWriterFailsFast(@TempDir Path dir) throws Exception {
+        Configuration conf = harness.conf("fenced", dir, 4, Duration.ofSeconds(2));
+        conf.set(io.upsertfeedback.connectors.sink.TieredStoreSink.WRITER_LEASE, Duration.ofSeconds(30));
+        LoopHarness.Input input = new LoopHarness.Input();
+        harness.produce("fenced", input, 10_000, 1_000, 400, T0, new Random(3));
+
+        JobClient first = LoopHarness.submit(conf, 2, Pipeline.Hooks.NONE, null, null);
+        LoopHarness.awaitFrontierPast(conf, first, T0, Duration.ofSeconds(60));
+        String writer;
+        try (StoreHandle store = StoreHandle.open(conf, "loop-test-reader")) {
+            writer = store.frontier().writer();
+        }
+        long start = System.nanoTime();
+        JobClient second = LoopHarness.submit(conf, 2, Pipeline.Hooks.NONE, null, null);
+        ExecutionException failure = assertThrows(ExecutionException.class,
+                () -> second.getJobExecutionResult().get(60, TimeUnit.SECONDS));
+        long failedAfter = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        String message = ExceptionUtils.stringifyException(failure);
+        System.out.println("second writer failed after " + failedAfter + " ms");
+        assertTrue(message.contains("store bigtable local/local/fenced"), "the error names the store:\n" + message);
+        assertTrue(message.contains(writer), "the error names the running writer " + writer + ":\n" + message);
+        assertTrue(failedAfter < 30_000, "fails fast, not after the lease");
+
+        LoopHarness.awaitFinished(first, Duration.ofSeconds(90));
+        LoopHarness.assertStore(conf, input.expected());
+        assertEquals(Long.MAX_VALUE, LoopHarness.frontier(conf));
+    }
+}
