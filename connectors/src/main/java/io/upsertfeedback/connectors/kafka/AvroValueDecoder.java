@@ -25,8 +25,12 @@ import java.util.Map;
  * <p>Algorithm: the framing gives a writer-schema id (none for plain Avro, the CRC-64-AVRO
  * fingerprint for single-object encoding, the registry id for Confluent) and the offset of the
  * Avro body. The id selects a prepared {@link GenericDatumReader} (writer schema resolved against
- * the reader schema, built once in {@link #open()}); the body is decoded into a reused record and
- * must be consumed exactly (trailing bytes are an error). The stored value is always <b>plain Avro
+ * the reader schema, built once in {@link #open()}). The body is first <em>skipped</em> through the
+ * writer schema, which checks every length prefix against the bytes that are left without
+ * allocating anything, and must be consumed exactly (trailing bytes are an error); only then is it
+ * decoded into a reused record. Without that first pass, a garbage length prefix would make Avro
+ * allocate up to 2 GiB before noticing the value is too short (schemas with arrays of zero-byte
+ * items, e.g. of {@code null}, remain exposed to huge item counts). The stored value is always <b>plain Avro
  * binary in the reader schema</b>: when the writer schema equals the reader schema the body bytes
  * are kept as they are (no re-encoding); otherwise the resolved record is re-encoded into a reused
  * buffer. Anything that fails (bad header, unknown id, truncated or trailing bytes, a schema
@@ -46,6 +50,7 @@ public final class AvroValueDecoder implements ValueDecoder {
     private final String[] writerSchemas;
     private final String timeField;
 
+    private transient Schema[] writers;
     private transient GenericDatumReader<GenericRecord>[] readers;
     private transient GenericRecord[] reuse;
     private transient boolean[] sameAsReader;
@@ -116,11 +121,13 @@ public final class AvroValueDecoder implements ValueDecoder {
     @SuppressWarnings("unchecked")
     public void open() {
         Schema reader = new Schema.Parser().parse(readerSchema);
+        writers = new Schema[writerIds.length];
         readers = new GenericDatumReader[writerIds.length];
         reuse = new GenericRecord[writerIds.length];
         sameAsReader = new boolean[writerIds.length];
         for (int i = 0; i < writerIds.length; i++) {
             Schema w = new Schema.Parser().parse(writerSchemas[i]);
+            writers[i] = w;
             readers[i] = new GenericDatumReader<>(w, reader);
             sameAsReader[i] = w.equals(reader);
         }
@@ -165,10 +172,12 @@ public final class AvroValueDecoder implements ValueDecoder {
         GenericRecord record;
         try {
             decoder = DecoderFactory.get().binaryDecoder(raw, start, raw.length - start, decoder);
-            record = readers[w].read(reuse[w], decoder);
+            GenericDatumReader.skip(writers[w], decoder);
             if (!decoder.isEnd()) {
                 return UpsertValue.error(raw, "not a single Avro record: trailing bytes after it");
             }
+            decoder = DecoderFactory.get().binaryDecoder(raw, start, raw.length - start, decoder);
+            record = readers[w].read(reuse[w], decoder);
         } catch (IOException | RuntimeException e) {
             return UpsertValue.error(raw, "Avro decoding failed: " + e);
         }

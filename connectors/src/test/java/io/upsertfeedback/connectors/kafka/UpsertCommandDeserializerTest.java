@@ -24,6 +24,7 @@ import org.junit.jupiter.api.Test;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -136,6 +137,20 @@ class UpsertCommandDeserializerTest {
                 }
             }
         }
+    }
+
+    @Test
+    void hugeLengthPrefixIsAnErrorNotAnAllocation() {
+        // a string field claiming 1,000,000,000 bytes (zig-zag varint) followed by nothing
+        byte[] v = {(byte) 0x80, (byte) 0xA8, (byte) 0xD6, (byte) 0xB9, 0x07};
+        long before = allocatedBytes();
+        UpsertValue value = command(AvroValueDecoder.plain(V2, null, null), record(KEY, v, TS)).value();
+        assertTrue(value.isError(), value.toString());
+        assertTrue(allocatedBytes() - before < 100_000_000L, "no allocation of the claimed length");
+    }
+
+    private static long allocatedBytes() {
+        return ((com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean()).getCurrentThreadAllocatedBytes();
     }
 
     // ---- single-object encoding ----
