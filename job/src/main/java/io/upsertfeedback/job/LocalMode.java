@@ -23,6 +23,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 
 import java.io.BufferedWriter;
 import java.io.IOException;
+import java.net.BindException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -146,7 +147,7 @@ final class LocalMode {
             built.updates().sinkTo(changelog.sink()).name("changelog").uid("changelog-sink")
                     .setParallelism(built.updates().getParallelism());
         }
-        JobClient job = env.executeAsync("upsert-feedback (local)");
+        JobClient job = start(env, conf);
         resources.push(() -> cancel(job));
         System.out.printf("upsert-feedback is running: Flink web UI http://localhost:%d | Kafka %s, topic %s | Bigtable emulator %s | data in %s%n",
                 conf.get(RestOptions.PORT), kafka.bootstrapServers(), topic, bigtable.endpoint(), dataDir);
@@ -190,6 +191,21 @@ final class LocalMode {
             System.out.println("stopping");
         }
         return 0;
+    }
+
+    /** Starts the MiniCluster and the job; a busy web UI port is an option error. */
+    private static JobClient start(StreamExecutionEnvironment env, Configuration conf) throws Exception {
+        try {
+            return env.executeAsync("upsert-feedback (local)");
+        } catch (Exception e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof BindException) {
+                    throw new IllegalArgumentException("Option 'rest.port': port " + conf.get(RestOptions.PORT)
+                            + " is in use (another `./upsert local`?). Fix: stop it, or pass -Drest.port=8082", e);
+                }
+            }
+            throw e;
+        }
     }
 
     private static InputFile readInput(Path file) {
