@@ -74,6 +74,16 @@ public final class KeyState {
         return value == null && stash.isEmpty();
     }
 
+    /**
+     * When {@link #isEmpty}, forgets the applied order key and time, as clearing the state would:
+     * a state kept on the heap then behaves exactly like the cleared one.
+     */
+    void forgetIfEmpty() {
+        if (isEmpty()) {
+            setApplied(null, Integer.MIN_VALUE, Long.MIN_VALUE, Long.MIN_VALUE);
+        }
+    }
+
     /** Serializer of {@link KeyState}: value, applied order key and time, then the stash entries. */
     public static final class Serializer extends TypeSerializerSingleton<KeyState> {
         private static final long serialVersionUID = 1L;

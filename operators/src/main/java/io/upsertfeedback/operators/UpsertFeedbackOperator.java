@@ -21,6 +21,7 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.runtime.watermarkstatus.WatermarkStatus;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -69,10 +70,10 @@ import java.util.Map;
  * <br><b>Prior value (input 2).</b> A rehydrated value as of {@code P} becomes the key's applied
  * value (if its order key is newer than what the key has applied); nothing is emitted.
  * <br><b>Drain pass</b> (when {@code I} or {@code P} moves and {@code D > S}): the timer service
- * is advanced to {@code D - 1} (each fired timer drains its key), then every buffered key is
- * drained. Draining a key takes its stash entries below {@code D}, in time order, each at
- * {@code max(stored time, S)} (counted as retimed when {@code S} passed it), the prior value
- * carried forward from one to the next. An entry whose order key is not newer than the applied one
+ * is advanced to {@code D - 1} (each fired timer drains its key), then every buffered key holding
+ * stash entries is drained. Draining a key takes its stash entries below {@code D}, in time
+ * order, each at {@code max(stored time, S)} (counted as retimed when {@code S} passed it), the
+ * prior value carried forward from one to the next. An entry whose order key is not newer than the applied one
  * (a rehydrated value came in after it) is dropped as superseded. A key drained through its timer
  * that is not buffered is read, drained and written, with a new timer at its first remaining entry.
  * Then {@code S = D}.
@@ -95,17 +96,21 @@ import java.util.Map;
  * arrival, a timer registered and fired, and a read and write at the drain. Instead the operator
  * keeps a write-back buffer of key states on the heap ({@code buffer}, least recently used first):
  * a key accepting a command is read once from the backend (unless buffered) and stays buffered; a
- * drain pass drains every buffered key, writes back (one write) and releases those left with no
- * stash entries, and keeps the others. A key whose commands arrive and drain between two passes
- * thus costs one read and one write, and no timer, whatever its number of commands.
+ * drain pass drains the buffered keys holding stash entries ({@code pendingKeys}, in the order they
+ * got them), which stay buffered. A key leaves the buffer (one state write) only when the buffer is
+ * full, least recently used first, or at a snapshot. So a key costs one state read when it enters
+ * the buffer and one write when it leaves, and no timer, whatever number of commands it gets and
+ * drains meanwhile.
  * <ul>
  *   <li><b>Exact.</b> The buffer holds the authoritative state of its keys: commands, prior values
  *       and timers read a key's state from the buffer first. {@link HeldTimes} is updated at
  *       arrival and at drain exactly as without a buffer, so the output watermark, the progress
- *       markers, the counters and {@link #stashEntries} are unchanged. A buffered key without a
- *       timer is drained in every pass, which is when a timer at its first entry would fire. Only
- *       the order of updates of different keys within one pass differs; each key's updates stay
- *       in time order and all of them precede the pass's watermark.
+ *       markers, the counters and {@link #stashEntries} are unchanged. A buffered key holding stash
+ *       entries is drained in every pass, which covers every pass in which a timer at its first
+ *       entry would fire. A key whose state empties (a delete of nothing left) forgets its applied
+ *       order key and time as its cleared state would ({@link KeyState#forgetIfEmpty}). Only the
+ *       order of updates of different keys within one pass differs; each key's updates stay in
+ *       time order and all of them precede the pass's watermark.
  *   <li><b>Timers.</b> A key read with stash entries already has its timer, at its first entry;
  *       that entry only leaves the stash when the timer fires (the stash grows at its end, a
  *       replaced last entry keeps its time), so the buffer records whether a timer exists
@@ -115,9 +120,10 @@ import java.util.Map;
  *       unless they have one: from then on they are plain stashed keys. At every snapshot the whole
  *       buffer spills, so a checkpoint holds what the unbuffered algorithm would hold and recovery
  *       (and rescaling) never needs the buffer.
- *   <li><b>Bounded heap.</b> Between passes every buffered key has at least one stash entry (a
- *       pass releases the keys it empties), so the buffer holds at most the bound of commands and
- *       of keys' states, independent of the input size and of the number of keys.
+ *   <li><b>Bounded heap.</b> After every command the buffer holds at most the bound of keys'
+ *       states and the bound of stash entries; {@code pendingKeys} holds buffered keys plus spilled
+ *       ones not yet skipped by a pass, and is compacted when it reaches twice the buffer. So the
+ *       heap is bounded by the option, independent of the input size and of the number of keys.
  * </ul>
  *
  * <h2>Invariants and why they hold</h2>
@@ -163,6 +169,8 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     private transient StreamRecord<Update> outRecord;
     /** The buffer: keys whose state is on the heap (and newer than the backend's), least recently used first. */
     private transient LinkedHashMap<String, Buffered> buffer;
+    /** Buffered keys that may hold stash entries, in the order they got them: what a pass drains. */
+    private transient ArrayList<Buffered> pendingKeys;
     /** Stash entries of the buffered keys; at most {@link #bufferMax} once a command has been handled. */
     private transient long bufferedCommands;
     private transient int bufferMax;
@@ -195,6 +203,10 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         final byte[] key;
         /** A timer exists at the first stash entry: the key had stashed entries when its state was read. */
         boolean timer;
+        /** In {@code pendingKeys}. */
+        boolean pending;
+        /** Left the buffer (its state was written back): {@code pendingKeys} skips it. */
+        boolean spilled;
 
         Buffered(KeyState state, byte[] key, boolean timer) {
             this.state = state;
@@ -218,6 +230,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         outputWatermark = Long.MIN_VALUE;
         held = new HeldTimes();
         buffer = new LinkedHashMap<>(16, 0.75f, true);
+        pendingKeys = new ArrayList<>();
         bufferedCommands = 0;
         bufferMax = options.bufferMaxCommands();
         ValueStateDescriptor<KeyState> keyStateDescriptor = new ValueStateDescriptor<>(KEY_STATE_NAME, KeyState.Serializer.INSTANCE);
@@ -380,20 +393,23 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             held.add(time, partition, offset);
             bufferedCommands++;
         }
+        markPending(buffered);
         spill(bufferMax);
     }
 
     /**
      * Moves least recently used keys from the buffer to the state backend until at most
-     * {@code maxCommands} stash entries are buffered: their state is written and, if they hold
-     * stash entries and have no timer yet, a timer is registered at the first. Changes the current key.
+     * {@code max} keys and {@code max} stash entries are buffered: their state is written and, if
+     * they hold stash entries and have no timer yet, a timer is registered at the first. Changes
+     * the current key.
      */
-    private void spill(long maxCommands) throws Exception {
+    private void spill(int max) throws Exception {
         Iterator<Map.Entry<String, Buffered>> eldest = buffer.entrySet().iterator();
-        while (bufferedCommands > maxCommands) {
+        while (buffer.size() > max || bufferedCommands > max) {
             Map.Entry<String, Buffered> entry = eldest.next();
             eldest.remove();
             Buffered buffered = entry.getValue();
+            buffered.spilled = true;
             List<KeyState.Pending> stash = buffered.state.stash;
             bufferedCommands -= stash.size();
             setCurrentKey(entry.getKey());
@@ -401,6 +417,9 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
                 timers.registerEventTimeTimer(VoidNamespace.INSTANCE, stash.get(0).time());
             }
             write(buffered.state);
+        }
+        if (pendingKeys.size() > 2L * buffer.size() + 16) {
+            pendingKeys.removeIf(buffered -> buffered.spilled);
         }
     }
 
@@ -426,6 +445,8 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             rehydratedValues.inc();
             if (buffered == null) {
                 write(state);
+            } else {
+                state.forgetIfEmpty();
             }
         }
     }
@@ -491,6 +512,9 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         if (buffered != null) {
             buffered.timer = false;
             bufferedCommands -= drain(buffered.state, buffered.key);
+            if (!buffered.state.stash.isEmpty()) {
+                markPending(buffered);
+            }
             return;
         }
         KeyState state = keyStates.value();
@@ -504,22 +528,33 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         write(state);
     }
 
+    private void markPending(Buffered buffered) {
+        if (!buffered.pending) {
+            buffered.pending = true;
+            pendingKeys.add(buffered);
+        }
+    }
+
     /**
-     * Drains every buffered key (after the timers of the pass fired): a key left with no stash
-     * entries is written back and leaves the buffer; the others stay buffered.
+     * Drains the buffered keys with stash entries (after the timers of the pass fired), in the
+     * order they got them (about time order, which keeps {@link HeldTimes} lookups on one time);
+     * they stay buffered, and those still holding entries stay pending.
      */
-    private void drainBuffer() throws Exception {
-        Iterator<Map.Entry<String, Buffered>> entries = buffer.entrySet().iterator();
-        while (entries.hasNext()) {
-            Map.Entry<String, Buffered> entry = entries.next();
-            Buffered buffered = entry.getValue();
+    private void drainBuffer() {
+        int kept = 0;
+        for (int i = 0; i < pendingKeys.size(); i++) {
+            Buffered buffered = pendingKeys.get(i);
+            if (buffered.spilled) {
+                continue;
+            }
             bufferedCommands -= drain(buffered.state, buffered.key);
             if (buffered.state.stash.isEmpty()) {
-                entries.remove();
-                setCurrentKey(entry.getKey());
-                write(buffered.state);
+                buffered.pending = false;
+            } else {
+                pendingKeys.set(kept++, buffered);
             }
         }
+        pendingKeys.subList(kept, pendingKeys.size()).clear();
     }
 
     /** Drains a key's stash entries below the pass bound, in time order; returns how many left the stash. */
@@ -541,6 +576,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             apply(state, key, pending, time);
         }
         stash.subList(0, drained).clear();
+        state.forgetIfEmpty();
         return drained;
     }
 

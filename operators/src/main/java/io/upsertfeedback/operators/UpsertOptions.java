@@ -49,12 +49,14 @@ public final class UpsertOptions implements Serializable {
 
     public static final ConfigOption<Integer> BUFFER_MAX_COMMANDS = ConfigOptions.key("upsert.buffer.max-commands")
             .intType()
-            .defaultValue(20_000)
-            .withDescription("How many pending commands each operator subtask may keep on the heap, with the state of "
-                    + "their keys, between state writes. Commands that drain before the bound is reached cost one "
-                    + "state read and one state write per key and no timer; beyond it the least recently used keys "
-                    + "go to the state backend (stash and timer). Bounds the operator's heap independently of the "
-                    + "input (about the bound times twice the value size). 0 disables the buffer.");
+            .defaultValue(50_000)
+            .withDescription("How many keys' states, and at most as many pending commands, each operator subtask "
+                    + "keeps on the heap between state writes. A key costs one state read when it enters this buffer "
+                    + "and one state write when it leaves it (least recently used first when full, and at every "
+                    + "checkpoint), and no timer, whatever number of commands it gets and drains meanwhile; keys "
+                    + "that leave with pending commands are stashed in the state backend with a timer. Bounds the "
+                    + "operator's heap independently of the input (roughly the bound times twice the value size). "
+                    + "0 disables the buffer.");
 
     /** Flink SQL's state TTL; refused here too, so a shared configuration cannot silently enable it. */
     static final ConfigOption<Duration> SQL_STATE_TTL = ConfigOptions.key("table.exec.state.ttl")

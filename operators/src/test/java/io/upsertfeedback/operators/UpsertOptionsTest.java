@@ -56,7 +56,7 @@ class UpsertOptionsTest {
 
     @Test
     void bufferBoundIsReadAndANegativeOneRefused() {
-        assertEquals(20_000, UpsertOptions.defaults().bufferMaxCommands());
+        assertEquals(50_000, UpsertOptions.defaults().bufferMaxCommands());
         Configuration config = new Configuration();
         config.set(UpsertOptions.BUFFER_MAX_COMMANDS, 0);
         assertEquals(0, UpsertOptions.fromConfiguration(config).bufferMaxCommands());
