@@ -51,7 +51,11 @@ public final class OperatorProbe {
         int parallelism = Integer.parseInt(options.getOrDefault("parallelism", "2"));
         int rounds = Integer.parseInt(options.getOrDefault("rounds", "2"));
         String[] contenders = options.getOrDefault("contenders", "ours,valuestate,map").split(",");
-        int buffer = Integer.parseInt(options.getOrDefault("buffer", String.valueOf(UpsertOptions.BUFFER_MAX_COMMANDS.defaultValue())));
+        UpsertOptions upsertOptions = UpsertOptions.defaults().withTick(Duration.ofMillis(1)).withLead(Duration.ofMillis(1));
+        if (options.containsKey("buffer")) {
+            upsertOptions = upsertOptions.withBufferMaxCommands(Integer.parseInt(options.get("buffer")));
+        }
+        UpsertOptions ours = upsertOptions;
         Configuration conf = new Configuration();
         conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
         options.forEach((k, v) -> {
@@ -65,8 +69,7 @@ public final class OperatorProbe {
                 DataStream<UpsertCommand> input = commands(env, commands, keys, parallelism);
                 switch (contender) {
                     case "ours" -> UpsertFeedback.apply(input, UpsertFeedback.noFeedback(env),
-                                    UpsertOptions.defaults().withTick(Duration.ofMillis(1)).withLead(Duration.ofMillis(1))
-                                            .withBufferMaxCommands(buffer))
+                                    ours)
                             .sinkTo(new DiscardingSink<>());
                     case "valuestate" -> input.keyBy(UpsertCommand::flinkKey, Types.STRING)
                             .process(new ValueStateUpsert(), UpdateSerializer.TYPE_INFO).sinkTo(new DiscardingSink<>());
