@@ -161,15 +161,17 @@ final class LocalMode {
         long target = input == null ? Long.MAX_VALUE : Math.floorDiv(input.maxTs(), tick) * tick;
         long interval = conf.get(JobOptions.PROGRESS_INTERVAL).toNanos();
         long nextReport = System.nanoTime() + interval;
+        boolean done = false;
         while (!stop.get()) {
-            if (flags.exitWhenDone() && store.frontier().read().getFrontier() > target) {
+            boolean ended = ended(job);
+            done = flags.exitWhenDone() && store.frontier().read().getFrontier() > target;
+            if (done) {
                 System.out.println(progress(store));
                 System.out.println("done: the persist frontier passed every input time");
                 break;
             }
-            if (ended(job) && !(flags.exitWhenDone() && store.frontier().read().getFrontier() > target)) {
-                throw new IllegalStateException("the job ended before the persist frontier passed every input time; "
-                        + "see the log above for its failure");
+            if (ended) {
+                throw new IllegalStateException("the job ended unexpectedly; see the log above for its failure");
             }
             if (System.nanoTime() >= nextReport) {
                 nextReport += interval;
@@ -182,6 +184,10 @@ final class LocalMode {
         }
         if (traffic != null) {
             traffic.join();
+        }
+        if (flags.exitWhenDone() && !done) {
+            System.out.println("stopping before the input was done: no dump");
+            return 130;
         }
         if (flags.dumpTo() != null) {
             int keys = dump(store, flags.dumpTo());
