@@ -16,8 +16,8 @@ import java.util.List;
 
 /**
  * The results chart, drawn with Java2D (headless): on the left the median whole-run throughput of
- * each contender as bars, on the right ours' peak heap and RSS against the number of keys of the
- * memory sweep.
+ * each contender as bars, on the right ours' peak heap, live heap and RSS against the number of
+ * keys of the memory sweep.
  */
 final class Chart {
     private static final int WIDTH = 1200;
@@ -26,6 +26,7 @@ final class Chart {
     private static final Color PEER = new Color(0x9aa5b1);
     private static final Color HEAP = new Color(0x2b6cb0);
     private static final Color RSS = new Color(0xdd6b20);
+    private static final Color LIVE = new Color(0x2f855a);
 
     private Chart() {
     }
@@ -84,11 +85,13 @@ final class Chart {
         int[] px = new int[n];
         int[] heap = new int[n];
         int[] rss = new int[n];
+        int[] live = new int[n];
         for (int i = 0; i < n; i++) {
             Runner.Results.SweepPoint p = results.sweep.get(i);
             px[i] = x + (n == 1 ? w / 2 : 30 + i * (w - 60) / (n - 1));
             heap[i] = y + h - (int) (h * (Long.parseLong(p.result().get("heapPeakBytes")) >> 20) / max);
             rss[i] = y + h - (int) (h * (Long.parseLong(p.result().getOrDefault("rssBytes", "0")) >> 20) / max);
+            live[i] = y + h - (int) (h * (Long.parseLong(p.result().getOrDefault("heapAfterGcPeakBytes", "0")) >> 20) / max);
             g.setColor(Color.BLACK);
             centered(g, String.format("%,d keys", p.keys()), px[i], y + h + 18);
         }
@@ -103,10 +106,13 @@ final class Chart {
         }
         series(g, px, heap, HEAP, results.sweep, "heapPeakBytes");
         series(g, px, rss, RSS, results.sweep, "rssBytes");
+        series(g, px, live, LIVE, results.sweep, "heapAfterGcPeakBytes");
         g.setColor(HEAP);
-        g.drawString("peak heap (JMX)", x + 10, y + 15);
+        g.drawString("peak heap, garbage included (JMX)", x + 10, y + 15);
         g.setColor(RSS);
         g.drawString("peak RSS (/usr/bin/time)", x + 10, y + 32);
+        g.setColor(LIVE);
+        g.drawString("live heap (most left after a GC)", x + 10, y + 49);
     }
 
     private static void series(Graphics2D g, int[] px, int[] py, Color color,

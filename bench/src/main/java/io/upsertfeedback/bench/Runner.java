@@ -282,21 +282,23 @@ public final class Runner {
                 boolean haveOurs = runs.containsKey("ours");
                 double ours = haveOurs ? medianRate("ours", "elapsedMs") : Double.NaN;
                 md.append("| contender | records/s (median, whole run) | ratio to ours | records/s (median, steady) | CPU s (median) "
-                        + "| peak heap MB | peak RSS MB | runs | counts |\n");
-                md.append("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+                        + "| peak heap MB | live heap MB | peak RSS MB | runs | counts |\n");
+                md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
                 for (String contender : runs.keySet()) {
                     double rate = medianRate(contender, "elapsedMs");
                     List<String> failures = runs.get(contender).stream().map(r -> check(contender, r)).filter(f -> f != null).toList();
-                    md.append(String.format("| %s | %,.0f | %s | %,.0f | %.1f | %d | %d | %d | %s |%n", contender, rate,
+                    md.append(String.format("| %s | %,.0f | %s | %,.0f | %.1f | %d | %d | %d | %d | %s |%n", contender, rate,
                             haveOurs ? String.format("%.2f", rate / ours) : "-", medianRate(contender, "steadyMs"),
                             median(contender, "cpuMs") / 1000.0,
-                            max(contender, "heapPeakBytes") >> 20, max(contender, "rssBytes") >> 20, runs.get(contender).size(),
+                            max(contender, "heapPeakBytes") >> 20, max(contender, "heapAfterGcPeakBytes") >> 20,
+                            max(contender, "rssBytes") >> 20, runs.get(contender).size(),
                             failures.isEmpty() ? "ok" : "MISMATCH: " + failures.get(0)));
                 }
                 md.append("\nwhole run: from job submission (Kafka Streams: start) to the last update; steady: from the first to the last update. "
                         + "Ratio = records/s of the contender / records/s of ours. CPU s: user + system time of the contender's JVM "
                         + "(`/usr/bin/time -v`), start-up included: less sensitive to other load than wall-clock rates. "
-                        + "Peak heap: used heap sampled every 10 ms; peak RSS: `/usr/bin/time -v`; both the maximum over the runs. "
+                        + "Peak heap: used heap sampled every 10 ms (garbage included); live heap: the most heap left after any "
+                        + "garbage collection; peak RSS: `/usr/bin/time -v`; each the maximum over the runs. "
                         + "ours: upsert.tick 1 ms (every command at its own time, so exactly the same updates as the peers); "
                         + "ours-tick-1s: the default tick, which emits one net change per key and second (checked against that).\n\n");
             }
@@ -308,12 +310,15 @@ public final class Runner {
             }
             if (!sweep.isEmpty()) {
                 md.append("Memory sweep (ours, one snapshot of N distinct keys, -Xmx").append(sweepHeap).append("):\n\n");
-                md.append("| keys | records/s (whole run) | peak heap MB | peak RSS MB | counts |\n|---:|---:|---:|---:|---|\n");
+                md.append("| keys | records/s (whole run) | peak heap MB | live heap MB | peak RSS MB | counts |\n"
+                        + "|---:|---:|---:|---:|---:|---|\n");
                 for (SweepPoint p : sweep) {
                     boolean ok = Long.parseLong(p.result.get("updates")) == p.expected.updates();
-                    md.append(String.format("| %,d | %,.0f | %d | %d | %s |%n", p.keys,
+                    md.append(String.format("| %,d | %,.0f | %d | %d | %d | %s |%n", p.keys,
                             p.keys * 1000.0 / Math.max(1, Long.parseLong(p.result.get("elapsedMs"))),
-                            Long.parseLong(p.result.get("heapPeakBytes")) >> 20, Long.parseLong(p.result.getOrDefault("rssBytes", "-1")) >> 20,
+                            Long.parseLong(p.result.get("heapPeakBytes")) >> 20,
+                            Long.parseLong(p.result.getOrDefault("heapAfterGcPeakBytes", "-1")) >> 20,
+                            Long.parseLong(p.result.getOrDefault("rssBytes", "-1")) >> 20,
                             ok ? "ok" : "MISMATCH"));
                 }
                 md.append('\n');
@@ -338,17 +343,19 @@ public final class Runner {
         }
 
         String csv() {
-            StringBuilder csv = new StringBuilder("contender,rep,elapsedMs,steadyMs,updates,live,heapPeakBytes,rssBytes,cpuMs\n");
+            StringBuilder csv = new StringBuilder("contender,rep,elapsedMs,steadyMs,updates,live,heapPeakBytes,heapAfterGcPeakBytes,rssBytes,cpuMs\n");
             runs.forEach((contender, list) -> {
                 for (int i = 0; i < list.size(); i++) {
                     Map<String, String> r = list.get(i);
                     csv.append(String.join(",", contender, String.valueOf(i), r.get("elapsedMs"), r.get("steadyMs"), r.get("updates"),
-                            r.get("live"), r.get("heapPeakBytes"), r.getOrDefault("rssBytes", ""), r.getOrDefault("cpuMs", ""))).append('\n');
+                            r.get("live"), r.get("heapPeakBytes"), r.getOrDefault("heapAfterGcPeakBytes", ""), r.getOrDefault("rssBytes", ""),
+                            r.getOrDefault("cpuMs", ""))).append('\n');
                 }
             });
             for (SweepPoint p : sweep) {
                 csv.append(String.join(",", "sweep-" + p.keys, "0", p.result.get("elapsedMs"), p.result.get("steadyMs"),
                         p.result.get("updates"), p.result.get("live"), p.result.get("heapPeakBytes"),
+                        p.result.getOrDefault("heapAfterGcPeakBytes", ""),
                         p.result.getOrDefault("rssBytes", ""), p.result.getOrDefault("cpuMs", ""))).append('\n');
             }
             return csv.toString();

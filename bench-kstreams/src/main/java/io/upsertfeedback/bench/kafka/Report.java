@@ -1,19 +1,33 @@
 package io.upsertfeedback.bench.kafka;
 
+import com.sun.management.GarbageCollectionNotificationInfo;
+
+import javax.management.NotificationEmitter;
+import javax.management.openmbean.CompositeData;
+import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * What one contender process reports to the runner: a single stdout line {@code RESULT k=v k=v ...}
  * (values without spaces). Also samples the process's used heap every 10 ms through JMX from a
- * daemon thread, so {@link #heapPeakBytes()} is the peak heap of the whole run.
+ * daemon thread ({@code heapPeakBytes}: the peak heap of the whole run, garbage included), and
+ * listens to every garbage collection for the heap left after it ({@code heapAfterGcPeakBytes}:
+ * the peak live heap, what must stay flat when state lives off-heap).
  */
 public final class Report {
     private static final String PREFIX = "RESULT ";
+    private static final Set<String> HEAP_POOLS = ManagementFactory.getMemoryPoolMXBeans().stream()
+            .filter(pool -> pool.getType() == MemoryType.HEAP).map(MemoryPoolMXBean::getName).collect(Collectors.toSet());
     private final Map<String, String> fields = new LinkedHashMap<>();
     private volatile long heapPeak;
+    private volatile long heapAfterGcPeak;
 
     /** A report that samples the heap from now on. */
     public static Report sampling() {
@@ -31,6 +45,17 @@ public final class Report {
         }, "heap-sampler");
         sampler.setDaemon(true);
         sampler.start();
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            ((NotificationEmitter) gc).addNotificationListener((notification, handback) -> {
+                if (GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION.equals(notification.getType())) {
+                    long after = GarbageCollectionNotificationInfo.from((CompositeData) notification.getUserData())
+                            .getGcInfo().getMemoryUsageAfterGc().entrySet().stream()
+                            .filter(e -> HEAP_POOLS.contains(e.getKey()))
+                            .mapToLong(e -> e.getValue().getUsed()).sum();
+                    report.heapAfterGcPeak = Math.max(report.heapAfterGcPeak, after);
+                }
+            }, null, null);
+        }
         return report;
     }
 
@@ -54,6 +79,7 @@ public final class Report {
     /** Prints the result line (with the heap peak) to stdout. */
     public void print() {
         put("heapPeakBytes", heapPeak);
+        put("heapAfterGcPeakBytes", heapAfterGcPeak);
         StringBuilder line = new StringBuilder(PREFIX);
         fields.forEach((k, v) -> line.append(k).append('=').append(v).append(' '));
         System.out.println(line.toString().trim());
