@@ -138,6 +138,15 @@ final class LoopHarness implements AutoCloseable {
      */
     static JobClient submit(Configuration conf, int parallelism, Pipeline.Hooks hooks, CommittedChangelog changelog,
                             String savepoint) throws Exception {
+        return submit(conf, parallelism, hooks, changelog, savepoint, true, true);
+    }
+
+    /**
+     * As above; {@code bounded = false} reads the topic on (records produced later too) until
+     * cancelled; {@code checkpoints = false} runs without checkpoints.
+     */
+    static JobClient submit(Configuration conf, int parallelism, Pipeline.Hooks hooks, CommittedChangelog changelog,
+                            String savepoint, boolean bounded, boolean checkpoints) throws Exception {
         Configuration jobConf = conf.clone();
         jobConf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
         jobConf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 30);
@@ -147,8 +156,10 @@ final class LoopHarness implements AutoCloseable {
         }
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(jobConf);
         env.setParallelism(parallelism);
-        env.enableCheckpointing(300);
-        Pipeline.Built built = Pipeline.build(env, jobConf, true, hooks);
+        if (checkpoints) {
+            env.enableCheckpointing(300);
+        }
+        Pipeline.Built built = Pipeline.build(env, jobConf, bounded, hooks);
         if (changelog != null) {
             built.updates().sinkTo(changelog).name("committed-changelog").setParallelism(built.updates().getParallelism());
         }
@@ -162,14 +173,18 @@ final class LoopHarness implements AutoCloseable {
 
     /** Random upsert commands, the independent oracle of their final collection, and their last time. */
     static final class Input {
-        /** Key -> value of the last command per key, {@code null} for a delete. */
-        final Map<String, byte[]> last = new HashMap<>();
+        /**
+         * Key -> the value of the last command per key ({@link #render rendered}: the value names
+         * its key and command, so the rendering identifies it), {@code null} for a delete. Kept
+         * small so the oracle itself does not weigh on the heap of the stall test.
+         */
+        final Map<String, String> last = new HashMap<>();
         long maxTime;
         int commands;
 
         /** The oracle: every key whose last command is a put, with that value. */
-        Map<String, byte[]> expected() {
-            Map<String, byte[]> live = new HashMap<>(last);
+        Map<String, String> expected() {
+            Map<String, String> live = new HashMap<>(last);
             live.values().removeIf(v -> v == null);
             return live;
         }
@@ -182,17 +197,23 @@ final class LoopHarness implements AutoCloseable {
      */
     void produce(String topic, Input input, int commands, int keys, int perSecond, long startTime, Random random)
             throws Exception {
+        produce(topic, input, commands, keys, perSecond, startTime, random, 16);
+    }
+
+    /** As above, small values of {@code smallSize} bytes. */
+    void produce(String topic, Input input, int commands, int keys, int perSecond, long startTime, Random random,
+                 int smallSize) throws Exception {
         try (KafkaProducer<byte[], byte[]> producer = kafka.newProducer()) {
             await("leaders for every partition of " + topic, Duration.ofSeconds(30),
                     () -> producer.partitionsFor(topic).stream().allMatch(p -> p.leader() != null && !p.leader().isEmpty()));
             List<Future<RecordMetadata>> sent = new ArrayList<>(commands);
             for (int i = 0; i < commands; i++) {
-                long time = startTime + (long) (input.commands + i) / perSecond * 1000;
+                long time = startTime + (long) i / perSecond * 1000;
                 String key = "k" + random.nextInt(keys);
                 double dice = random.nextDouble();
-                byte[] value = dice < 0.10 ? null : value(key, input.commands + i, dice < 0.13 ? INLINE_THRESHOLD * 2 : 16);
+                byte[] value = dice < 0.10 ? null : value(key, input.commands + i, dice < 0.13 ? INLINE_THRESHOLD * 2 : smallSize);
                 sent.add(producer.send(new ProducerRecord<>(topic, null, time, key.getBytes(StandardCharsets.UTF_8), value)));
-                input.last.put(key, value);
+                input.last.put(key, value == null ? null : render(value));
                 input.maxTime = Math.max(input.maxTime, time);
             }
             producer.flush();
@@ -281,11 +302,11 @@ final class LoopHarness implements AutoCloseable {
     }
 
     /**
-     * The store equals {@code expected} (key -> value bytes), and the tiered-store invariants hold:
+     * The store equals {@code expected} (key -> rendered value), and the tiered-store invariants hold:
      * every long-term object is referenced by exactly one live tombstone (no orphan), every
      * tombstone's object exists (no dangling tombstone), no cleanup note is left.
      */
-    static void assertStore(Configuration conf, Map<String, byte[]> expected) throws Exception {
+    static void assertStore(Configuration conf, Map<String, String> expected) throws Exception {
         HighVolumeTier[] highVolume = new HighVolumeTier[1];
         LongTermTier[] longTerm = new LongTermTier[1];
         TierWrapper capture = new TierWrapper() {
@@ -303,8 +324,7 @@ final class LoopHarness implements AutoCloseable {
             Map<String, StoredEntry> contents = handle.store().snapshot();
             Map<String, String> actual = new HashMap<>();
             contents.values().forEach(e -> actual.put(new String(e.key(), StandardCharsets.UTF_8), render(e.value().bytes())));
-            Map<String, String> wanted = new HashMap<>();
-            expected.forEach((k, v) -> wanted.put(k, render(v)));
+            Map<String, String> wanted = expected;
             if (!wanted.equals(actual)) {
                 Set<String> differing = new HashSet<>(wanted.keySet());
                 differing.addAll(actual.keySet());
@@ -334,7 +354,7 @@ final class LoopHarness implements AutoCloseable {
         }
     }
 
-    /** Short text of a value for messages: its prefix up to ':' and its length. */
+    /** A value as {@code key@sequence/length}: its prefix up to ':' (which names the command) and its length. */
     private static String render(byte[] value) {
         String text = new String(value, StandardCharsets.UTF_8);
         int colon = text.indexOf(':');

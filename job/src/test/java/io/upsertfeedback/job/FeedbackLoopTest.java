@@ -1,0 +1,217 @@
+package io.upsertfeedback.job;
+
+import io.upsertfeedback.connectors.store.StoreHandle;
+import io.upsertfeedback.connectors.store.StoreOptions;
+import io.upsertfeedback.connectors.testing.TcpProxy;
+import io.upsertfeedback.operators.Update;
+import io.upsertfeedback.operators.UpsertOptions;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.functions.RichMapFunction;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MetricOptions;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static io.upsertfeedback.job.LoopHarness.T0;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Issue 5, the loop: the store's {@code P} gates the operator ({@code t < P + lead}); the
+ * operator's output watermark drives the sink, the sink drives {@code P}.
+ */
+class FeedbackLoopTest {
+    private static final Configuration CLUSTER = new Configuration();
+
+    static {
+        ProgressMetrics.reporterConfig().forEach(CLUSTER::setString);
+        CLUSTER.set(MetricOptions.REPORTER_INTERVAL, Duration.ofSeconds(1));
+    }
+
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
+            .setConfiguration(CLUSTER).setNumberTaskManagers(1).setNumberSlotsPerTaskManager(4).build());
+
+    private static LoopHarness harness;
+
+    @BeforeAll
+    static void start() throws Exception {
+        harness = LoopHarness.start();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        harness.close();
+    }
+
+    /**
+     * Per probe: the least and the greatest {@code t - P} over the data updates, {@code P} read from
+     * the store's frontier row at the moment the update leaves the operator (the probe is chained
+     * to it), and their number.
+     */
+    private static final Map<String, long[]> AHEAD = new ConcurrentHashMap<>();
+    private static final Map<String, AtomicLong> PROBED = new ConcurrentHashMap<>();
+
+    /**
+     * Between the operator and the sink: reads the store's {@code P} for every data update. While
+     * the operator drains time {@code t}, {@code P} cannot pass {@code t} (the output watermark
+     * stays below {@code t} until the drain is over), and the operator's own {@code P} is at most
+     * the store's, so {@code t - P(store)} bounds how far the operator ran ahead.
+     */
+    private static final class FrontierProbe extends RichMapFunction<Update, Update> {
+        private final Configuration conf;
+        private final String name;
+        private transient StoreHandle store;
+
+        FrontierProbe(Configuration conf, String name) {
+            this.conf = conf;
+            this.name = name;
+        }
+
+        @Override
+        public void open(OpenContext context) throws Exception {
+            store = StoreHandle.open(conf, "frontier-probe");
+        }
+
+        @Override
+        public Update map(Update update) throws Exception {
+            if (!update.isProgress()) {
+                long ahead = update.time() - store.frontier().read().getFrontier();
+                AHEAD.compute(name, (k, v) -> v == null ? new long[] {ahead, ahead} : new long[] {Math.min(v[0], ahead), Math.max(v[1], ahead)});
+                PROBED.computeIfAbsent(name, k -> new AtomicLong()).incrementAndGet();
+            }
+            return update;
+        }
+
+        @Override
+        public void close() throws Exception {
+            if (store != null) {
+                store.close();
+            }
+        }
+    }
+
+    /** Runs 3,000 commands over 30 ticks with {@code lead}, probing; returns the probe's {@code [min, max]} of {@code t - P}. */
+    private static long[] runProbed(String name, Path dir, Duration lead) throws Exception {
+        Configuration conf = harness.conf(name, dir, 2, lead);
+        LoopHarness.Input input = new LoopHarness.Input();
+        harness.produce(name, input, 3_000, 300, 100, T0, new Random(1));
+        Pipeline.Hooks probe = new Pipeline.Hooks(s -> s, updates -> probe(updates, conf, name), Pipeline.Hooks.NONE.tiers());
+        JobClient job = LoopHarness.submit(conf, 2, probe, null, null);
+        LoopHarness.awaitFinished(job, Duration.ofSeconds(90));
+        LoopHarness.assertStore(conf, input.expected());
+        long[] ahead = AHEAD.get(name);
+        System.out.println(name + ": " + PROBED.get(name) + " updates, t - P in [" + ahead[0] + ", " + ahead[1] + "] ms");
+        return ahead;
+    }
+
+    private static DataStream<Update> probe(DataStream<Update> updates, Configuration conf, String name) {
+        return updates.map(new FrontierProbe(conf, name)).returns(updates.getType()).name("frontier-probe")
+                .setParallelism(updates.getParallelism());
+    }
+
+    /** {@code lead = 1 tick}: every update is at exactly the store's {@code P} (Materialize's {@code t == P}); the run completes. */
+    @Test
+    void leadOfOneTickDrainsOnlyAtP(@TempDir Path dir) throws Exception {
+        long[] ahead = runProbed("strict", dir, Duration.ofSeconds(1));
+        assertEquals(0, ahead[0], "no update below P");
+        assertEquals(0, ahead[1], "no update above P");
+    }
+
+    /** A lead of an hour: the operator drains ahead of what the store holds; the run completes. */
+    @Test
+    void largeLeadRunsAhead(@TempDir Path dir) throws Exception {
+        long[] ahead = runProbed("ahead", dir, Duration.ofHours(1));
+        assertTrue(ahead[0] >= 0, "no update below P");
+        assertTrue(ahead[1] >= 5_000, "the operator ran at least 5 ticks ahead of the store: " + ahead[1]);
+    }
+
+    /**
+     * Storage stalls (a TCP proxy cuts the Bigtable connections) while 20,000 then 60,000 commands
+     * of 1 KiB arrive: {@code P} stands still, the operator's output watermark stays below
+     * {@code P + lead}, every command is held, and from the first to the second measure the heap
+     * after GC grows by far less than the further 60 MB of commands (they are in RocksDB; the
+     * operator's write-back buffer is set to 1,000 commands here). Storage comes back and the loop
+     * resumes: {@code P} moves on. Without checkpoints: with them, the first barrier during the stall waits for the
+     * sink's unacknowledged writes (a checkpoint never completes with writes in flight), so the
+     * whole job backpressures into Kafka and few commands reach the operator; here they all do.
+     */
+    @Test
+    void stallHoldsTheWatermarkWithAFlatHeap(@TempDir Path dir) throws Exception {
+        Configuration conf = harness.conf("stall", dir, 2, Duration.ofSeconds(1));
+        conf.set(UpsertOptions.BUFFER_MAX_COMMANDS, 1_000);
+        conf.set(StoreOptions.RETRY_MAX_ATTEMPTS, 1_000);
+        LoopHarness.Input input = new LoopHarness.Input();
+        harness.produce("stall", input, 1_000, 100, 100, T0, new Random(2));
+        String[] emulator = harness.bigtable.endpoint().split(":");
+        Configuration direct = conf.clone();
+        try (TcpProxy proxy = new TcpProxy(emulator[0], Integer.parseInt(emulator[1]))) {
+            conf.set(StoreOptions.BIGTABLE_EMULATOR_HOST, proxy.endpoint());
+            JobClient job = LoopHarness.submit(conf, 1, Pipeline.Hooks.NONE, null, null, false, false);
+            try {
+                // one command a tick later lets the last tick drain: nothing eligible is left to write when storage stalls
+                harness.produce("stall", input, 1, 1, 1, input.maxTime + 1_000, new Random(4));
+                LoopHarness.awaitFrontierPast(direct, job, input.maxTime - 1_000, Duration.ofSeconds(60));
+                proxy.cutOff();
+                long stalledP = LoopHarness.frontier(direct);
+                long first = holdMore(input, 20_000, 1_000_000);
+                long before = usedHeapAfterGc();
+                long total = holdMore(input, 60_000, 1_000_000);
+                long after = usedHeapAfterGc();
+                long held = ProgressMetrics.min("upsert-feedback", "stashEntries").orElseThrow();
+                System.out.printf("stall: %d commands held, heap after GC %d MB with %d of them, %d MB with all%n",
+                        held, before >> 20, first, after >> 20);
+
+                assertEquals(stalledP, LoopHarness.frontier(direct), "P stands still");
+                long watermark = ProgressMetrics.min("upsert-feedback", "outputWatermark").orElseThrow();
+                assertTrue(watermark < stalledP + 1_000, "the output watermark holds below P + lead: " + (watermark - stalledP));
+                assertTrue(held >= total * 9 / 10, "the stalled commands are held: " + held + " of " + total);
+                assertTrue(after - before < 20L << 20, "heap grew by " + ((after - before) >> 20)
+                        + " MB while 60,000 more commands of 1 KiB were held");
+
+                proxy.restore();
+                LoopHarness.awaitFrontierPast(direct, job, stalledP, Duration.ofSeconds(60));
+            } finally {
+                proxy.restore();
+                LoopHarness.cancelQuietly(job);
+            }
+        }
+    }
+
+    /**
+     * Produces {@code n} commands of 1 KiB on {@code keys} keys, one tick after the input so far, and
+     * waits until the operator received them; returns how many stalled commands it received in all.
+     */
+    private long holdMore(LoopHarness.Input input, int n, int keys) throws Exception {
+        long received = ProgressMetrics.sum("upsert-feedback", "numRecordsIn");
+        harness.produce("stall", input, n, keys, 20_000, input.maxTime + 1_000, new Random(n), 1_024);
+        LoopHarness.await("every command reached the operator", Duration.ofSeconds(90),
+                () -> ProgressMetrics.sum("upsert-feedback", "numRecordsIn") >= received + n);
+        stalledSoFar += n;
+        return stalledSoFar;
+    }
+
+    private long stalledSoFar;
+
+    private static long usedHeapAfterGc() {
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+        }
+        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    }
+}
