@@ -25,7 +25,9 @@ import java.util.concurrent.TimeUnit;
  * {@code --parallelism=2}, {@code --heap=1g}, {@code --contenders=ours,sql,...},
  * {@code --sweep=100000,1000000,5000000}, {@code --sweep-heap=256m}, {@code --latency-rate=10000},
  * {@code --latency-commands=150000}, {@code --jmh=true}, {@code --sink=true},
- * {@code --results=bench/results}, and {@code --flink.<key>=<value>} for every Flink contender. Classpaths come from the system properties
+ * {@code --results=bench/results}, {@code --step-timeout-minutes=8} (for each latency, sweep and sink
+ * step: one that fails or runs out of time is reported as such and the run goes on), and
+ * {@code --flink.<key>=<value>} for every Flink contender. Classpaths come from the system properties
  * {@code bench.classpath} and {@code kstreams.classpath}.
  */
 public final class Runner {
@@ -66,28 +68,37 @@ public final class Runner {
 
             if (settings.contenders.contains("ours") && settings.latencyRate > 0) {
                 Workload live = workload.with(Map.of("topic", "latency", "commands", String.valueOf(settings.latencyCommands)));
-                out.latency = settings.runFlink("ours", "ours-latency", bootstrap, live, settings.heap,
-                        List.of("--latency-rate=" + settings.latencyRate));
-                log("latency: %s", out.latency);
+                out.attempt("latency run", () -> {
+                    out.latency = settings.runFlink("ours", "ours-latency", bootstrap, live, settings.heap,
+                            List.of("--latency-rate=" + settings.latencyRate), settings.stepMinutes);
+                    log("latency: %s", out.latency);
+                });
             }
 
             for (int keys : settings.sweep) {
-                Workload snapshot = Workload.snapshot("sweep-" + keys, keys, workload.valueSize(), workload.partitions());
-                Workload.Expected expected = Loader.load(bootstrap, snapshot);
-                Loader.createTopic(bootstrap, snapshot.topic() + "-dead-letters", 1);
-                Map<String, String> result = settings.runFlink("ours", "sweep-" + keys, bootstrap, snapshot, settings.sweepHeap, List.of());
-                out.sweep.add(new Results.SweepPoint(keys, expected, result));
-                log("sweep %d keys: %s", keys, result);
+                out.attempt("sweep of " + keys + " keys", () -> {
+                    Workload snapshot = Workload.snapshot("sweep-" + keys, keys, workload.valueSize(), workload.partitions());
+                    Workload.Expected expected = Loader.load(bootstrap, snapshot);
+                    Loader.createTopic(bootstrap, snapshot.topic() + "-dead-letters", 1);
+                    Map<String, String> result = settings.runFlink("ours", "sweep-" + keys, bootstrap, snapshot, settings.sweepHeap,
+                            List.of(), settings.stepMinutes);
+                    out.sweep.add(new Results.SweepPoint(keys, expected, result));
+                    log("sweep %d keys: %s", keys, result);
+                });
             }
         }
 
         if (settings.sink) {
-            out.sink = settings.runSinkBenchmark();
-            log("sink: %s", out.sink);
+            out.attempt("sink benchmark", () -> {
+                out.sink = settings.runSinkBenchmark();
+                log("sink: %s", out.sink);
+            });
         }
         if (settings.jmh) {
-            out.jmh = Jmh.run(settings.benchClasspath, logs);
-            log("jmh: %s", out.jmh);
+            out.attempt("JMH", () -> {
+                out.jmh = Jmh.run(settings.benchClasspath, logs);
+                log("jmh: %s", out.jmh);
+            });
         }
         out.finished = Instant.now();
         out.loadAfter = Machine.load();
@@ -123,6 +134,7 @@ public final class Runner {
         final boolean jmh;
         final boolean sink;
         final List<String> flinkOptions;
+        final long stepMinutes;
         final String benchClasspath;
         final String kstreamsClasspath;
         final Path logs;
@@ -139,6 +151,7 @@ public final class Runner {
             this.latencyCommands = Long.parseLong(o.getOrDefault("latency-commands", "150000"));
             this.jmh = Boolean.parseBoolean(o.getOrDefault("jmh", "true"));
             this.sink = Boolean.parseBoolean(o.getOrDefault("sink", "true"));
+            this.stepMinutes = Long.parseLong(o.getOrDefault("step-timeout-minutes", "8"));
             this.flinkOptions = o.entrySet().stream().filter(e -> e.getKey().startsWith(FlinkContender.FLINK_OPTION_PREFIX))
                     .map(e -> "--" + e.getKey() + "=" + e.getValue()).toList();
             this.benchClasspath = require(benchClasspath, "bench.classpath");
@@ -168,23 +181,23 @@ public final class Runner {
             }
             boolean defaultTick = contender.equals("ours-tick-1s");
             return runFlink(defaultTick ? "ours" : contender, contender + "-" + rep, bootstrap, workload, heap,
-                    List.of("--tick-ms=" + (defaultTick ? DEFAULT_TICK_MILLIS : 1)));
+                    List.of("--tick-ms=" + (defaultTick ? DEFAULT_TICK_MILLIS : 1)), 20);
         }
 
         Map<String, String> runFlink(String contender, String name, String bootstrap, Workload workload, String heapSize,
-                                     List<String> extraArgs) throws Exception {
+                                     List<String> extraArgs, long timeoutMinutes) throws Exception {
             List<String> args = new ArrayList<>(List.of("--contender=" + contender, "--bootstrap=" + bootstrap,
                     "--parallelism=" + parallelism));
             args.addAll(List.of(workload.toArgs()));
             args.addAll(flinkOptions);
             args.addAll(extraArgs);
             return ChildProcess.run(name, ChildProcess.java(benchClasspath, heapSize, List.of(),
-                    "io.upsertfeedback.bench.FlinkContender", args), logs, 20);
+                    "io.upsertfeedback.bench.FlinkContender", args), logs, timeoutMinutes);
         }
 
         Map<String, String> runSinkBenchmark() throws Exception {
             return ChildProcess.run("sink", ChildProcess.java(benchClasspath, heap, List.of(),
-                    "io.upsertfeedback.bench.SinkBenchmark", List.of()), logs, 10);
+                    "io.upsertfeedback.bench.SinkBenchmark", List.of()), logs, stepMinutes);
         }
     }
 
@@ -218,6 +231,23 @@ public final class Runner {
             this.parallelism = settings.parallelism;
             this.heap = settings.heap;
             this.sweepHeap = settings.sweepHeap;
+        }
+
+        /** A step that may fail without losing the rest of the run. */
+        interface Step {
+            void run() throws Exception;
+        }
+
+        final List<String> failedSteps = new ArrayList<>();
+
+        void attempt(String step, Step body) {
+            try {
+                body.run();
+            } catch (Exception e) {
+                String reason = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
+                failedSteps.add(step + ": " + reason);
+                log("%s failed: %s", step, e);
+            }
         }
 
         void add(String contender, Map<String, String> result) {
@@ -262,7 +292,8 @@ public final class Runner {
         }
 
         boolean allChecksPass() {
-            return runs.entrySet().stream().allMatch(e -> e.getValue().stream().allMatch(r -> check(e.getKey(), r) == null))
+            return failedSteps.isEmpty()
+                    && runs.entrySet().stream().allMatch(e -> e.getValue().stream().allMatch(r -> check(e.getKey(), r) == null))
                     && sweep.stream().allMatch(p -> Long.parseLong(p.result.get("updates")) == p.expected.updates());
         }
 
@@ -331,6 +362,9 @@ public final class Runner {
                     }
                 });
                 md.append('\n');
+            }
+            for (String failed : failedSteps) {
+                md.append("Did not complete: ").append(failed).append("\n\n");
             }
             if (!jmh.isEmpty()) {
                 md.append("JMH microbenchmarks of the operator's hot path:\n\n| benchmark | score | error | unit |\n|---|---:|---:|---|\n");
