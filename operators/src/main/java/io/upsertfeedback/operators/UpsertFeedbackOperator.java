@@ -53,8 +53,9 @@ import java.util.Map;
  *       {@link UpsertFeedback#noFeedback}): from then on drains are gated by {@code I} only. It
  *       does <em>not</em> move {@code P} to "everything", which would retime every command to +inf.
  *   <li>{@code S}, the state frontier: prior values reflect every drained time {@code < S}.
- *       It moves to {@code D} after each drain pass, and up to {@code P} whenever {@code P}
- *       passes it (a store that holds more than this operator has drained: rehydration).
+ *       It moves to {@code D} after each drain pass and, in an operator that started without
+ *       state, up to {@code P} whenever {@code P} passes it (a store that holds more than this
+ *       operator has drained: rehydration).
  *   <li>{@code D = min(I, P + lead)}: the drain bound. A drain pass runs when {@code D > S}.
  * </ul>
  *
@@ -79,16 +80,27 @@ import java.util.Map;
  * Then {@code S = D}.
  * <br><b>P passing held commands.</b> In a running pipeline {@code P} never passes a held time:
  * the sink's frontier follows this operator's output watermark, which stays below what is held.
- * When it does (a rehydrated store, or a feedback input that jumps), the store already claims every
- * time below {@code P}, so the held commands are applied at {@code P} (never behind it, which would
- * rewrite history the store calls final) as soon as {@code I > P}; meanwhile the output watermark
- * is {@code P - 1}, not pinned below it.
+ * It does in two cases, told apart by whether the operator restored state:
+ * <ul>
+ *   <li><em>Rehydration</em> (no checkpoint: the operator started empty and the store was fed back
+ *       to it). The store claims every time below {@code P}, so the held commands are applied at
+ *       {@code P} (never behind it, which would rewrite history the store calls final) as soon as
+ *       {@code I > P}; meanwhile the output watermark is {@code P - 1}, not pinned below it.
+ *   <li><em>Restore from a checkpoint or savepoint.</em> The sink advanced {@code P} with the
+ *       watermark, after the checkpoint, so the store is ahead of the restored operator. But the
+ *       restored state and the restored source offsets agree with each other: the replay drains
+ *       the same commands at the same times as the failed attempt, and the sink rewrites the same
+ *       cells (idempotent, never older over newer). So here {@code P} only opens the eligibility
+ *       gate: it moves neither {@code S} nor the output watermark. Retiming the replay to {@code P}
+ *       would emit a changelog a failure-free run never emits, and could order a replayed delete
+ *       behind a retimed put of the failed attempt, which the store would refuse as older.
+ * </ul>
  * <br><b>Output rule</b> (SPEC 3.5) for prior {@code p} and winner {@code x}: {@code x} present:
  * {@code (p,t,-1)} if {@code p} exists, then {@code (x,t,+1)}; {@code x} a delete: {@code (p,t,-1)}
  * if {@code p} exists, else nothing; {@code x} equal to {@code p}: nothing. Error values are values.
  * Records carry timestamp {@code t} and the order key of the command that caused them.
- * <br><b>Output watermark</b> {@code = max(min(I, earliest held time), P) - 1}, the earliest held
- * time being {@code max(earliest stashed time, S)}; emitted only when it advances, right after a
+ * <br><b>Output watermark</b> {@code = max(min(I, earliest held time), P) - 1} ({@code P} only when
+ * rehydrating, see above), the earliest held time being {@code max(earliest stashed time, S)}; emitted only when it advances, right after a
  * {@link Update#progress} marker with the source positions valid below the new frontier.
  *
  * <h2>The buffer (hot path)</h2>
@@ -178,6 +190,8 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     private transient long inputFrontier;
     private transient long persistFrontier;
     private transient boolean feedbackEnded;
+    /** True when the operator started without state: a {@code P} ahead of {@code S} is a rehydrated store. */
+    private transient boolean adoptsPersistFrontier;
     private transient long stateFrontier;
     private transient long outputWatermark;
     /** During a drain pass: its bound {@code D} and the state frontier it started from. */
@@ -228,6 +242,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         persistFrontier = Long.MIN_VALUE;
         stateFrontier = Long.MIN_VALUE;
         outputWatermark = Long.MIN_VALUE;
+        adoptsPersistFrontier = !context.isRestored();
         held = new HeldTimes();
         buffer = new LinkedHashMap<>(16, 0.75f, true);
         pendingKeys = new ArrayList<>();
@@ -477,8 +492,9 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     }
 
     private void advance() throws Exception {
-        if (persistFrontier > stateFrontier) {
-            stateFrontier = persistFrontier;
+        long adoptedFrontier = adoptsPersistFrontier ? persistFrontier : Long.MIN_VALUE;
+        if (adoptedFrontier > stateFrontier) {
+            stateFrontier = adoptedFrontier;
         }
         long bound = Math.min(inputFrontier, feedbackEnded ? Long.MAX_VALUE : saturatingAdd(persistFrontier, lead));
         if (bound > stateFrontier) {
@@ -492,7 +508,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             lastDrainIneligible = held.size();
         }
         long heldFrontier = held.isEmpty() ? Long.MAX_VALUE : Math.max(held.earliestTime(), stateFrontier);
-        long frontier = Math.max(Math.min(inputFrontier, heldFrontier), persistFrontier);
+        long frontier = Math.max(Math.min(inputFrontier, heldFrontier), adoptedFrontier);
         long watermark = frontier == Long.MAX_VALUE ? Long.MAX_VALUE : saturatingAdd(frontier, -1);
         if (watermark > outputWatermark) {
             output.collect(outRecord.replace(Update.progress(frontier, held.positions()), watermark));

@@ -399,6 +399,7 @@ class UpsertFeedbackConformanceTest {
                 held += driver.stashEntries();
             }
             assertEquals(20, held, "held commands after the rescale");
+            oracle.restoredFromCheckpoint();
             for (OperatorDriver driver : subtasks) {
                 driver.persistFrontier(4);
                 driver.inputFrontier(11);

@@ -56,6 +56,7 @@ public final class CollectionOracle {
     private long inputFrontier = Long.MIN_VALUE;
     private long persistFrontier = Long.MIN_VALUE;
     private boolean feedbackEnded;
+    private boolean adoptsPersistFrontier = true;
     private long stateFrontier = Long.MIN_VALUE;
     private long outputFrontier = Long.MIN_VALUE;
 
@@ -114,8 +115,19 @@ public final class CollectionOracle {
         frontiersMoved();
     }
 
+    /**
+     * The operator was restored from a checkpoint: from now on a {@code P} ahead of {@code S} is
+     * what a failed attempt wrote (the replay rewrites it at the same times), not a rehydrated
+     * store, so {@code P} no longer moves {@code S} or the output frontier (SPEC 3.4: only
+     * rehydration moves {@code S} up to {@code P}).
+     */
+    public void restoredFromCheckpoint() {
+        adoptsPersistFrontier = false;
+    }
+
     private void frontiersMoved() {
-        stateFrontier = Math.max(stateFrontier, persistFrontier);
+        long adopted = adoptsPersistFrontier ? persistFrontier : Long.MIN_VALUE;
+        stateFrontier = Math.max(stateFrontier, adopted);
         long persistLimit = feedbackEnded ? Long.MAX_VALUE
                 : persistFrontier > Long.MAX_VALUE - lead ? Long.MAX_VALUE : persistFrontier + lead;
         long drainBound = Math.min(inputFrontier, persistLimit);
@@ -142,7 +154,7 @@ public final class CollectionOracle {
                 earliestPending = Math.min(earliestPending, Math.max(p.time(), stateFrontier));
             }
         }
-        outputFrontier = Math.max(outputFrontier, Math.max(Math.min(inputFrontier, earliestPending), persistFrontier));
+        outputFrontier = Math.max(outputFrontier, Math.max(Math.min(inputFrontier, earliestPending), adopted));
     }
 
     private void apply(String keyName, Key key, Pending p, long time) {

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * Feeds the same inputs to the operator (through an {@link OperatorDriver}) and to the
@@ -19,27 +20,42 @@ import java.util.Map;
  *
  * <p>Failures: {@link #snapshot()} checkpoints the operator; {@link #failAndRestore} restores a
  * fresh operator from it and replays every input given since, as a restarted job replays its
- * sources from the checkpoint. The oracle sees each input once (the failure-free run), so a
- * match afterwards is SPEC invariant 9.
+ * sources from the checkpoint. The oracle is then rebuilt along the restored lineage: the same
+ * inputs once each, with {@link CollectionOracle#restoredFromCheckpoint()} from the first input
+ * the restored state did not cover. That only differs from the failure-free run where {@code P}
+ * jumps past held commands after a restore, which a running pipeline never does (its {@code P}
+ * follows the output watermark); elsewhere a match is SPEC invariant 9.
  */
 public final class DifferentialScenario implements AutoCloseable {
     private final OperatorDriver driver;
-    private final CollectionOracle oracle;
+    private final UpsertOptions options;
+    private CollectionOracle oracle;
     private final Map<String, UpsertValue> priors = new HashMap<>();
     private final List<Step> inputs = new ArrayList<>();
+    /** Index of the first input the current operator's lineage processed as a restored operator. */
+    private int restoredFrom = Integer.MAX_VALUE;
 
-    /** One input given to the operator, kept for replay after a restore. */
-    private interface Step {
+    /** What the operator gets for one input, kept for replay after a restore. */
+    private interface DriverStep {
         void applyTo(OperatorDriver driver) throws Exception;
     }
 
-    /** A checkpoint plus how many inputs it covers. */
-    public record Snapshot(OperatorDriver.Checkpoint checkpoint, int inputsCovered) {
+    /** One input, as given to the operator and to the oracle. */
+    private record Step(DriverStep driver, Consumer<CollectionOracle> oracle) {
+    }
+
+    /** A checkpoint, how many inputs it covers, and where its lineage was restored (if it was). */
+    public record Snapshot(OperatorDriver.Checkpoint checkpoint, int inputsCovered, int restoredFrom) {
     }
 
     public DifferentialScenario(OperatorDriver.Backend backend, UpsertOptions options) throws Exception {
+        this.options = options;
         this.driver = new OperatorDriver(backend, options);
-        this.oracle = new CollectionOracle(options.leadMillis(), options.resumePositions());
+        this.oracle = newOracle();
+    }
+
+    private CollectionOracle newOracle() {
+        return new CollectionOracle(options.leadMillis(), options.resumePositions());
     }
 
     public static UpsertValue value(String text) {
@@ -71,50 +87,60 @@ public final class DifferentialScenario implements AutoCloseable {
     }
 
     public DifferentialScenario command(UpsertCommand command) throws Exception {
-        give(driver -> driver.command(command));
-        oracle.command(command);
+        give(driver -> driver.command(command), oracle -> oracle.command(command));
         return this;
     }
 
     public DifferentialScenario prior(UpsertCommand prior) throws Exception {
-        give(driver -> driver.prior(prior));
-        oracle.prior(prior);
+        give(driver -> driver.prior(prior), oracle -> oracle.prior(prior));
         priors.put(prior.flinkKey(), prior.value());
         return this;
     }
 
     public DifferentialScenario inputFrontier(long frontier) throws Exception {
-        give(driver -> driver.inputFrontier(frontier));
-        oracle.inputFrontier(frontier);
+        give(driver -> driver.inputFrontier(frontier), oracle -> oracle.inputFrontier(frontier));
         return this;
     }
 
     public DifferentialScenario persistFrontier(long frontier) throws Exception {
-        give(driver -> driver.persistFrontier(frontier));
-        oracle.persistFrontier(frontier);
+        give(driver -> driver.persistFrontier(frontier), oracle -> oracle.persistFrontier(frontier));
         return this;
     }
 
     public DifferentialScenario endFeedback() throws Exception {
-        give(driver -> driver.endFeedback());
-        oracle.feedbackEnded();
+        give(OperatorDriver::endFeedback, CollectionOracle::feedbackEnded);
         return this;
     }
 
-    private void give(Step step) throws Exception {
-        step.applyTo(driver);
-        inputs.add(step);
+    private void give(DriverStep driverStep, Consumer<CollectionOracle> oracleStep) throws Exception {
+        driverStep.applyTo(driver);
+        oracleStep.accept(oracle);
+        inputs.add(new Step(driverStep, oracleStep));
     }
 
     public Snapshot snapshot() throws Exception {
-        return new Snapshot(driver.snapshot(), inputs.size());
+        return new Snapshot(driver.snapshot(), inputs.size(), restoredFrom);
     }
 
-    /** The operator fails; a fresh one restores {@code snapshot} and gets every input since replayed. */
+    /**
+     * The operator fails; a fresh one restores {@code snapshot} and gets every input since replayed.
+     * The oracle is rebuilt along the restored lineage (see the class comment).
+     */
     public void failAndRestore(Snapshot snapshot) throws Exception {
         driver.restore(snapshot.checkpoint());
         for (Step step : inputs.subList(snapshot.inputsCovered(), inputs.size())) {
-            step.applyTo(driver);
+            step.driver().applyTo(driver);
+        }
+        restoredFrom = Math.min(snapshot.restoredFrom(), snapshot.inputsCovered());
+        oracle = newOracle();
+        for (int i = 0; i < inputs.size(); i++) {
+            if (i == restoredFrom) {
+                oracle.restoredFromCheckpoint();
+            }
+            inputs.get(i).oracle().accept(oracle);
+        }
+        if (restoredFrom == inputs.size()) {
+            oracle.restoredFromCheckpoint();
         }
     }
 
