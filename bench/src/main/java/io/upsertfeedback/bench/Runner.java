@@ -108,7 +108,7 @@ public final class Runner {
         Chart.write(out, results.resolve("chart.png"));
         System.out.println(table);
         if (!out.allChecksPass()) {
-            System.err.println("Some contender's counts differ from the expected ones: see the check column.");
+            System.err.println("A contender's counts differ from the expected ones, or a step did not complete: see the results.");
             System.exit(1);
         }
     }
