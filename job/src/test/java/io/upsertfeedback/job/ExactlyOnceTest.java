@@ -9,7 +9,6 @@ import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,21 +51,11 @@ class ExactlyOnceTest {
      * the oracle, both frontiers end at +inf (the final watermark), no orphan object or dangling
      * tombstone remains, and the committed changelogs, consolidated, are equal.
      *
-     * <p><b>Off by default: it finds a bug</b> (passes with {@code -Dloop.seed=1}, fails e.g. with
-     * {@code -Dloop.seed=5608780970575427697}). After a restore the store's {@code P} is ahead of
-     * the restored operator: the sink advances {@code P} as the watermark passes, not with
-     * checkpoints. The feedback input moves the restored operator's {@code S} up to it, so replayed
-     * commands are retimed to {@code P}: the changelog differs from the failure-free one. Worse,
-     * when a later attempt drains a replayed delete before {@code P} reaches it, the delete is
-     * written at its own time, older than the retimed put an earlier attempt wrote, and the store
-     * refuses it (a key keeps a value its last command deleted). Fix: the operator moves {@code S} up
-     * to {@code P} only when it restored no {@code P} (rehydration), or {@code P} reaches the
-     * operator only from completed checkpoints and the sink rewinds its frontier column to its
-     * checkpointed value on restore.
+     * <p>This test found the retime-after-restore bug: a restored operator must not adopt the
+     * store's {@code P} (ahead of its checkpoint) as its state frontier; see
+     * {@code UpsertFeedbackOperator}, "P passing held commands".
      */
     @Test
-    @EnabledIfSystemProperty(named = "loop.exactly-once", matches = "true", disabledReason = "known bug, see the comment: "
-            + "run with -Dloop.exactly-once=true")
     void failuresAtRandomPointsChangeNothing(@TempDir Path dir) throws Exception {
         long seed = Long.getLong("loop.seed", new Random().nextLong());
         System.out.println("ExactlyOnceTest seed " + seed + " (reproduce with -Dloop.seed=" + seed + ")");
