@@ -1,6 +1,7 @@
 package io.upsertfeedback.connectors.store;
 
 import io.upsertfeedback.schemas.StoredValueMeta;
+import org.apache.hadoop.hbase.TableExistsException;
 import org.apache.hadoop.hbase.TableName;
 import org.apache.hadoop.hbase.client.Admin;
 import org.apache.hadoop.hbase.client.BufferedMutator;
@@ -81,7 +82,10 @@ public final class BigtableHighVolumeTier implements HighVolumeTier {
         this.mutator = connection.getBufferedMutator(tableName);
     }
 
-    /** Creates the store's table (family {@code s}, one version kept) unless it exists. */
+    /**
+     * Creates the store's table (family {@code s}, one version kept) unless it exists. Several sink
+     * subtasks may race to create it: losing that race is success.
+     */
     public static void createTableIfMissing(Connection connection, String table) throws IOException {
         TableName name = TableName.valueOf(table);
         try (Admin admin = connection.getAdmin()) {
@@ -89,6 +93,8 @@ public final class BigtableHighVolumeTier implements HighVolumeTier {
                 admin.createTable(TableDescriptorBuilder.newBuilder(name)
                         .setColumnFamily(ColumnFamilyDescriptorBuilder.newBuilder(FAMILY).setMaxVersions(1).build()).build());
             }
+        } catch (TableExistsException raced) {
+            // another subtask created it between the check and the create
         }
     }
 
