@@ -5,7 +5,6 @@ import io.upsertfeedback.connectors.testing.TcpProxy;
 import io.upsertfeedback.operators.testing.Consolidation;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -29,8 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class ExactlyOnceTest {
     @RegisterExtension
-    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
-            .setNumberTaskManagers(1).setNumberSlotsPerTaskManager(4).build());
+    static final MiniClusterExtension FLINK = LoopHarness.miniCluster(4);
 
     private static LoopHarness harness;
 

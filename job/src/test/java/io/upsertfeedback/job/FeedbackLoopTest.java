@@ -5,9 +5,7 @@ import io.upsertfeedback.operators.Update;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.functions.RichMapFunction;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.MetricOptions;
 import org.apache.flink.core.execution.JobClient;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.AfterAll;
@@ -32,16 +30,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * operator's output watermark drives the sink, the sink drives {@code P}. (A storage stall: {@link StorageStallTest}.)
  */
 class FeedbackLoopTest {
-    private static final Configuration CLUSTER = new Configuration();
-
-    static {
-        ProgressMetrics.reporterConfig().forEach(CLUSTER::setString);
-        CLUSTER.set(MetricOptions.REPORTER_INTERVAL, Duration.ofSeconds(1));
-    }
-
     @RegisterExtension
-    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
-            .setConfiguration(CLUSTER).setNumberTaskManagers(1).setNumberSlotsPerTaskManager(4).build());
+    static final MiniClusterExtension FLINK = LoopHarness.miniCluster(4);
 
     private static LoopHarness harness;
 

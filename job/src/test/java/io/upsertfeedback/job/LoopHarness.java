@@ -1,5 +1,8 @@
 package io.upsertfeedback.job;
 
+import org.apache.flink.configuration.MetricOptions;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.test.junit5.MiniClusterExtension;
 import io.upsertfeedback.connectors.embedded.EmbeddedBigtable;
 import io.upsertfeedback.connectors.embedded.EmbeddedKafka;
 import io.upsertfeedback.connectors.feedback.FeedbackSource;
@@ -74,6 +77,18 @@ final class LoopHarness implements AutoCloseable {
     static final long T0 = (System.currentTimeMillis() / 1000 - 3600) * 1000;
     /** Values above this many bytes (encoded) go to the long-term tier. */
     static final int INLINE_THRESHOLD = 2048;
+
+    /**
+     * The MiniCluster a loop test runs on: one task manager with {@code slots} slots and the
+     * metric reporter {@link ProgressMetrics} reads (so tests observe the operator's metrics).
+     */
+    static MiniClusterExtension miniCluster(int slots) {
+        Configuration cluster = new Configuration();
+        ProgressMetrics.reporterConfig().forEach(cluster::setString);
+        cluster.set(MetricOptions.REPORTER_INTERVAL, Duration.ofSeconds(1));
+        return new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
+                .setConfiguration(cluster).setNumberTaskManagers(1).setNumberSlotsPerTaskManager(slots).build());
+    }
 
     /** The Bigtable client logs through java.util.logging: errors only (held here so the setting sticks). */
     private static final Logger GOOGLE_LOGS = Logger.getLogger("com.google");

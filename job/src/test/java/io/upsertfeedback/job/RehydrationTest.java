@@ -2,10 +2,8 @@ package io.upsertfeedback.job;
 
 import io.upsertfeedback.connectors.store.StoreHandle;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.MetricOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.core.execution.SavepointFormatType;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.flink.util.ExceptionUtils;
 import org.junit.jupiter.api.AfterAll;
@@ -31,16 +29,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * restarts at another parallelism; a second job on a running job's store fails fast (fencing).
  */
 class RehydrationTest {
-    private static final Configuration CLUSTER = new Configuration();
-
-    static {
-        ProgressMetrics.reporterConfig().forEach(CLUSTER::setString);
-        CLUSTER.set(MetricOptions.REPORTER_INTERVAL, Duration.ofSeconds(1));
-    }
-
     @RegisterExtension
-    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
-            .setConfiguration(CLUSTER).setNumberTaskManagers(1).setNumberSlotsPerTaskManager(4).build());
+    static final MiniClusterExtension FLINK = LoopHarness.miniCluster(4);
 
     private static LoopHarness harness;
 

@@ -4,9 +4,7 @@ import io.upsertfeedback.connectors.store.StoreOptions;
 import io.upsertfeedback.connectors.testing.TcpProxy;
 import io.upsertfeedback.operators.UpsertOptions;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.MetricOptions;
 import org.apache.flink.core.execution.JobClient;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -29,16 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * and cluster: it pushes 80 MB through them.
  */
 class StorageStallTest {
-    private static final Configuration CLUSTER = new Configuration();
-
-    static {
-        ProgressMetrics.reporterConfig().forEach(CLUSTER::setString);
-        CLUSTER.set(MetricOptions.REPORTER_INTERVAL, Duration.ofSeconds(1));
-    }
-
     @RegisterExtension
-    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
-            .setConfiguration(CLUSTER).setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2).build());
+    static final MiniClusterExtension FLINK = LoopHarness.miniCluster(2);
 
     private static LoopHarness harness;
 
