@@ -1,5 +1,6 @@
 package io.upsertfeedback.connectors.kafka;
 
+import io.upsertfeedback.connectors.testing.DeadLetterTopic;
 import io.upsertfeedback.connectors.embedded.EmbeddedKafka;
 import io.upsertfeedback.operators.UpsertCommand;
 import io.upsertfeedback.schemas.DeadLetter;
@@ -12,12 +13,8 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.flink.util.CloseableIterator;
 import org.apache.flink.util.Collector;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -28,8 +25,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -96,7 +91,7 @@ class KafkaCommandSourceTest {
             }
         }
 
-        List<DeadLetter> letters = readDeadLetters("src-dead", 2);
+        List<DeadLetter> letters = DeadLetterTopic.read(kafka, "src-dead", 2);
         letters.sort(Comparator.comparingInt(DeadLetter::getPartition));
         assertEquals("null key", letters.get(0).getReason());
         assertEquals(0, letters.get(0).getPartition());
@@ -147,26 +142,5 @@ class KafkaCommandSourceTest {
         public void onTimer(long timestamp, OnTimerContext ctx, Collector<UpsertCommand> out) {
             WATERMARK.accumulateAndGet(timestamp, Math::max);
         }
-    }
-
-    private static List<DeadLetter> readDeadLetters(String topic, int expected) {
-        Properties p = new Properties();
-        p.putAll(Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                ConsumerConfig.GROUP_ID_CONFIG, "dead-letter-reader",
-                ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName(),
-                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName()));
-        List<DeadLetter> letters = new ArrayList<>();
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p)) {
-            consumer.subscribe(List.of(topic));
-            while (letters.size() < expected && System.nanoTime() < deadline) {
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    letters.add(UpsertCommandDeserializer.readDeadLetter(r.value()));
-                }
-            }
-        }
-        assertEquals(expected, letters.size());
-        return letters;
     }
 }
