@@ -6,8 +6,6 @@ import io.upsertfeedback.operators.testing.Consolidation;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,17 +28,8 @@ class ExactlyOnceTest {
     @RegisterExtension
     static final MiniClusterExtension FLINK = LoopHarness.miniCluster(4);
 
-    private static LoopHarness harness;
-
-    @BeforeAll
-    static void start() throws Exception {
-        harness = LoopHarness.start();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        harness.close();
-    }
+    @RegisterExtension
+    static final LoopHarness harness = new LoopHarness();
 
     /**
      * 20,000 commands on 2,000 keys over 40 ticks, run twice on the same topic into two stores:

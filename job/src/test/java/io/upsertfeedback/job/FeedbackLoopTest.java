@@ -8,8 +8,6 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,17 +31,8 @@ class FeedbackLoopTest {
     @RegisterExtension
     static final MiniClusterExtension FLINK = LoopHarness.miniCluster(4);
 
-    private static LoopHarness harness;
-
-    @BeforeAll
-    static void start() throws Exception {
-        harness = LoopHarness.start();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        harness.close();
-    }
+    @RegisterExtension
+    static final LoopHarness harness = new LoopHarness();
 
     /**
      * Per probe: the least and the greatest {@code t - P} over the data updates, {@code P} read from

@@ -1,6 +1,9 @@
 package io.upsertfeedback.job;
 
 import org.apache.flink.configuration.MetricOptions;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import io.upsertfeedback.connectors.embedded.EmbeddedBigtable;
@@ -66,9 +69,10 @@ import static org.junit.jupiter.api.Assertions.fail;
  * random upsert commands with its independent oracle (the last command per key in the order it was
  * produced, which is offset order: one producer, keys hashed to partitions), and checks of a store
  * against the oracle and the tiered-store invariants. Waiting is polling an observable condition
- * with a deadline, never a sleep.
+ * with a deadline, never a sleep. A JUnit extension: a test class registers one in a static field
+ * and the broker and the emulator run from before its first test to after its last.
  */
-final class LoopHarness implements AutoCloseable {
+final class LoopHarness implements BeforeAllCallback, AfterAllCallback {
     /**
      * Times start an hour ago, whole seconds: old enough for any broker clock, young enough that
      * the broker's 7-day retention never deletes the test's records while a second job still
@@ -97,22 +101,13 @@ final class LoopHarness implements AutoCloseable {
         GOOGLE_LOGS.setLevel(Level.SEVERE);
     }
 
-    final EmbeddedKafka kafka;
-    final EmbeddedBigtable bigtable;
+    EmbeddedKafka kafka;
+    EmbeddedBigtable bigtable;
 
-    private LoopHarness(EmbeddedKafka kafka, EmbeddedBigtable bigtable) {
-        this.kafka = kafka;
-        this.bigtable = bigtable;
-    }
-
-    static LoopHarness start() throws Exception {
-        EmbeddedKafka kafka = EmbeddedKafka.start();
-        try {
-            return new LoopHarness(kafka, EmbeddedBigtable.start());
-        } catch (Exception e) {
-            kafka.close();
-            throw e;
-        }
+    @Override
+    public void beforeAll(ExtensionContext context) throws Exception {
+        kafka = EmbeddedKafka.start();
+        bigtable = EmbeddedBigtable.start();
     }
 
     /**
@@ -377,7 +372,7 @@ final class LoopHarness implements AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void afterAll(ExtensionContext context) throws Exception {
         try (EmbeddedKafka k = kafka; EmbeddedBigtable b = bigtable) {
             // closes both
         }

@@ -6,8 +6,6 @@ import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.flink.util.ExceptionUtils;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,17 +30,8 @@ class RehydrationTest {
     @RegisterExtension
     static final MiniClusterExtension FLINK = LoopHarness.miniCluster(4);
 
-    private static LoopHarness harness;
-
-    @BeforeAll
-    static void start() throws Exception {
-        harness = LoopHarness.start();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        harness.close();
-    }
+    @RegisterExtension
+    static final LoopHarness harness = new LoopHarness();
 
     /**
      * 10,000 commands on 1,000 keys over 20 ticks; the job is cancelled (no savepoint) once

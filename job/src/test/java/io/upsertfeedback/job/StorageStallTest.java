@@ -6,8 +6,6 @@ import io.upsertfeedback.operators.UpsertOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,17 +28,8 @@ class StorageStallTest {
     @RegisterExtension
     static final MiniClusterExtension FLINK = LoopHarness.miniCluster(2);
 
-    private static LoopHarness harness;
-
-    @BeforeAll
-    static void start() throws Exception {
-        harness = LoopHarness.start();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        harness.close();
-    }
+    @RegisterExtension
+    static final LoopHarness harness = new LoopHarness();
 
     /**
      * Storage stalls (a TCP proxy cuts the Bigtable connections) while 20,000 then 60,000 commands
