@@ -31,13 +31,20 @@ final class ChildProcess {
     private ChildProcess() {
     }
 
-    /** The java command for {@code mainClass} on {@code classpath} with {@code heap} (e.g. {@code 1g}). */
+    /**
+     * The java command for {@code mainClass} on {@code classpath} with {@code heap} (e.g. {@code 1g}),
+     * plus the options in the environment variable {@code BENCH_JAVA_OPTS} (e.g. a JFR recording).
+     */
     static List<String> java(String classpath, String heap, List<String> extraJvmOptions, String mainClass, List<String> args) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx" + heap);
         command.addAll(JVM_OPTIONS);
         command.addAll(extraJvmOptions);
+        String fromEnvironment = System.getenv("BENCH_JAVA_OPTS");
+        if (fromEnvironment != null && !fromEnvironment.isBlank()) {
+            command.addAll(List.of(fromEnvironment.trim().split("\\s+")));
+        }
         command.add("-cp");
         command.add(classpath);
         command.add(mainClass);

@@ -3,7 +3,6 @@ package io.upsertfeedback.operators;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.stream.LongStream;
 
 /**
@@ -20,28 +19,26 @@ import java.util.stream.LongStream;
  * watermark may not pass it) and the source positions of a progress marker (per partition, the
  * lowest held offset, else the highest seen offset + 1). Partitions are Kafka partitions, small
  * non-negative integers, so per-partition values live in arrays indexed by partition.
+ *
+ * <p><b>Layout, for the hot path.</b> Held times are a sorted run of buckets in parallel arrays
+ * (time, count, lowest offset per partition), from {@code head} to {@code tail}. Commands arrive
+ * in about time order, so {@link #add} almost always hits the last bucket or appends one; an older
+ * time is found by binary search and, when new, inserted by shifting the few later buckets. Every
+ * entry below a drain bound leaves the stash in that drain pass, so entries are never removed one
+ * by one: {@link #removeBelow} drops whole buckets from the front. No boxing, no per-entry
+ * search, no allocation once the arrays have grown (a bucket slot keeps its offset array).
  */
 final class HeldTimes {
     private static final long NONE = Long.MIN_VALUE;
 
-    /** Entries held at one time. */
-    private static final class Bucket {
-        long count;
-        long[] minOffsetByPartition = new long[0];
-
-        void noteOffset(int partition, long offset) {
-            minOffsetByPartition = ensure(minOffsetByPartition, partition, Long.MAX_VALUE);
-            if (offset < minOffsetByPartition[partition]) {
-                minOffsetByPartition[partition] = offset;
-            }
-        }
-    }
-
-    private final TreeMap<Long, Bucket> byTime = new TreeMap<>();
+    private long[] times = new long[16];
+    private long[] counts = new long[16];
+    private long[][] minOffsets = new long[16][];
+    /** Buckets live in slots {@code [head, tail)}, in ascending time. */
+    private int head;
+    private int tail;
     private long[] maxSeenOffsetByPartition = new long[0];
     private long size;
-    private long lastTime = NONE;
-    private Bucket lastBucket;
 
     private static long[] ensure(long[] array, int partition, long fill) {
         if (partition < 0) {
@@ -64,45 +61,92 @@ final class HeldTimes {
         }
     }
 
-    private Bucket bucket(long time, boolean create) {
-        if (time == lastTime && lastBucket != null) {
-            return lastBucket;
+    /** The slot of the bucket at {@code time}, created (empty) when there is none. */
+    private int bucket(long time) {
+        if (tail > head && times[tail - 1] == time) {
+            return tail - 1;
         }
-        Bucket bucket = byTime.get(time);
-        if (bucket == null && create) {
-            bucket = new Bucket();
-            byTime.put(time, bucket);
+        if (tail == head || times[tail - 1] < time) {
+            return insertAt(tail, time);
         }
-        lastTime = time;
-        lastBucket = bucket;
-        return bucket;
+        int found = Arrays.binarySearch(times, head, tail, time);
+        return found >= 0 ? found : insertAt(-found - 1, time);
+    }
+
+    /** Opens an empty bucket at {@code time} in slot {@code slot} (shifting later ones); returns its slot. */
+    private int insertAt(int slot, long time) {
+        if (tail == times.length) {
+            slot -= compactOrGrow();
+        }
+        long[] spare = minOffsets[tail];
+        int later = tail - slot;
+        System.arraycopy(times, slot, times, slot + 1, later);
+        System.arraycopy(counts, slot, counts, slot + 1, later);
+        System.arraycopy(minOffsets, slot, minOffsets, slot + 1, later);
+        tail++;
+        times[slot] = time;
+        counts[slot] = 0;
+        minOffsets[slot] = spare == null ? new long[maxSeenOffsetByPartition.length] : spare;
+        Arrays.fill(minOffsets[slot], Long.MAX_VALUE);
+        return slot;
+    }
+
+    /** Makes room at the end: moves the buckets to slot 0, or doubles the arrays; returns how far they moved. */
+    private int compactOrGrow() {
+        int shift = head;
+        int live = tail - head;
+        if (head > 0 && live < times.length / 2) {
+            System.arraycopy(times, head, times, 0, live);
+            System.arraycopy(counts, head, counts, 0, live);
+            long[][] freed = Arrays.copyOfRange(minOffsets, 0, head);
+            System.arraycopy(minOffsets, head, minOffsets, 0, live);
+            System.arraycopy(freed, 0, minOffsets, live, head);
+        } else {
+            times = Arrays.copyOfRange(times, head, head + 2 * times.length);
+            counts = Arrays.copyOfRange(counts, head, head + 2 * counts.length);
+            minOffsets = Arrays.copyOfRange(minOffsets, head, head + 2 * minOffsets.length);
+        }
+        head = 0;
+        tail = live;
+        return shift;
+    }
+
+    private void noteOffset(int slot, int partition, long offset) {
+        long[] offsets = ensure(minOffsets[slot], partition, Long.MAX_VALUE);
+        minOffsets[slot] = offsets;
+        if (offset < offsets[partition]) {
+            offsets[partition] = offset;
+        }
     }
 
     /** A new stash entry at {@code time}. */
     void add(long time, int partition, long offset) {
-        Bucket bucket = bucket(time, true);
-        bucket.count++;
-        bucket.noteOffset(partition, offset);
+        int slot = bucket(time);
+        counts[slot]++;
+        noteOffset(slot, partition, offset);
         size++;
     }
 
     /** The stash entry at {@code time} of some key was replaced by a newer command. */
     void replace(long time, int partition, long offset) {
-        bucket(time, true).noteOffset(partition, offset);
+        noteOffset(bucket(time), partition, offset);
     }
 
-    /** A stash entry at {@code time} left the stash (drained or dropped). */
-    void remove(long time) {
-        Bucket bucket = bucket(time, false);
-        if (bucket == null) {
-            throw new IllegalStateException("no held entry at time " + time);
+    /**
+     * Every stash entry at a time below {@code bound} left the stash (a drain pass takes them
+     * all); returns how many that was.
+     */
+    long removeBelow(long bound) {
+        long removed = 0;
+        while (head < tail && times[head] < bound) {
+            removed += counts[head++];
         }
-        size--;
-        if (--bucket.count == 0) {
-            byTime.remove(time);
-            lastTime = NONE;
-            lastBucket = null;
+        if (head == tail) {
+            head = 0;
+            tail = 0;
         }
+        size -= removed;
+        return removed;
     }
 
     boolean isEmpty() {
@@ -116,12 +160,12 @@ final class HeldTimes {
 
     /** Number of distinct held times. */
     int distinctTimes() {
-        return byTime.size();
+        return tail - head;
     }
 
     /** The earliest held (stored) time; only when not empty. */
     long earliestTime() {
-        return byTime.firstKey();
+        return times[head];
     }
 
     /** Per partition seen: the lowest held offset, else the highest seen offset + 1. */
@@ -132,11 +176,11 @@ final class HeldTimes {
                 positions.put(partition, maxSeenOffsetByPartition[partition] + 1);
             }
         }
-        for (Bucket bucket : byTime.values()) {
-            for (int partition = 0; partition < bucket.minOffsetByPartition.length; partition++) {
-                long offset = bucket.minOffsetByPartition[partition];
-                if (offset != Long.MAX_VALUE) {
-                    positions.merge(partition, offset, Math::min);
+        for (int slot = head; slot < tail; slot++) {
+            long[] offsets = minOffsets[slot];
+            for (int partition = 0; partition < offsets.length; partition++) {
+                if (offsets[partition] != Long.MAX_VALUE) {
+                    positions.merge(partition, offsets[partition], Math::min);
                 }
             }
         }
@@ -156,11 +200,10 @@ final class HeldTimes {
                 out.add(partition).add(maxSeenOffsetByPartition[partition]);
             }
         }
-        out.add(byTime.size());
-        for (Map.Entry<Long, Bucket> entry : byTime.entrySet()) {
-            long[] minOffsets = entry.getValue().minOffsetByPartition;
-            out.add(entry.getKey()).add(entry.getValue().count).add(minOffsets.length);
-            Arrays.stream(minOffsets).forEach(out);
+        out.add(tail - head);
+        for (int slot = head; slot < tail; slot++) {
+            out.add(times[slot]).add(counts[slot]).add(minOffsets[slot].length);
+            Arrays.stream(minOffsets[slot]).forEach(out);
         }
         return out.build().toArray();
     }
@@ -180,13 +223,14 @@ final class HeldTimes {
         }
         long buckets = data[i++];
         for (long n = 0; n < buckets; n++) {
-            Bucket bucket = new Bucket();
-            long time = data[i++];
-            bucket.count = data[i++];
-            bucket.minOffsetByPartition = Arrays.copyOfRange(data, i + 1, i + 1 + (int) data[i]);
-            i += 1 + (int) data[i];
-            byTime.put(time, bucket);
-            size += bucket.count;
+            int slot = bucket(data[i++]);
+            long count = data[i++];
+            counts[slot] += count;
+            size += count;
+            int partitions = (int) data[i++];
+            for (int partition = 0; partition < partitions; partition++, i++) {
+                noteOffset(slot, partition, data[i]);
+            }
         }
     }
 }

@@ -77,7 +77,9 @@ import java.util.Map;
  * prior value carried forward from one to the next. An entry whose order key is not newer than the applied one
  * (a rehydrated value came in after it) is dropped as superseded. A key drained through its timer
  * that is not buffered is read, drained and written, with a new timer at its first remaining entry.
- * Then {@code S = D}.
+ * Every entry below {@code D} has then left the stash, so {@link HeldTimes} drops the times below
+ * {@code D} at once (and the operator checks that their count is what the pass drained). Then
+ * {@code S = D}.
  * <br><b>P passing held commands.</b> In a running pipeline {@code P} never passes a held time:
  * the sink's frontier follows this operator's output watermark, which stays below what is held.
  * It does in two cases, told apart by whether the operator restored state:
@@ -116,7 +118,7 @@ import java.util.Map;
  * <ul>
  *   <li><b>Exact.</b> The buffer holds the authoritative state of its keys: commands, prior values
  *       and timers read a key's state from the buffer first. {@link HeldTimes} is updated at
- *       arrival and at drain exactly as without a buffer, so the output watermark, the progress
+ *       arrival and after each pass exactly as without a buffer, so the output watermark, the progress
  *       markers, the counters and {@link #stashEntries} are unchanged. A buffered key holding stash
  *       entries is drained in every pass, which covers every pass in which a timer at its first
  *       entry would fire. A key whose state empties (a delete of nothing left) forgets its applied
@@ -198,6 +200,8 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     private transient long passBound;
     private transient long passStart;
     private transient long passEligible;
+    /** Stash entries that left the stash in this pass: every one held below its bound (checked). */
+    private transient long passDrained;
 
     private transient Counter inserts;
     private transient Counter updates;
@@ -501,8 +505,14 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             passBound = bound;
             passStart = stateFrontier;
             passEligible = 0;
+            passDrained = 0;
             timeServiceManager.advanceWatermark(new Watermark(bound - 1));
             drainBuffer();
+            long released = held.removeBelow(bound);
+            if (released != passDrained) {
+                throw new IllegalStateException("drain pass to " + bound + " took " + passDrained
+                        + " stash entries, but " + released + " were held below it");
+            }
             stateFrontier = bound;
             lastDrainEligible = passEligible;
             lastDrainIneligible = held.size();
@@ -553,8 +563,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
 
     /**
      * Drains the buffered keys with stash entries (after the timers of the pass fired), in the
-     * order they got them (about time order, which keeps {@link HeldTimes} lookups on one time);
-     * they stay buffered, and those still holding entries stay pending.
+     * order they got them; they stay buffered, and those still holding entries stay pending.
      */
     private void drainBuffer() {
         int kept = 0;
@@ -579,7 +588,6 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         int drained = 0;
         while (drained < stash.size() && stash.get(drained).time() < passBound) {
             KeyState.Pending pending = stash.get(drained++);
-            held.remove(pending.time());
             if (KeyState.compareOrder(pending.partition(), pending.offset(), state.appliedPartition, state.appliedOffset) <= 0) {
                 droppedSuperseded.inc();
                 continue;
@@ -593,6 +601,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         }
         stash.subList(0, drained).clear();
         state.forgetIfEmpty();
+        passDrained += drained;
         return drained;
     }
 
