@@ -70,7 +70,7 @@ public final class FlinkContender {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, conf);
         switch (contender) {
             case "ours" -> UpsertFeedback.apply(commands(env, bootstrap, workload.topic(), tick, latencyRate == 0),
-                            UpsertFeedback.noFeedback(env), UpsertOptions.defaults().withTick(tick).withLead(tick))
+                            UpsertFeedback.noFeedback(env), UpsertOptions.fromConfiguration(conf).withTick(tick).withLead(tick))
                     .sinkTo(new CountingSink<Update>(u -> u.isProgress() ? 0 : u.diff(), latencyRate > 0 ? u -> u.value().bytes() : null));
             case "ceiling" -> commands(env, bootstrap, workload.topic(), tick, true).sinkTo(new CountingSink<UpsertCommand>(c -> 1));
             case "sql" -> sql(env, bootstrap, workload.topic()).sinkTo(new CountingSink<Row>(FlinkContender::diffOfRow));

@@ -7,129 +7,149 @@ import java.util.stream.LongStream;
 
 /**
  * The operator subtask's view of what it holds, sized by the number of distinct held times (a
- * handful: times are coarsened to ticks), never by the number of keys:
+ * handful: times are coarsened to ticks), never by the number of keys. Per source partition:
  *
  * <ul>
- *   <li>per held (stashed) time: how many stash entries sit there and, per source partition, the
- *       lowest offset among them (kept as a lower bound when an entry is replaced: conservative);
- *   <li>per source partition: the highest offset seen on the command input.
+ *   <li>per held (stashed) time: how many of the partition's stash entries sit there and the lowest
+ *       offset among them (kept as a lower bound when an entry is replaced: conservative);
+ *   <li>the highest offset seen on the command input.
  * </ul>
  *
  * <p>It answers the two questions of the output side: the earliest held time (the output
  * watermark may not pass it) and the source positions of a progress marker (per partition, the
- * lowest held offset, else the highest seen offset + 1). Partitions are Kafka partitions, small
- * non-negative integers, so per-partition values live in arrays indexed by partition.
+ * lowest held offset, else the highest seen offset + 1).
  *
- * <p><b>Layout, for the hot path.</b> Held times are a sorted run of buckets in parallel arrays
- * (time, count, lowest offset per partition), from {@code head} to {@code tail}. Commands arrive
- * in about time order, so {@link #add} almost always hits the last bucket or appends one; an older
- * time is found by binary search and, when new, inserted by shifting the few later buckets. Every
- * entry below a drain bound leaves the stash in that drain pass, so entries are never removed one
- * by one: {@link #removeBelow} drops whole buckets from the front. No boxing, no per-entry
- * search, no allocation once the arrays have grown (a bucket slot keeps its offset array).
+ * <p><b>Layout, for the hot path.</b> Each partition's held times are a sorted run of buckets in
+ * parallel arrays (time, count, lowest offset). A partition is read in offset order and its times
+ * rarely go backwards, so {@link #add} almost always hits the run's last bucket or appends one
+ * (keeping one run per partition is what makes this true: partitions read at different speeds
+ * interleave their times at the operator); an older time is found by binary search and, when new,
+ * inserted by shifting the later buckets. Every entry below a drain bound leaves the stash in that
+ * drain pass, so entries are never removed one by one: {@link #removeBelow} drops whole buckets
+ * from the front of each run. No boxing, no per-entry search or removal, no allocation once the
+ * arrays have grown. Partitions are Kafka partitions, small non-negative integers: runs live in an
+ * array indexed by partition.
  */
 final class HeldTimes {
     private static final long NONE = Long.MIN_VALUE;
 
-    private long[] times = new long[16];
-    private long[] counts = new long[16];
-    private long[][] minOffsets = new long[16][];
-    /** Buckets live in slots {@code [head, tail)}, in ascending time. */
-    private int head;
-    private int tail;
-    private long[] maxSeenOffsetByPartition = new long[0];
+    /** One partition's held times, in slots {@code [head, tail)} in ascending time, and its highest seen offset. */
+    private static final class Run {
+        long[] times = new long[16];
+        long[] counts = new long[16];
+        long[] minOffsets = new long[16];
+        int head;
+        int tail;
+        long maxSeenOffset = NONE;
+
+        boolean isEmpty() {
+            return head == tail;
+        }
+
+        /** The slot of the bucket at {@code time}, created (empty) when there is none. */
+        int bucket(long time) {
+            if (tail > head && times[tail - 1] == time) {
+                return tail - 1;
+            }
+            if (tail == head || times[tail - 1] < time) {
+                return insertAt(tail, time);
+            }
+            int found = Arrays.binarySearch(times, head, tail, time);
+            return found >= 0 ? found : insertAt(-found - 1, time);
+        }
+
+        private int insertAt(int slot, long time) {
+            if (tail == times.length) {
+                slot -= compactOrGrow();
+            }
+            int later = tail - slot;
+            System.arraycopy(times, slot, times, slot + 1, later);
+            System.arraycopy(counts, slot, counts, slot + 1, later);
+            System.arraycopy(minOffsets, slot, minOffsets, slot + 1, later);
+            tail++;
+            times[slot] = time;
+            counts[slot] = 0;
+            minOffsets[slot] = Long.MAX_VALUE;
+            return slot;
+        }
+
+        /** Makes room at the end: moves the buckets to slot 0, or doubles the arrays; returns how far they moved. */
+        private int compactOrGrow() {
+            int shift = head;
+            int live = tail - head;
+            int length = live < times.length / 2 ? times.length : 2 * times.length;
+            times = move(times, length);
+            counts = move(counts, length);
+            minOffsets = move(minOffsets, length);
+            head = 0;
+            tail = live;
+            return shift;
+        }
+
+        private long[] move(long[] array, int length) {
+            long[] target = length == array.length ? array : new long[length];
+            System.arraycopy(array, head, target, 0, tail - head);
+            return target;
+        }
+
+        long removeBelow(long bound) {
+            long removed = 0;
+            while (head < tail && times[head] < bound) {
+                removed += counts[head++];
+            }
+            if (head == tail) {
+                head = 0;
+                tail = 0;
+            }
+            return removed;
+        }
+
+        long lowestHeldOffset() {
+            long lowest = Long.MAX_VALUE;
+            for (int slot = head; slot < tail; slot++) {
+                lowest = Math.min(lowest, minOffsets[slot]);
+            }
+            return lowest;
+        }
+    }
+
+    private Run[] runs = new Run[0];
     private long size;
 
-    private static long[] ensure(long[] array, int partition, long fill) {
+    private Run run(int partition) {
         if (partition < 0) {
             throw new IllegalArgumentException("source partitions are non-negative, got " + partition);
         }
-        if (partition < array.length) {
-            return array;
+        if (partition >= runs.length) {
+            int oldLength = runs.length;
+            runs = Arrays.copyOf(runs, Math.max(partition + 1, 2 * oldLength));
+            for (int p = oldLength; p < runs.length; p++) {
+                runs[p] = new Run();
+            }
         }
-        int oldLength = array.length;
-        long[] grown = Arrays.copyOf(array, Math.max(partition + 1, oldLength * 2));
-        Arrays.fill(grown, oldLength, grown.length, fill);
-        return grown;
+        return runs[partition];
     }
 
     /** A command was read from the source (whatever happens to it next). */
     void noteSeen(int partition, long offset) {
-        maxSeenOffsetByPartition = ensure(maxSeenOffsetByPartition, partition, NONE);
-        if (offset > maxSeenOffsetByPartition[partition]) {
-            maxSeenOffsetByPartition[partition] = offset;
-        }
-    }
-
-    /** The slot of the bucket at {@code time}, created (empty) when there is none. */
-    private int bucket(long time) {
-        if (tail > head && times[tail - 1] == time) {
-            return tail - 1;
-        }
-        if (tail == head || times[tail - 1] < time) {
-            return insertAt(tail, time);
-        }
-        int found = Arrays.binarySearch(times, head, tail, time);
-        return found >= 0 ? found : insertAt(-found - 1, time);
-    }
-
-    /** Opens an empty bucket at {@code time} in slot {@code slot} (shifting later ones); returns its slot. */
-    private int insertAt(int slot, long time) {
-        if (tail == times.length) {
-            slot -= compactOrGrow();
-        }
-        long[] spare = minOffsets[tail];
-        int later = tail - slot;
-        System.arraycopy(times, slot, times, slot + 1, later);
-        System.arraycopy(counts, slot, counts, slot + 1, later);
-        System.arraycopy(minOffsets, slot, minOffsets, slot + 1, later);
-        tail++;
-        times[slot] = time;
-        counts[slot] = 0;
-        minOffsets[slot] = spare == null ? new long[maxSeenOffsetByPartition.length] : spare;
-        Arrays.fill(minOffsets[slot], Long.MAX_VALUE);
-        return slot;
-    }
-
-    /** Makes room at the end: moves the buckets to slot 0, or doubles the arrays; returns how far they moved. */
-    private int compactOrGrow() {
-        int shift = head;
-        int live = tail - head;
-        if (head > 0 && live < times.length / 2) {
-            System.arraycopy(times, head, times, 0, live);
-            System.arraycopy(counts, head, counts, 0, live);
-            long[][] freed = Arrays.copyOfRange(minOffsets, 0, head);
-            System.arraycopy(minOffsets, head, minOffsets, 0, live);
-            System.arraycopy(freed, 0, minOffsets, live, head);
-        } else {
-            times = Arrays.copyOfRange(times, head, head + 2 * times.length);
-            counts = Arrays.copyOfRange(counts, head, head + 2 * counts.length);
-            minOffsets = Arrays.copyOfRange(minOffsets, head, head + 2 * minOffsets.length);
-        }
-        head = 0;
-        tail = live;
-        return shift;
-    }
-
-    private void noteOffset(int slot, int partition, long offset) {
-        long[] offsets = ensure(minOffsets[slot], partition, Long.MAX_VALUE);
-        minOffsets[slot] = offsets;
-        if (offset < offsets[partition]) {
-            offsets[partition] = offset;
-        }
+        Run run = run(partition);
+        run.maxSeenOffset = Math.max(run.maxSeenOffset, offset);
     }
 
     /** A new stash entry at {@code time}. */
     void add(long time, int partition, long offset) {
-        int slot = bucket(time);
-        counts[slot]++;
-        noteOffset(slot, partition, offset);
+        Run run = run(partition);
+        int slot = run.bucket(time);
+        run.counts[slot]++;
+        run.minOffsets[slot] = Math.min(run.minOffsets[slot], offset);
         size++;
     }
 
     /** The stash entry at {@code time} of some key was replaced by a newer command. */
     void replace(long time, int partition, long offset) {
-        noteOffset(bucket(time), partition, offset);
+        Run run = run(partition);
+        int slot = run.bucket(time);
+        run.minOffsets[slot] = Math.min(run.minOffsets[slot], offset);
     }
 
     /**
@@ -138,12 +158,8 @@ final class HeldTimes {
      */
     long removeBelow(long bound) {
         long removed = 0;
-        while (head < tail && times[head] < bound) {
-            removed += counts[head++];
-        }
-        if (head == tail) {
-            head = 0;
-            tail = 0;
+        for (Run run : runs) {
+            removed += run.removeBelow(bound);
         }
         size -= removed;
         return removed;
@@ -158,54 +174,60 @@ final class HeldTimes {
         return size;
     }
 
-    /** Number of distinct held times. */
-    int distinctTimes() {
-        return tail - head;
+    /** Number of held (partition, time) buckets: the size of this bookkeeping. */
+    int buckets() {
+        int buckets = 0;
+        for (Run run : runs) {
+            buckets += run.tail - run.head;
+        }
+        return buckets;
     }
 
     /** The earliest held (stored) time; only when not empty. */
     long earliestTime() {
-        return times[head];
+        long earliest = Long.MAX_VALUE;
+        for (Run run : runs) {
+            if (!run.isEmpty()) {
+                earliest = Math.min(earliest, run.times[run.head]);
+            }
+        }
+        return earliest;
     }
 
     /** Per partition seen: the lowest held offset, else the highest seen offset + 1. */
     Map<Integer, Long> positions() {
         Map<Integer, Long> positions = new HashMap<>();
-        for (int partition = 0; partition < maxSeenOffsetByPartition.length; partition++) {
-            if (maxSeenOffsetByPartition[partition] != NONE) {
-                positions.put(partition, maxSeenOffsetByPartition[partition] + 1);
-            }
-        }
-        for (int slot = head; slot < tail; slot++) {
-            long[] offsets = minOffsets[slot];
-            for (int partition = 0; partition < offsets.length; partition++) {
-                if (offsets[partition] != Long.MAX_VALUE) {
-                    positions.merge(partition, offsets[partition], Math::min);
-                }
+        for (int partition = 0; partition < runs.length; partition++) {
+            Run run = runs[partition];
+            if (!run.isEmpty()) {
+                positions.put(partition, run.lowestHeldOffset());
+            } else if (run.maxSeenOffset != NONE) {
+                positions.put(partition, run.maxSeenOffset + 1);
             }
         }
         return positions;
     }
 
     /**
-     * For the operator's snapshot: {@code [n, (partition, max seen offset) x n, m, (time, count, p,
-     * min offset per partition x p) x m]}.
+     * For the operator's snapshot: {@code [n, (partition, max seen offset) x n, m, (partition,
+     * time, count, lowest offset) x m]}.
      */
     long[] encode() {
-        LongStream.Builder out = LongStream.builder();
-        long seen = Arrays.stream(maxSeenOffsetByPartition).filter(offset -> offset != NONE).count();
-        out.add(seen);
-        for (int partition = 0; partition < maxSeenOffsetByPartition.length; partition++) {
-            if (maxSeenOffsetByPartition[partition] != NONE) {
-                out.add(partition).add(maxSeenOffsetByPartition[partition]);
+        LongStream.Builder seen = LongStream.builder();
+        LongStream.Builder buckets = LongStream.builder();
+        long seenCount = 0;
+        for (int partition = 0; partition < runs.length; partition++) {
+            Run run = runs[partition];
+            if (run.maxSeenOffset != NONE) {
+                seen.add(partition).add(run.maxSeenOffset);
+                seenCount++;
+            }
+            for (int slot = run.head; slot < run.tail; slot++) {
+                buckets.add(partition).add(run.times[slot]).add(run.counts[slot]).add(run.minOffsets[slot]);
             }
         }
-        out.add(tail - head);
-        for (int slot = head; slot < tail; slot++) {
-            out.add(times[slot]).add(counts[slot]).add(minOffsets[slot].length);
-            Arrays.stream(minOffsets[slot]).forEach(out);
-        }
-        return out.build().toArray();
+        return LongStream.concat(LongStream.concat(LongStream.of(seenCount), seen.build()),
+                LongStream.concat(LongStream.of(buckets()), buckets.build())).toArray();
     }
 
     /**
@@ -222,15 +244,12 @@ final class HeldTimes {
             return;
         }
         long buckets = data[i++];
-        for (long n = 0; n < buckets; n++) {
-            int slot = bucket(data[i++]);
-            long count = data[i++];
-            counts[slot] += count;
-            size += count;
-            int partitions = (int) data[i++];
-            for (int partition = 0; partition < partitions; partition++, i++) {
-                noteOffset(slot, partition, data[i]);
-            }
+        for (long n = 0; n < buckets; n++, i += 4) {
+            Run run = run((int) data[i]);
+            int slot = run.bucket(data[i + 1]);
+            run.counts[slot] += data[i + 2];
+            run.minOffsets[slot] = Math.min(run.minOffsets[slot], data[i + 3]);
+            size += data[i + 2];
         }
     }
 }

@@ -108,11 +108,14 @@ import java.util.Map;
  * <h2>The buffer (hot path)</h2>
  * Stashing every command in the state backend costs, per command, a state read and write at
  * arrival, a timer registered and fired, and a read and write at the drain. Instead the operator
- * keeps a write-back buffer of key states on the heap ({@code buffer}, least recently used first):
+ * keeps a write-back buffer of key states on the heap ({@code buffer}, in the order keys entered it):
  * a key accepting a command is read once from the backend (unless buffered) and stays buffered; a
  * drain pass drains the buffered keys holding stash entries ({@code pendingKeys}, in the order they
  * got them), which stay buffered. A key leaves the buffer (one state write) only when the buffer is
- * full, least recently used first, or at a snapshot. So a key costs one state read when it enters
+ * full, or at a snapshot. Eviction is CLOCK (second chance): the oldest key leaves unless it got a
+ * command since it was last looked at, in which case it goes to the back once. That keeps hot keys
+ * like LRU would, without relinking a list node on every hit: on the hot path a hit only sets a
+ * flag, which also spares the garbage collector a write into an old object. So a key costs one state read when it enters
  * the buffer and one write when it leaves, and no timer, whatever number of commands it gets and
  * drains meanwhile.
  * <ul>
@@ -130,7 +133,7 @@ import java.util.Map;
  *       replaced last entry keeps its time), so the buffer records whether a timer exists
  *       ({@code Buffered.timer}) and never registers a second one.
  *   <li><b>Spill.</b> When more than {@link UpsertOptions#BUFFER_MAX_COMMANDS} stash entries are
- *       buffered, least recently used keys are written back, with a timer at their first entry
+ *       buffered, the oldest keys (second chance aside) are written back, with a timer at their first entry
  *       unless they have one: from then on they are plain stashed keys. At every snapshot the whole
  *       buffer spills, so a checkpoint holds what the unbuffered algorithm would hold and recovery
  *       (and rescaling) never needs the buffer.
@@ -181,7 +184,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     private transient ListState<long[]> frontiersState;
     private transient HeldTimes held;
     private transient StreamRecord<Update> outRecord;
-    /** The buffer: keys whose state is on the heap (and newer than the backend's), least recently used first. */
+    /** The buffer: keys whose state is on the heap (and newer than the backend's), in CLOCK order. */
     private transient LinkedHashMap<String, Buffered> buffer;
     /** Buffered keys that may hold stash entries, in the order they got them: what a pass drains. */
     private transient ArrayList<Buffered> pendingKeys;
@@ -225,6 +228,8 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         boolean pending;
         /** Left the buffer (its state was written back): {@code pendingKeys} skips it. */
         boolean spilled;
+        /** Got a command since eviction last looked at it: it gets a second chance (CLOCK). */
+        boolean referenced;
 
         Buffered(KeyState state, byte[] key, boolean timer) {
             this.state = state;
@@ -248,7 +253,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         outputWatermark = Long.MIN_VALUE;
         adoptsPersistFrontier = !context.isRestored();
         held = new HeldTimes();
-        buffer = new LinkedHashMap<>(16, 0.75f, true);
+        buffer = new LinkedHashMap<>();
         pendingKeys = new ArrayList<>();
         bufferedCommands = 0;
         bufferMax = options.bufferMaxCommands();
@@ -332,7 +337,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         retimed = group.counter("commandsRetimed");
         rehydratedValues = group.counter("rehydratedValues");
         group.gauge("stashEntries", this::stashEntries);
-        group.gauge("heldTimes", () -> held.distinctTimes());
+        group.gauge("heldTimes", () -> held.buckets());
         group.gauge("lastDrainEligible", () -> lastDrainEligible);
         group.gauge("lastDrainIneligible", () -> lastDrainIneligible);
         group.gauge("inputFrontier", () -> inputFrontier);
@@ -347,9 +352,9 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         return held.size();
     }
 
-    /** Distinct times among the stashed commands: the size of the operator's heap bookkeeping. */
-    int distinctHeldTimes() {
-        return held.distinctTimes();
+    /** Held (partition, time) buckets: the size of the operator's heap bookkeeping. */
+    int heldBuckets() {
+        return held.buckets();
     }
 
     /** Stash entries of the keys in the buffer (at most the buffer bound once a command is handled). */
@@ -384,7 +389,13 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         }
         String flinkKey = (String) getCurrentKey();
         Buffered buffered = buffer.get(flinkKey);
-        KeyState state = buffered != null ? buffered.state : keyStates.value();
+        KeyState state;
+        if (buffered != null) {
+            buffered.referenced = true;
+            state = buffered.state;
+        } else {
+            state = keyStates.value();
+        }
         if (state == null) {
             state = new KeyState();
         } else if (!state.isNewer(partition, offset)) {
@@ -417,17 +428,22 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     }
 
     /**
-     * Moves least recently used keys from the buffer to the state backend until at most
+     * Moves the oldest keys (a referenced one gets a second chance at the back) from the buffer to the state backend until at most
      * {@code max} keys and {@code max} stash entries are buffered: their state is written and, if
      * they hold stash entries and have no timer yet, a timer is registered at the first. Changes
      * the current key.
      */
     private void spill(int max) throws Exception {
-        Iterator<Map.Entry<String, Buffered>> eldest = buffer.entrySet().iterator();
         while (buffer.size() > max || bufferedCommands > max) {
+            Iterator<Map.Entry<String, Buffered>> eldest = buffer.entrySet().iterator();
             Map.Entry<String, Buffered> entry = eldest.next();
             eldest.remove();
             Buffered buffered = entry.getValue();
+            if (buffered.referenced && max > 0) {
+                buffered.referenced = false;
+                buffer.put(entry.getKey(), buffered);
+                continue;
+            }
             buffered.spilled = true;
             List<KeyState.Pending> stash = buffered.state.stash;
             bufferedCommands -= stash.size();

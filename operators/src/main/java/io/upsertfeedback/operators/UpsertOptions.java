@@ -52,8 +52,8 @@ public final class UpsertOptions implements Serializable {
             .defaultValue(50_000)
             .withDescription("How many keys' states, and at most as many pending commands, each operator subtask "
                     + "keeps on the heap between state writes. A key costs one state read when it enters this buffer "
-                    + "and one state write when it leaves it (least recently used first when full, and at every "
-                    + "checkpoint), and no timer, whatever number of commands it gets and drains meanwhile; keys "
+                    + "and one state write when it leaves it (when full the oldest key leaves, unless it got a command "
+                    + "since it was last looked at: CLOCK eviction; and at every checkpoint), and no timer, whatever number of commands it gets and drains meanwhile; keys "
                     + "that leave with pending commands are stashed in the state backend with a timer. Bounds the "
                     + "operator's heap independently of the input (roughly the bound times twice the value size). "
                     + "0 disables the buffer.");

@@ -156,7 +156,7 @@ class UpsertFeedbackConformanceTest {
                 s.command(put("key" + k, "first" + k, k, 5));
             }
             assertEquals(keys, s.driver().stashEntries());
-            assertEquals(1, s.driver().operator().distinctHeldTimes(), "heap bookkeeping grows with keys, not times");
+            assertEquals(1, s.driver().operator().heldBuckets(), "heap bookkeeping grows with keys, not times");
             OperatorSubtaskState snapshot = s.snapshot().checkpoint().state();
             assertTrue(snapshot.getManagedOperatorState().getStateSize() < 512,
                     "operator (heap) state grows with keys: " + snapshot.getManagedOperatorState().getStateSize() + " bytes");
