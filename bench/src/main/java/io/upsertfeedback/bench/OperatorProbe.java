@@ -14,6 +14,7 @@ import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -36,7 +37,7 @@ import java.util.Map;
  *   <li>{@code map}: keyBy plus a stateless map (the ceiling of this job shape).</li>
  * </ul>
  * Arguments: {@code --commands=2000000 --keys=200000 --parallelism=2 --rounds=2
- * --contenders=ours,valuestate,map --buffer=<upsert.buffer.max-commands> --flink.<key>=<value>...}. Prints one line per run with the
+ * --contenders=ours,valuestate,map --buffer=<upsert.buffer.size> --flink.<key>=<value>...}. Prints one line per run with the
  * records/s from job start to end, and per CPU second of this process (steadier under machine load).
  */
 public final class OperatorProbe {
@@ -53,7 +54,7 @@ public final class OperatorProbe {
         String[] contenders = options.getOrDefault("contenders", "ours,valuestate,map").split(",");
         UpsertOptions upsertOptions = UpsertOptions.defaults().withTick(Duration.ofMillis(1)).withLead(Duration.ofMillis(1));
         if (options.containsKey("buffer")) {
-            upsertOptions = upsertOptions.withBufferMaxCommands(Integer.parseInt(options.get("buffer")));
+            upsertOptions = upsertOptions.withBufferSize(MemorySize.parse(options.get("buffer")));
         }
         UpsertOptions ours = upsertOptions;
         Configuration conf = new Configuration();

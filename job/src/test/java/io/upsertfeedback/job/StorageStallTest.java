@@ -4,6 +4,7 @@ import io.upsertfeedback.connectors.store.StoreOptions;
 import io.upsertfeedback.connectors.testing.TcpProxy;
 import io.upsertfeedback.operators.UpsertOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.Test;
@@ -44,7 +45,7 @@ class StorageStallTest {
     @Test
     void stallHoldsTheWatermarkWithAFlatHeap(@TempDir Path dir) throws Exception {
         Configuration conf = harness.conf("stall", dir, 2, Duration.ofSeconds(1));
-        conf.set(UpsertOptions.BUFFER_MAX_COMMANDS, 1_000);
+        conf.set(UpsertOptions.BUFFER_SIZE, MemorySize.parse("256kb"));
         conf.set(StoreOptions.RETRY_MAX_ATTEMPTS, 1_000);
         LoopHarness.Input input = new LoopHarness.Input();
         harness.produce("stall", input, 1_000, 100, 100, T0, new Random(2));

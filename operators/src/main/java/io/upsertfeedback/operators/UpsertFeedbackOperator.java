@@ -132,15 +132,17 @@ import java.util.Map;
  *       that entry only leaves the stash when the timer fires (the stash grows at its end, a
  *       replaced last entry keeps its time), so the buffer records whether a timer exists
  *       ({@code Buffered.timer}) and never registers a second one.
- *   <li><b>Spill.</b> When more than {@link UpsertOptions#BUFFER_MAX_COMMANDS} stash entries are
- *       buffered, the oldest keys (second chance aside) are written back, with a timer at their first entry
- *       unless they have one: from then on they are plain stashed keys. At every snapshot the whole
- *       buffer spills, so a checkpoint holds what the unbuffered algorithm would hold and recovery
- *       (and rescaling) never needs the buffer.
- *   <li><b>Bounded heap.</b> After every command the buffer holds at most the bound of keys'
- *       states and the bound of stash entries; {@code pendingKeys} holds buffered keys plus spilled
- *       ones not yet skipped by a pass, and is compacted when it reaches twice the buffer. So the
- *       heap is bounded by the option, independent of the input size and of the number of keys.
+ *   <li><b>Spill.</b> When the buffered keys' estimated heap ({@link #estimate}: key and value
+ *       bytes plus a fixed overhead per key and per pending command) exceeds
+ *       {@link UpsertOptions#BUFFER_SIZE}, the oldest keys (second chance aside) are written back,
+ *       with a timer at their first entry unless they have one: from then on they are plain stashed
+ *       keys. At every snapshot the whole buffer spills, so a checkpoint holds what the unbuffered
+ *       algorithm would hold and recovery (and rescaling) never needs the buffer.
+ *   <li><b>Bounded heap.</b> After every command the buffer's estimate is within the option, in
+ *       bytes, so large values cannot blow it up; {@code pendingKeys} holds buffered keys plus
+ *       spilled ones not yet skipped by a pass, and is compacted when it reaches twice the buffer.
+ *       So the heap is bounded by the option, independent of the input size and of the number of
+ *       keys.
  * </ul>
  *
  * <h2>Invariants and why they hold</h2>
@@ -188,9 +190,9 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     private transient LinkedHashMap<String, Buffered> buffer;
     /** Buffered keys that may hold stash entries, in the order they got them: what a pass drains. */
     private transient ArrayList<Buffered> pendingKeys;
-    /** Stash entries of the buffered keys; at most {@link #bufferMax} once a command has been handled. */
-    private transient long bufferedCommands;
-    private transient int bufferMax;
+    /** Estimated heap of the buffered keys ({@link #estimate}); at most {@link #bufferLimit} once a command has been handled. */
+    private transient long bufferedBytes;
+    private transient long bufferLimit;
 
     private transient long inputFrontier;
     private transient long persistFrontier;
@@ -230,6 +232,8 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         boolean spilled;
         /** Got a command since eviction last looked at it: it gets a second chance (CLOCK). */
         boolean referenced;
+        /** Its share of {@code bufferedBytes}. */
+        long bytes;
 
         Buffered(KeyState state, byte[] key, boolean timer) {
             this.state = state;
@@ -255,8 +259,8 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         held = new HeldTimes();
         buffer = new LinkedHashMap<>();
         pendingKeys = new ArrayList<>();
-        bufferedCommands = 0;
-        bufferMax = options.bufferMaxCommands();
+        bufferedBytes = 0;
+        bufferLimit = options.bufferSize().getBytes();
         ValueStateDescriptor<KeyState> keyStateDescriptor = new ValueStateDescriptor<>(KEY_STATE_NAME, KeyState.Serializer.INSTANCE);
         keyStates = context.getKeyedStateStore().getState(keyStateDescriptor);
         frontiersState = context.getOperatorStateStore().getUnionListState(
@@ -357,9 +361,9 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         return held.buckets();
     }
 
-    /** Stash entries of the keys in the buffer (at most the buffer bound once a command is handled). */
-    long bufferedCommands() {
-        return bufferedCommands;
+    /** Estimated heap of the keys in the buffer (at most the buffer size once a command is handled). */
+    long bufferedBytes() {
+        return bufferedBytes;
     }
 
     long droppedSupersededCount() {
@@ -405,7 +409,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         if (buffered == null) {
             buffered = new Buffered(state, command.key(), !state.stash.isEmpty());
             buffer.put(flinkKey, buffered);
-            bufferedCommands += state.stash.size();
+            resize(buffered, estimate(buffered));
         }
         long openTime = Math.max(Math.max(stateFrontier, frontierOf(outputWatermark)), state.lastTime());
         long time = Math.max(command.time(), openTime);
@@ -416,37 +420,69 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         List<KeyState.Pending> stash = state.stash;
         int last = stash.size() - 1;
         if (last >= 0 && stash.get(last).time() == time) {
+            resize(buffered, buffered.bytes - pendingBytes(stash.get(last)) + pendingBytes(pending));
             stash.set(last, pending);
             held.replace(time, partition, offset);
         } else {
+            resize(buffered, buffered.bytes + pendingBytes(pending));
             stash.add(pending);
             held.add(time, partition, offset);
-            bufferedCommands++;
         }
         markPending(buffered);
-        spill(bufferMax);
+        spill(bufferLimit);
+    }
+
+    /*
+     * Heap estimate of a buffered key: a fixed overhead (map node, key string, Buffered, KeyState,
+     * stash list, pendingKeys slot: about 300 bytes on a 64-bit JVM with compressed pointers), the
+     * key bytes twice (raw and as the Flink key), its applied value and its pending commands. An
+     * order of magnitude, so that the buffer is bounded by bytes whatever the value sizes are.
+     */
+    private static final int KEY_OVERHEAD = 320;
+    private static final int PENDING_OVERHEAD = 64;
+
+    private static long estimate(Buffered buffered) {
+        long bytes = KEY_OVERHEAD + 2L * buffered.key.length + valueBytes(buffered.state.value);
+        for (KeyState.Pending pending : buffered.state.stash) {
+            bytes += pendingBytes(pending);
+        }
+        return bytes;
+    }
+
+    private static long pendingBytes(KeyState.Pending pending) {
+        return PENDING_OVERHEAD + valueBytes(pending.value());
+    }
+
+    private static long valueBytes(UpsertValue value) {
+        return value == null ? 0 : 48L + value.bytes().length + (value.isError() ? 64L + value.error().length() : 0);
+    }
+
+    /** Sets a buffered key's share of the buffer's estimated heap. */
+    private void resize(Buffered buffered, long bytes) {
+        bufferedBytes += bytes - buffered.bytes;
+        buffered.bytes = bytes;
     }
 
     /**
-     * Moves the oldest keys (a referenced one gets a second chance at the back) from the buffer to the state backend until at most
-     * {@code max} keys and {@code max} stash entries are buffered: their state is written and, if
-     * they hold stash entries and have no timer yet, a timer is registered at the first. Changes
-     * the current key.
+     * Moves the oldest keys (a referenced one gets a second chance at the back) from the buffer to
+     * the state backend until at most {@code limit} bytes are buffered (estimated): their state is
+     * written and, if they hold stash entries and have no timer yet, a timer is registered at the
+     * first. Changes the current key.
      */
-    private void spill(int max) throws Exception {
-        while (buffer.size() > max || bufferedCommands > max) {
+    private void spill(long limit) throws Exception {
+        while (bufferedBytes > limit) {
             Iterator<Map.Entry<String, Buffered>> eldest = buffer.entrySet().iterator();
             Map.Entry<String, Buffered> entry = eldest.next();
             eldest.remove();
             Buffered buffered = entry.getValue();
-            if (buffered.referenced && max > 0) {
+            if (buffered.referenced && limit > 0) {
                 buffered.referenced = false;
                 buffer.put(entry.getKey(), buffered);
                 continue;
             }
             buffered.spilled = true;
             List<KeyState.Pending> stash = buffered.state.stash;
-            bufferedCommands -= stash.size();
+            resize(buffered, 0);
             setCurrentKey(entry.getKey());
             if (!buffered.timer && !stash.isEmpty()) {
                 timers.registerEventTimeTimer(VoidNamespace.INSTANCE, stash.get(0).time());
@@ -482,6 +518,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
                 write(state);
             } else {
                 state.forgetIfEmpty();
+                resize(buffered, estimate(buffered));
             }
         }
     }
@@ -553,7 +590,8 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         Buffered buffered = buffer.get(timer.getKey());
         if (buffered != null) {
             buffered.timer = false;
-            bufferedCommands -= drain(buffered.state, buffered.key);
+            drain(buffered.state, buffered.key);
+            resize(buffered, estimate(buffered));
             if (!buffered.state.stash.isEmpty()) {
                 markPending(buffered);
             }
@@ -588,7 +626,8 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             if (buffered.spilled) {
                 continue;
             }
-            bufferedCommands -= drain(buffered.state, buffered.key);
+            drain(buffered.state, buffered.key);
+            resize(buffered, estimate(buffered));
             if (buffered.state.stash.isEmpty()) {
                 buffered.pending = false;
             } else {
@@ -598,8 +637,8 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         pendingKeys.subList(kept, pendingKeys.size()).clear();
     }
 
-    /** Drains a key's stash entries below the pass bound, in time order; returns how many left the stash. */
-    private int drain(KeyState state, byte[] key) {
+    /** Drains a key's stash entries below the pass bound, in time order. */
+    private void drain(KeyState state, byte[] key) {
         List<KeyState.Pending> stash = state.stash;
         int drained = 0;
         while (drained < stash.size() && stash.get(drained).time() < passBound) {
@@ -618,7 +657,6 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         stash.subList(0, drained).clear();
         state.forgetIfEmpty();
         passDrained += drained;
-        return drained;
     }
 
     private void apply(KeyState state, byte[] key, KeyState.Pending pending, long time) {

@@ -3,6 +3,7 @@ package io.upsertfeedback.operators;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.ReadableConfig;
 
 import java.io.Serializable;
@@ -47,16 +48,17 @@ public final class UpsertOptions implements Serializable {
             .withDescription("Not supported, must stay unset: expiring a key's prior value would make the operator "
                     + "emit an insert without retracting the old value. Setting it fails the job at start.");
 
-    public static final ConfigOption<Integer> BUFFER_MAX_COMMANDS = ConfigOptions.key("upsert.buffer.max-commands")
-            .intType()
-            .defaultValue(50_000)
-            .withDescription("How many keys' states, and at most as many pending commands, each operator subtask "
-                    + "keeps on the heap between state writes. A key costs one state read when it enters this buffer "
-                    + "and one state write when it leaves it (when full the oldest key leaves, unless it got a command "
-                    + "since it was last looked at: CLOCK eviction; and at every checkpoint), and no timer, whatever number of commands it gets and drains meanwhile; keys "
-                    + "that leave with pending commands are stashed in the state backend with a timer. Bounds the "
-                    + "operator's heap independently of the input (roughly the bound times twice the value size). "
-                    + "0 disables the buffer.");
+    public static final ConfigOption<MemorySize> BUFFER_SIZE = ConfigOptions.key("upsert.buffer.size")
+            .memoryType()
+            .defaultValue(MemorySize.ofMebiBytes(64))
+            .withDescription("Heap each operator subtask may use for key states it keeps between state writes (an "
+                    + "estimate: key and value bytes plus a fixed overhead per key and per pending command). A key "
+                    + "costs one state read when it enters this buffer and one state write when it leaves it (when "
+                    + "full the oldest key leaves, unless it got a command since it was last looked at: CLOCK "
+                    + "eviction; and at every checkpoint), and no timer, whatever number of commands it gets and "
+                    + "drains meanwhile; keys that leave with pending commands are stashed in the state backend "
+                    + "with a timer. Bounds the operator's heap independently of the input and of the number of "
+                    + "keys. 0 disables the buffer.");
 
     /** Flink SQL's state TTL; refused here too, so a shared configuration cannot silently enable it. */
     static final ConfigOption<Duration> SQL_STATE_TTL = ConfigOptions.key("table.exec.state.ttl")
@@ -67,23 +69,18 @@ public final class UpsertOptions implements Serializable {
     private final Duration tick;
     private final Duration lead;
     private final Map<Integer, Long> resumePositions;
-    private final int bufferMaxCommands;
+    private final MemorySize bufferSize;
 
-    private UpsertOptions(Duration tick, Duration lead, Map<Integer, Long> resumePositions, int bufferMaxCommands) {
+    private UpsertOptions(Duration tick, Duration lead, Map<Integer, Long> resumePositions, MemorySize bufferSize) {
         this.tick = requireAtLeastOneMilli(TICK, tick);
         this.lead = requireAtLeastOneMilli(LEAD, lead);
         this.resumePositions = resumePositions;
-        if (bufferMaxCommands < 0) {
-            throw new IllegalConfigurationException("Option '" + BUFFER_MAX_COMMANDS.key() + "' is " + bufferMaxCommands
-                    + ", but it must be at least 0 (0 disables the buffer). Set e.g. '" + BUFFER_MAX_COMMANDS.key() + ": "
-                    + BUFFER_MAX_COMMANDS.defaultValue() + "'.");
-        }
-        this.bufferMaxCommands = bufferMaxCommands;
+        this.bufferSize = Objects.requireNonNull(bufferSize, BUFFER_SIZE.key());
     }
 
-    /** Defaults: 1 s tick, lead = 1 tick (strict), no resume positions (a fresh job), default buffer bound. */
+    /** Defaults: 1 s tick, lead = 1 tick (strict), no resume positions (a fresh job), default buffer size. */
     public static UpsertOptions defaults() {
-        return new UpsertOptions(TICK.defaultValue(), TICK.defaultValue(), Map.of(), BUFFER_MAX_COMMANDS.defaultValue());
+        return new UpsertOptions(TICK.defaultValue(), TICK.defaultValue(), Map.of(), BUFFER_SIZE.defaultValue());
     }
 
     /**
@@ -102,7 +99,7 @@ public final class UpsertOptions implements Serializable {
                     + "TTL is not supported by the upsert feedback operator. Set it to 0 or remove it.");
         }
         Duration tick = config.get(TICK);
-        return new UpsertOptions(tick, config.getOptional(LEAD).orElse(tick), Map.of(), config.get(BUFFER_MAX_COMMANDS));
+        return new UpsertOptions(tick, config.getOptional(LEAD).orElse(tick), Map.of(), config.get(BUFFER_SIZE));
     }
 
     private static Duration requireAtLeastOneMilli(ConfigOption<Duration> option, Duration value) {
@@ -116,11 +113,11 @@ public final class UpsertOptions implements Serializable {
     }
 
     public UpsertOptions withTick(Duration newTick) {
-        return new UpsertOptions(newTick, lead, resumePositions, bufferMaxCommands);
+        return new UpsertOptions(newTick, lead, resumePositions, bufferSize);
     }
 
     public UpsertOptions withLead(Duration newLead) {
-        return new UpsertOptions(tick, newLead, resumePositions, bufferMaxCommands);
+        return new UpsertOptions(tick, newLead, resumePositions, bufferSize);
     }
 
     /**
@@ -129,12 +126,12 @@ public final class UpsertOptions implements Serializable {
      * (and counts) them.
      */
     public UpsertOptions withResumePositions(Map<Integer, Long> positions) {
-        return new UpsertOptions(tick, lead, new HashMap<>(positions), bufferMaxCommands);
+        return new UpsertOptions(tick, lead, new HashMap<>(positions), bufferSize);
     }
 
-    /** See {@link #BUFFER_MAX_COMMANDS}. */
-    public UpsertOptions withBufferMaxCommands(int maxCommands) {
-        return new UpsertOptions(tick, lead, resumePositions, maxCommands);
+    /** See {@link #BUFFER_SIZE}. */
+    public UpsertOptions withBufferSize(MemorySize size) {
+        return new UpsertOptions(tick, lead, resumePositions, size);
     }
 
     public Duration tick() {
@@ -154,13 +151,13 @@ public final class UpsertOptions implements Serializable {
         return Map.copyOf(resumePositions);
     }
 
-    public int bufferMaxCommands() {
-        return bufferMaxCommands;
+    public MemorySize bufferSize() {
+        return bufferSize;
     }
 
     @Override
     public String toString() {
         return "UpsertOptions{tick=" + tick + ", lead=" + lead + ", resumePositions=" + resumePositions
-                + ", bufferMaxCommands=" + bufferMaxCommands + "}";
+                + ", bufferSize=" + bufferSize + "}";
     }
 }

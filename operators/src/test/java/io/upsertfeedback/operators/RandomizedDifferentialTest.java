@@ -2,6 +2,7 @@ package io.upsertfeedback.operators;
 
 import io.upsertfeedback.operators.testing.DifferentialScenario;
 import io.upsertfeedback.operators.testing.OperatorDriver.Backend;
+import org.apache.flink.configuration.MemorySize;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -59,10 +60,10 @@ class RandomizedDifferentialTest {
                 resumePositions.put(partition, nextOffset[partition] + 3);
             }
         }
-        // half the sequences with a buffer small enough to spill keys to the state backend (0: every command)
-        int bufferMax = random.nextBoolean() ? UpsertOptions.BUFFER_MAX_COMMANDS.defaultValue() : random.nextInt(4);
+        // half the sequences with a buffer small enough to spill keys to the state backend (below ~400 bytes: every command)
+        MemorySize bufferSize = random.nextBoolean() ? UpsertOptions.BUFFER_SIZE.defaultValue() : MemorySize.parse(random.nextInt(2_000) + "b");
         UpsertOptions options = UpsertOptions.defaults().withTick(Duration.ofMillis(1)).withLead(Duration.ofMillis(lead))
-                .withResumePositions(resumePositions).withBufferMaxCommands(bufferMax);
+                .withResumePositions(resumePositions).withBufferSize(bufferSize);
         try (DifferentialScenario s = new DifferentialScenario(backend, options)) {
             long input = 0;
             long persist = 0;

@@ -1,6 +1,7 @@
 package io.upsertfeedback.operators;
 
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.junit.jupiter.api.Test;
 
@@ -55,16 +56,16 @@ class UpsertOptionsTest {
     }
 
     @Test
-    void bufferBoundIsReadAndANegativeOneRefused() {
-        assertEquals(50_000, UpsertOptions.defaults().bufferMaxCommands());
+    void bufferSizeIsReadAndAnUnreadableOneNamesTheOption() {
+        assertEquals(MemorySize.ofMebiBytes(64), UpsertOptions.defaults().bufferSize());
         Configuration config = new Configuration();
-        config.set(UpsertOptions.BUFFER_MAX_COMMANDS, 0);
-        assertEquals(0, UpsertOptions.fromConfiguration(config).bufferMaxCommands());
-        config.set(UpsertOptions.BUFFER_MAX_COMMANDS, -1);
-        IllegalConfigurationException e = assertThrows(IllegalConfigurationException.class,
-                () -> UpsertOptions.fromConfiguration(config));
-        assertTrue(e.getMessage().contains("upsert.buffer.max-commands"), e.getMessage());
-        assertEquals(7, UpsertOptions.defaults().withLead(Duration.ofSeconds(2)).withBufferMaxCommands(7).bufferMaxCommands());
+        config.set(UpsertOptions.BUFFER_SIZE, MemorySize.ZERO);
+        assertEquals(MemorySize.ZERO, UpsertOptions.fromConfiguration(config).bufferSize());
+        config.setString(UpsertOptions.BUFFER_SIZE.key(), "lots");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> UpsertOptions.fromConfiguration(config));
+        assertTrue(e.getMessage().contains("upsert.buffer.size"), e.getMessage());
+        assertEquals(MemorySize.parse("7kb"),
+                UpsertOptions.defaults().withLead(Duration.ofSeconds(2)).withBufferSize(MemorySize.parse("7kb")).bufferSize());
     }
 
     @Test
