@@ -361,8 +361,16 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         return held.buckets();
     }
 
-    /** Estimated heap of the keys in the buffer (at most the buffer size once a command is handled). */
+    /**
+     * Estimated heap of the keys in the buffer (at most the buffer size once a command is handled).
+     * For tests: also checks that the running total, kept incrementally on the hot path, equals the
+     * estimate recomputed from the buffered states.
+     */
     long bufferedBytes() {
+        long recomputed = buffer.values().stream().mapToLong(UpsertFeedbackOperator::estimate).sum();
+        if (recomputed != bufferedBytes) {
+            throw new IllegalStateException("buffer estimate drifted: " + bufferedBytes + " kept, " + recomputed + " recomputed");
+        }
         return bufferedBytes;
     }
 
@@ -590,8 +598,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         Buffered buffered = buffer.get(timer.getKey());
         if (buffered != null) {
             buffered.timer = false;
-            drain(buffered.state, buffered.key);
-            resize(buffered, estimate(buffered));
+            resize(buffered, buffered.bytes + drain(buffered.state, buffered.key));
             if (!buffered.state.stash.isEmpty()) {
                 markPending(buffered);
             }
@@ -626,8 +633,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             if (buffered.spilled) {
                 continue;
             }
-            drain(buffered.state, buffered.key);
-            resize(buffered, estimate(buffered));
+            resize(buffered, buffered.bytes + drain(buffered.state, buffered.key));
             if (buffered.state.stash.isEmpty()) {
                 buffered.pending = false;
             } else {
@@ -637,12 +643,18 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         pendingKeys.subList(kept, pendingKeys.size()).clear();
     }
 
-    /** Drains a key's stash entries below the pass bound, in time order. */
-    private void drain(KeyState state, byte[] key) {
+    /**
+     * Drains a key's stash entries below the pass bound, in time order; returns the change of the
+     * key's heap estimate (for a buffered key).
+     */
+    private long drain(KeyState state, byte[] key) {
         List<KeyState.Pending> stash = state.stash;
+        UpsertValue before = state.value;
+        long released = 0;
         int drained = 0;
         while (drained < stash.size() && stash.get(drained).time() < passBound) {
             KeyState.Pending pending = stash.get(drained++);
+            released += pendingBytes(pending);
             if (KeyState.compareOrder(pending.partition(), pending.offset(), state.appliedPartition, state.appliedOffset) <= 0) {
                 droppedSuperseded.inc();
                 continue;
@@ -654,9 +666,14 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             }
             apply(state, key, pending, time);
         }
-        stash.subList(0, drained).clear();
+        if (drained == stash.size()) {
+            stash.clear();
+        } else {
+            stash.subList(0, drained).clear();
+        }
         state.forgetIfEmpty();
         passDrained += drained;
+        return valueBytes(state.value) - valueBytes(before) - released;
     }
 
     private void apply(KeyState state, byte[] key, KeyState.Pending pending, long time) {

@@ -103,6 +103,7 @@ class RandomizedDifferentialTest {
                     s.failAndRestore(checkpoint);
                 }
                 s.assertMatchesOracle("after step " + step);
+                s.driver().operator().bufferedBytes();
             }
             // P first: what P passes is retimed to P and needs I > P to drain
             long beyondEverything = Math.max(persist, input) + 20;
