@@ -91,7 +91,7 @@ final class Chart {
             px[i] = x + (n == 1 ? w / 2 : 30 + i * (w - 60) / (n - 1));
             heap[i] = y + h - (int) (h * (Long.parseLong(p.result().get("heapPeakBytes")) >> 20) / max);
             rss[i] = y + h - (int) (h * (Long.parseLong(p.result().getOrDefault("rssBytes", "0")) >> 20) / max);
-            live[i] = y + h - (int) (h * (Long.parseLong(p.result().getOrDefault("heapAfterGcPeakBytes", "0")) >> 20) / max);
+            live[i] = y + h - (int) (h * (Long.parseLong(p.result().getOrDefault("retainedHeapPeakBytes", "0")) >> 20) / max);
             g.setColor(Color.BLACK);
             centered(g, String.format("%,d keys", p.keys()), px[i], y + h + 18);
         }
@@ -106,13 +106,13 @@ final class Chart {
         }
         series(g, px, heap, HEAP, results.sweep, "heapPeakBytes");
         series(g, px, rss, RSS, results.sweep, "rssBytes");
-        series(g, px, live, LIVE, results.sweep, "heapAfterGcPeakBytes");
+        series(g, px, live, LIVE, results.sweep, "retainedHeapPeakBytes");
         g.setColor(HEAP);
         g.drawString("peak heap, garbage included (JMX)", x + 10, y + 15);
         g.setColor(RSS);
         g.drawString("peak RSS (/usr/bin/time)", x + 10, y + 32);
         g.setColor(LIVE);
-        g.drawString("live heap (most left after a GC)", x + 10, y + 49);
+        g.drawString("retained heap (left by a forced full GC)", x + 10, y + 49);
     }
 
     private static void series(Graphics2D g, int[] px, int[] py, Color color,

@@ -40,7 +40,8 @@ import java.util.concurrent.TimeUnit;
  * send to sink.
  *
  * <p>Arguments: {@code --contender=ours|sql|ceiling --bootstrap=host:port --parallelism=2
- * --tick-ms=1 --flink.<key>=<value>...} plus the {@link Workload} options.
+ * --tick-ms=1 --retained-heap-every-ms=N --flink.<key>=<value>...} plus the {@link Workload} options
+ * ({@code --retained-heap-every-ms}: see {@link Report#sampleRetainedHeap}).
  */
 public final class FlinkContender {
     /** {@code --flink.<key>=<value>} sets a Flink configuration option of the local cluster. */
@@ -56,6 +57,9 @@ public final class FlinkContender {
         int parallelism = Integer.parseInt(options.getOrDefault("parallelism", "2"));
         Duration tick = Duration.ofMillis(Long.parseLong(options.getOrDefault("tick-ms", "1")));
         int latencyRate = Integer.parseInt(options.getOrDefault("latency-rate", "0"));
+        if (options.containsKey("retained-heap-every-ms")) {
+            report.sampleRetainedHeap(Long.parseLong(options.get("retained-heap-every-ms")));
+        }
 
         Configuration conf = new Configuration();
         conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");

@@ -20,6 +20,11 @@ import java.util.stream.Collectors;
  * daemon thread ({@code heapPeakBytes}: the peak heap of the whole run, garbage included), and
  * listens to every garbage collection for the heap left after it ({@code heapAfterGcPeakBytes}:
  * the peak live heap, what must stay flat when state lives off-heap).
+ *
+ * <p>A young collection leaves old garbage in place, so the heap after "any" collection can grow
+ * with the run's length while nothing live grows. {@link #sampleRetainedHeap} measures what is live
+ * instead: a full collection ({@code System.gc()}) at a fixed interval, and the heap right after it
+ * ({@code retainedHeapPeakBytes}). It costs the pauses, so only the memory sweep uses it.
  */
 public final class Report {
     private static final String PREFIX = "RESULT ";
@@ -28,6 +33,7 @@ public final class Report {
     private final Map<String, String> fields = new LinkedHashMap<>();
     private volatile long heapPeak;
     private volatile long heapAfterGcPeak;
+    private volatile long retainedHeapPeak = -1;
 
     /** A report that samples the heap from now on. */
     public static Report sampling() {
@@ -59,6 +65,26 @@ public final class Report {
         return report;
     }
 
+    /** From now on, a full collection every {@code intervalMillis} and the heap left after it. */
+    public Report sampleRetainedHeap(long intervalMillis) {
+        MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
+        retainedHeapPeak = 0;
+        Thread sampler = new Thread(() -> {
+            while (true) {
+                try {
+                    Thread.sleep(intervalMillis);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                memory.gc();
+                retainedHeapPeak = Math.max(retainedHeapPeak, memory.getHeapMemoryUsage().getUsed());
+            }
+        }, "retained-heap-sampler");
+        sampler.setDaemon(true);
+        sampler.start();
+        return this;
+    }
+
     public long heapPeakBytes() {
         return heapPeak;
     }
@@ -80,6 +106,9 @@ public final class Report {
     public void print() {
         put("heapPeakBytes", heapPeak);
         put("heapAfterGcPeakBytes", heapAfterGcPeak);
+        if (retainedHeapPeak >= 0) {
+            put("retainedHeapPeakBytes", retainedHeapPeak);
+        }
         StringBuilder line = new StringBuilder(PREFIX);
         fields.forEach((k, v) -> line.append(k).append('=').append(v).append(' '));
         System.out.println(line.toString().trim());
