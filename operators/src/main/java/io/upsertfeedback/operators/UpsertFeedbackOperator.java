@@ -21,7 +21,6 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.runtime.watermarkstatus.WatermarkStatus;
 
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -110,12 +109,14 @@ import java.util.Map;
  * arrival, a timer registered and fired, and a read and write at the drain. Instead the operator
  * keeps a write-back buffer of key states on the heap ({@code buffer}, in the order keys entered it):
  * a key accepting a command is read once from the backend (unless buffered) and stays buffered; a
- * drain pass drains the buffered keys holding stash entries ({@code pendingKeys}, in the order they
- * got them), which stay buffered. A key leaves the buffer (one state write) only when the buffer is
+ * drain pass drains the buffered keys holding stash entries due in it (one walk over the buffer,
+ * skipped when the timers already drained everything due), which stay buffered. A key leaves the buffer (one state write) only when the buffer is
  * full, or at a snapshot. Eviction is CLOCK (second chance): the oldest key leaves unless it got a
  * command since it was last looked at, in which case it goes to the back once. That keeps hot keys
  * like LRU would, without relinking a list node on every hit: on the hot path a hit only sets a
- * flag, which also spares the garbage collector a write into an old object. So a key costs one state read when it enters
+ * flag, which also spares the garbage collector a write into an old object (for the same reason a
+ * pass walks the buffer rather than keeping a list of keys with entries: every add to such a list
+ * is a reference written into an old array, which G1 must refine). So a key costs one state read when it enters
  * the buffer and one write when it leaves, and no timer, whatever number of commands it gets and
  * drains meanwhile.
  * <ul>
@@ -139,9 +140,7 @@ import java.util.Map;
  *       keys. At every snapshot the whole buffer spills, so a checkpoint holds what the unbuffered
  *       algorithm would hold and recovery (and rescaling) never needs the buffer.
  *   <li><b>Bounded heap.</b> After every command the buffer's estimate is within the option, in
- *       bytes, so large values cannot blow it up; {@code pendingKeys} holds buffered keys plus
- *       spilled ones not yet skipped by a pass, and is compacted when it reaches twice the buffer.
- *       So the heap is bounded by the option, independent of the input size and of the number of
+ *       bytes, so large values cannot blow it up. So the heap is bounded by the option, independent of the input size and of the number of
  *       keys.
  * </ul>
  *
@@ -188,8 +187,6 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     private transient StreamRecord<Update> outRecord;
     /** The buffer: keys whose state is on the heap (and newer than the backend's), in CLOCK order. */
     private transient LinkedHashMap<String, Buffered> buffer;
-    /** Buffered keys that may hold stash entries, in the order they got them: what a pass drains. */
-    private transient ArrayList<Buffered> pendingKeys;
     /** Estimated heap of the buffered keys ({@link #estimate}); at most {@link #bufferLimit} once a command has been handled. */
     private transient long bufferedBytes;
     private transient long bufferLimit;
@@ -226,10 +223,6 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         final byte[] key;
         /** A timer exists at the first stash entry: the key had stashed entries when its state was read. */
         boolean timer;
-        /** In {@code pendingKeys}. */
-        boolean pending;
-        /** Left the buffer (its state was written back): {@code pendingKeys} skips it. */
-        boolean spilled;
         /** Got a command since eviction last looked at it: it gets a second chance (CLOCK). */
         boolean referenced;
         /** Its share of {@code bufferedBytes}. */
@@ -258,7 +251,6 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         adoptsPersistFrontier = !context.isRestored();
         held = new HeldTimes();
         buffer = new LinkedHashMap<>();
-        pendingKeys = new ArrayList<>();
         bufferedBytes = 0;
         bufferLimit = options.bufferSize().getBytes();
         ValueStateDescriptor<KeyState> keyStateDescriptor = new ValueStateDescriptor<>(KEY_STATE_NAME, KeyState.Serializer.INSTANCE);
@@ -436,13 +428,12 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             stash.add(pending);
             held.add(time, partition, offset);
         }
-        markPending(buffered);
         spill(bufferLimit);
     }
 
     /*
      * Heap estimate of a buffered key: a fixed overhead (map node, key string, Buffered, KeyState,
-     * stash list, pendingKeys slot: about 300 bytes on a 64-bit JVM with compressed pointers), the
+     * stash list: about 300 bytes on a 64-bit JVM with compressed pointers), the
      * key bytes twice (raw and as the Flink key), its applied value and its pending commands. An
      * order of magnitude, so that the buffer is bounded by bytes whatever the value sizes are.
      */
@@ -488,7 +479,6 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
                 buffer.put(entry.getKey(), buffered);
                 continue;
             }
-            buffered.spilled = true;
             List<KeyState.Pending> stash = buffered.state.stash;
             resize(buffered, 0);
             setCurrentKey(entry.getKey());
@@ -496,9 +486,6 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
                 timers.registerEventTimeTimer(VoidNamespace.INSTANCE, stash.get(0).time());
             }
             write(buffered.state);
-        }
-        if (pendingKeys.size() > 2L * buffer.size() + 16) {
-            pendingKeys.removeIf(buffered -> buffered.spilled);
         }
     }
 
@@ -567,12 +554,14 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             passStart = stateFrontier;
             passEligible = 0;
             passDrained = 0;
+            long due = held.removeBelow(bound);
             timeServiceManager.advanceWatermark(new Watermark(bound - 1));
-            drainBuffer();
-            long released = held.removeBelow(bound);
-            if (released != passDrained) {
+            if (passDrained < due) {
+                drainBuffer();
+            }
+            if (passDrained != due) {
                 throw new IllegalStateException("drain pass to " + bound + " took " + passDrained
-                        + " stash entries, but " + released + " were held below it");
+                        + " stash entries, but " + due + " were held below it");
             }
             stateFrontier = bound;
             lastDrainEligible = passEligible;
@@ -599,9 +588,6 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         if (buffered != null) {
             buffered.timer = false;
             resize(buffered, buffered.bytes + drain(buffered.state, buffered.key));
-            if (!buffered.state.stash.isEmpty()) {
-                markPending(buffered);
-            }
             return;
         }
         KeyState state = keyStates.value();
@@ -615,32 +601,13 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         write(state);
     }
 
-    private void markPending(Buffered buffered) {
-        if (!buffered.pending) {
-            buffered.pending = true;
-            pendingKeys.add(buffered);
-        }
-    }
-
-    /**
-     * Drains the buffered keys with stash entries (after the timers of the pass fired), in the
-     * order they got them; they stay buffered, and those still holding entries stay pending.
-     */
+    /** Drains the buffered keys with stash entries (after the timers of the pass fired); they stay buffered. */
     private void drainBuffer() {
-        int kept = 0;
-        for (int i = 0; i < pendingKeys.size(); i++) {
-            Buffered buffered = pendingKeys.get(i);
-            if (buffered.spilled) {
-                continue;
-            }
-            resize(buffered, buffered.bytes + drain(buffered.state, buffered.key));
-            if (buffered.state.stash.isEmpty()) {
-                buffered.pending = false;
-            } else {
-                pendingKeys.set(kept++, buffered);
+        for (Buffered buffered : buffer.values()) {
+            if (!buffered.state.stash.isEmpty()) {
+                resize(buffered, buffered.bytes + drain(buffered.state, buffered.key));
             }
         }
-        pendingKeys.subList(kept, pendingKeys.size()).clear();
     }
 
     /**
