@@ -16,7 +16,7 @@ final class Jmh {
 
     static List<Score> run(String classpath, Path logs) throws Exception {
         Path csv = logs.resolve("jmh.csv");
-        List<String> args = List.of("-f", "1", "-wi", "3", "-w", "2s", "-i", "5", "-r", "2s",
+        List<String> args = List.of("-f", "1", "-wi", "3", "-w", "2s", "-i", "5", "-r", "2s", "-foe", "true",
                 "-rf", "csv", "-rff", csv.toString(), "io\\.upsertfeedback\\.bench\\.jmh\\..*");
         List<String> command = ChildProcess.java(classpath, "1g", List.of(), "org.openjdk.jmh.Main", args);
         Process process = new ProcessBuilder(command).redirectOutput(logs.resolve("jmh.out").toFile())

@@ -9,6 +9,7 @@ import io.upsertfeedback.operators.UpsertValue;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.runtime.state.KeyedStateBackend;
 import org.apache.flink.runtime.state.VoidNamespace;
 import org.apache.flink.runtime.state.VoidNamespaceSerializer;
@@ -37,11 +38,13 @@ import java.util.concurrent.TimeUnit;
  * The operator's hot path on RocksDB, through Flink's keyed two-input test harness (no network,
  * no source): the feedback input has ended (no store), 1 ms tick, 100-byte values, uniform keys.
  * <ul>
- *   <li>{@link #stash}: one command into the stash (state read, stash write, timer), no drain;</li>
+ *   <li>{@link #stash}: one command into the stash, no drain: into the write-back buffer (a state
+ *       read when its key enters it) and, once the buffer is full, spills (a state write and a
+ *       timer per key leaving it);</li>
  *   <li>{@link #stashAndDrain}: batches of {@value #BATCH} commands at distinct times, each batch
  *       then drained by one watermark; per command (stash + drain - stash = the drain's cost);</li>
  *   <li>{@link #stateLookup}: one read of a key's state ({@code KeyState}: applied value and stash)
- *       from RocksDB, every key holding a value.</li>
+ *       from RocksDB, every key holding a value (written through an operator without a buffer).</li>
  * </ul>
  * Run alone with {@code ./bench/run.sh jmh}.
  */
@@ -77,10 +80,13 @@ public class OperatorHotPath {
             return keys.length;
         }
 
+        UpsertOptions options() {
+            return UpsertOptions.defaults().withTick(Duration.ofMillis(1)).withLead(Duration.ofMillis(1));
+        }
+
         @Setup(Level.Iteration)
         public void setUp() throws Exception {
-            UpsertOptions options = UpsertOptions.defaults().withTick(Duration.ofMillis(1)).withLead(Duration.ofMillis(1));
-            harness = new KeyedTwoInputStreamOperatorTestHarness<>(new UpsertFeedbackOperator(options),
+            harness = new KeyedTwoInputStreamOperatorTestHarness<>(new UpsertFeedbackOperator(options()),
                     UpsertCommand::flinkKey, UpsertCommand::flinkKey, Types.STRING);
             EmbeddedRocksDBStateBackend rocksDb = new EmbeddedRocksDBStateBackend();
             // The harness' mock environment has almost no managed memory: RocksDB's own defaults instead.
@@ -118,6 +124,12 @@ public class OperatorHotPath {
         @Override
         int keySpace() {
             return KEYS;
+        }
+
+        /** No buffer: every key's state is written to RocksDB as soon as its command is handled. */
+        @Override
+        UpsertOptions options() {
+            return super.options().withBufferSize(MemorySize.ZERO);
         }
 
         @Override
