@@ -20,6 +20,7 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMap
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import sun.misc.Signal;
 
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -35,6 +36,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayDeque;
 import java.util.Comparator;
 import java.util.Deque;
+import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.TreeMap;
@@ -92,6 +94,7 @@ final class LocalMode {
         Deque<AutoCloseable> resources = new ArrayDeque<>();
         AtomicBoolean stop = new AtomicBoolean();
         CountDownLatch stopped = new CountDownLatch(1);
+        stopOnSignals(stop);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             stop.set(true);
             try {
@@ -109,6 +112,23 @@ final class LocalMode {
             throw e;
         } finally {
             stopped.countDown();
+        }
+    }
+
+    /**
+     * Ctrl-C (SIGINT) and SIGTERM ask for an orderly stop instead of the JVM's shutdown: shutdown
+     * hooks run all at once, and the Bigtable emulator's own hook would kill the emulator while the
+     * job is still being cancelled, leaving the sink's last flush retrying against nothing. Here
+     * the job is cancelled first, then the store, the emulator and the broker are closed, in order.
+     * A second signal exits at once.
+     */
+    private static void stopOnSignals(AtomicBoolean stop) {
+        for (String name : List.of("INT", "TERM")) {
+            Signal.handle(new Signal(name), signal -> {
+                if (!stop.compareAndSet(false, true)) {
+                    System.exit(130);
+                }
+            });
         }
     }
 
@@ -195,6 +215,7 @@ final class LocalMode {
         }
         if (stop.get()) {
             System.out.println("stopping");
+            return 130;
         }
         return 0;
     }

@@ -18,8 +18,10 @@ import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -38,18 +40,9 @@ class LocalContractTest {
         Map<String, String[]> oracle = writeInput(input); // key -> {value, coarsened time of the write}
         Path out = tmp.resolve("out.jsonl");
         Path log = tmp.resolve("log.jsonl");
-        Path repo = Path.of("").toAbsolutePath().getParent();
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/java.lang=ALL-UNNAMED",
-                "--add-opens", "java.base/java.util=ALL-UNNAMED",
-                "-Dlog4j2.configurationFile=" + repo.resolve("flink-conf/log4j-console.properties"),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "local", "--conf-dir", repo.resolve("flink-conf").toString(),
-                "--input", input.toString(), "--exit-when-done", "--dump-to", out.toString(), "--changelog-to", log.toString(),
-                "-Dlocal.data-dir=" + tmp.resolve("data"), "-Drest.bind-port=0", "-Dlocal.progress-interval=2 s"));
         Path stdout = tmp.resolve("stdout.txt");
-        Process process = new ProcessBuilder(command).redirectOutput(stdout.toFile()).redirectErrorStream(true).start();
+        Process process = startLocal(tmp, stdout,
+                "--input", input.toString(), "--exit-when-done", "--dump-to", out.toString(), "--changelog-to", log.toString());
         boolean exited = process.waitFor(150, TimeUnit.SECONDS);
         if (!exited) {
             process.destroyForcibly();
@@ -78,6 +71,52 @@ class LocalContractTest {
         Map<String, Integer> expected = new HashMap<>();
         oracle.forEach((k, v) -> expected.put(k + "=" + v[0], 1));
         assertEquals(expected, accumulated, "LOG accumulates to OUT");
+    }
+
+    /**
+     * Ctrl-C (the launcher forwards it as SIGTERM) stops demo mode in order: the job is cancelled
+     * while the emulator still runs, then everything is closed. Exit 130, promptly, and no child
+     * process (the Bigtable emulator) left behind. The JVM's own shutdown would let the emulator's
+     * hook kill it first and leave the sink's last flush retrying for 30 s.
+     */
+    @Test
+    void aSignalStopsDemoModeInOrder(@TempDir Path tmp) throws Exception {
+        Path stdout = tmp.resolve("stdout.txt");
+        Process process = startLocal(tmp, stdout);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!Files.readString(stdout).contains("commands in") && process.isAlive() && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
+        }
+        assertTrue(Files.readString(stdout).contains("commands in"), "no progress line:\n" + Files.readString(stdout));
+        List<ProcessHandle> children = process.descendants().toList();
+        assertFalse(children.isEmpty(), "the emulator runs as a child process");
+        process.destroy();
+        boolean exited = process.waitFor(20, TimeUnit.SECONDS);
+        if (!exited) {
+            process.destroyForcibly();
+        }
+        String output = Files.readString(stdout);
+        assertTrue(exited, "did not stop within 20 s:\n" + output);
+        assertEquals(130, process.exitValue(), output);
+        assertTrue(output.contains("stopping"), output);
+        for (ProcessHandle child : children) {
+            assertTrue(child.onExit().isDone() || !child.isAlive(), "left running: " + child.info());
+        }
+    }
+
+    /** {@code Main local} as a child process, as the README runs it, with its output in {@code stdout}. */
+    private static Process startLocal(Path tmp, Path stdout, String... args) throws IOException {
+        Path repo = Path.of("").toAbsolutePath().getParent();
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/java.lang=ALL-UNNAMED",
+                "--add-opens", "java.base/java.util=ALL-UNNAMED",
+                "-Dlog4j2.configurationFile=" + repo.resolve("flink-conf/log4j-console.properties"),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "local", "--conf-dir", repo.resolve("flink-conf").toString()));
+        command.addAll(List.of(args));
+        command.addAll(List.of("-Dlocal.data-dir=" + tmp.resolve("data"), "-Drest.bind-port=0", "-Dlocal.progress-interval=2 s"));
+        return new ProcessBuilder(command).redirectOutput(stdout.toFile()).redirectErrorStream(true).start();
     }
 
     /** Updates, deletes, equal updates, a pinned partition and odd characters; returns the oracle. */
