@@ -43,13 +43,7 @@ class LocalContractTest {
         Path stdout = tmp.resolve("stdout.txt");
         Process process = startLocal(tmp, stdout,
                 "--input", input.toString(), "--exit-when-done", "--dump-to", out.toString(), "--changelog-to", log.toString());
-        boolean exited = process.waitFor(150, TimeUnit.SECONDS);
-        if (!exited) {
-            process.destroyForcibly();
-        }
-        String output = Files.readString(stdout);
-        assertTrue(exited, "did not exit in time:\n" + output);
-        assertEquals(0, process.exitValue(), output);
+        String output = awaitExit(process, stdout, 150, 0);
         assertTrue(output.contains("done: the persist frontier passed every input time"), output);
 
         List<JsonNode> dump = readLines(out);
@@ -91,17 +85,26 @@ class LocalContractTest {
         List<ProcessHandle> children = process.descendants().toList();
         assertFalse(children.isEmpty(), "the emulator runs as a child process");
         process.destroy();
-        boolean exited = process.waitFor(20, TimeUnit.SECONDS);
+        String output = awaitExit(process, stdout, 20, 130);
+        assertTrue(output.contains("stopping"), output);
+        for (ProcessHandle child : children) {
+            assertFalse(child.isAlive(), "left running: " + child.info());
+        }
+    }
+
+    /**
+     * Waits {@code seconds} for the process to exit (else kills it and fails), asserts its exit
+     * code, and returns its output.
+     */
+    private static String awaitExit(Process process, Path stdout, long seconds, int expectedCode) throws Exception {
+        boolean exited = process.waitFor(seconds, TimeUnit.SECONDS);
         if (!exited) {
             process.destroyForcibly();
         }
         String output = Files.readString(stdout);
-        assertTrue(exited, "did not stop within 20 s:\n" + output);
-        assertEquals(130, process.exitValue(), output);
-        assertTrue(output.contains("stopping"), output);
-        for (ProcessHandle child : children) {
-            assertTrue(child.onExit().isDone() || !child.isAlive(), "left running: " + child.info());
-        }
+        assertTrue(exited, "did not exit within " + seconds + " s:\n" + output);
+        assertEquals(expectedCode, process.exitValue(), output);
+        return output;
     }
 
     /** {@code Main local} as a child process, as the README runs it, with its output in {@code stdout}. */
