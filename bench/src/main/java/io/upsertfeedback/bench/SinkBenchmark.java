@@ -5,6 +5,7 @@ import io.upsertfeedback.bench.kafka.Workload;
 import io.upsertfeedback.connectors.embedded.EmbeddedBigtable;
 import io.upsertfeedback.connectors.sink.TieredStoreSink;
 import io.upsertfeedback.connectors.store.StoreHandle;
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.store.StoreOptions;
 import io.upsertfeedback.connectors.store.TieredStore;
 import io.upsertfeedback.operators.Update;
@@ -78,7 +79,7 @@ public final class SinkBenchmark {
     /** {@code count} sequential puts of distinct keys; returns puts per second. */
     private static double storePuts(Configuration config, String prefix, int count, int valueSize) throws Exception {
         UpsertValue value = value(valueSize);
-        try (StoreHandle handle = StoreHandle.open(config, "bench-" + prefix)) {
+        try (StoreHandle handle = Stores.open(config, "bench-" + prefix)) {
             TieredStore store = handle.store();
             for (int i = 0; i < count / 10; i++) {
                 store.put(key("warm-" + prefix, i), value, i, 0, i);

@@ -6,6 +6,7 @@ import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
 import io.upsertfeedback.connectors.store.CloseableIterator;
 import io.upsertfeedback.connectors.store.RowState;
 import io.upsertfeedback.connectors.store.StoreHandle;
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.store.StoreOptions;
 import io.upsertfeedback.connectors.store.StoredEntry;
 import io.upsertfeedback.connectors.store.StoredRow;
@@ -149,7 +150,7 @@ final class LocalMode {
         conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
         conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dataDir.resolve("checkpoints").toUri().toString());
         ProgressMetrics.reporterConfig().forEach(conf::setString);
-        StoreHandle store = StoreHandle.open(conf, "local-client");
+        StoreHandle store = Stores.open(conf, "local-client");
         resources.push(store);
 
         if (input != null) {
@@ -184,7 +185,7 @@ final class LocalMode {
         boolean done = false;
         while (!stop.get()) {
             boolean ended = ended(job);
-            done = flags.exitWhenDone() && store.frontier().read().getFrontier() > target;
+            done = flags.exitWhenDone() && store.frontier().read().p() > target;
             if (done) {
                 System.out.println(progress(store));
                 System.out.println("done: the persist frontier passed every input time");
@@ -264,7 +265,7 @@ final class LocalMode {
         OptionalLong watermark = ProgressMetrics.min(COMMANDS, "currentOutputWatermark");
         String input = watermark.isPresent() ? time(saturatedIncrement(watermark.getAsLong())) : "-";
         long deadLetters = ProgressMetrics.sum(SOURCE, "deadLetters");
-        long persist = store.frontier().read().getFrontier();
+        long persist = store.frontier().read().p();
         long keys = 0;
         long longTerm = 0;
         try (CloseableIterator<StoredRow> rows = store.store().highVolume().scan(null)) {

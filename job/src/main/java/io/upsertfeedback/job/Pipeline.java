@@ -8,14 +8,12 @@ import io.upsertfeedback.operators.Update;
 import io.upsertfeedback.operators.UpsertCommand;
 import io.upsertfeedback.operators.UpsertFeedback;
 import io.upsertfeedback.operators.UpsertOptions;
-import io.upsertfeedback.schemas.FrontierRecord;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
-import java.util.HashMap;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 
@@ -81,9 +79,6 @@ final class Pipeline {
 
     /** The source positions recorded with the store's persist frontier (empty for a new store). */
     private static Map<Integer, Long> recordedPositions(Configuration conf) throws Exception {
-        FrontierRecord frontier = FeedbackSource.readFrontier(conf);
-        Map<Integer, Long> positions = new HashMap<>();
-        frontier.getPositions().forEach((partition, offset) -> positions.put(Integer.parseInt(partition.toString()), offset));
-        return positions;
+        return FeedbackSource.readFrontier(conf).positions();
     }
 }

@@ -1,5 +1,6 @@
 package io.upsertfeedback.job;
 
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.testing.DeadLetterTopic;
 import io.upsertfeedback.connectors.embedded.EmbeddedBigtable;
 import io.upsertfeedback.connectors.embedded.EmbeddedKafka;
@@ -107,7 +108,7 @@ class EndToEndTest {
             JobClient job = env.executeAsync("e2e");
             try {
                 awaitFrontierPast(conf, job, Math.floorDiv(maxTs, 1000) * 1000);
-                try (StoreHandle store = StoreHandle.open(conf, "e2e-test")) {
+                try (StoreHandle store = Stores.open(conf, "e2e-test")) {
                     Map<String, StoredEntry> contents = new HashMap<>();
                     store.store().snapshot().forEach((k, e) -> contents.put(new String(e.key(), StandardCharsets.UTF_8), e));
                     assertEquals(oracle.keySet(), contents.keySet());
@@ -183,7 +184,7 @@ class EndToEndTest {
 
     private static void awaitFrontierPast(Configuration conf, JobClient job, long time) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        while (FeedbackSource.readFrontier(conf).getFrontier() <= time) {
+        while (FeedbackSource.readFrontier(conf).p() <= time) {
             if (job.getJobStatus().get().isGloballyTerminalState()) {
                 job.getJobExecutionResult().get();
                 fail("the job ended before the persist frontier passed " + time);

@@ -1,5 +1,6 @@
 package io.upsertfeedback.job;
 
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.operators.Update;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -60,13 +61,13 @@ class FeedbackLoopTest {
 
         @Override
         public void open(OpenContext context) throws Exception {
-            store = StoreHandle.open(conf, "frontier-probe");
+            store = Stores.open(conf, "frontier-probe");
         }
 
         @Override
         public Update map(Update update) throws Exception {
             if (!update.isProgress()) {
-                long ahead = update.time() - store.frontier().read().getFrontier();
+                long ahead = update.time() - store.frontier().read().p();
                 AHEAD.compute(name, (k, v) -> v == null ? new long[] {ahead, ahead} : new long[] {Math.min(v[0], ahead), Math.max(v[1], ahead)});
                 PROBED.computeIfAbsent(name, k -> new AtomicLong()).incrementAndGet();
             }

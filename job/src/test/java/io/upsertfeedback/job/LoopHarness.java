@@ -1,5 +1,7 @@
 package io.upsertfeedback.job;
 
+import io.upsertfeedback.connectors.store.Stores;
+import io.upsertfeedback.connectors.store.bigtable.BigtableFrontier;
 import org.apache.flink.configuration.MetricOptions;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -246,7 +248,7 @@ final class LoopHarness implements BeforeAllCallback, AfterAllCallback {
 
     /** The store's persist frontier {@code P}. */
     static long frontier(Configuration conf) throws Exception {
-        return FeedbackSource.readFrontier(conf).getFrontier();
+        return FeedbackSource.readFrontier(conf).p();
     }
 
     /** Waits until {@code P} passed {@code time} (every update at {@code time} is durable), failing early if the job died. */
@@ -330,7 +332,7 @@ final class LoopHarness implements BeforeAllCallback, AfterAllCallback {
                 return longTerm[0] = tier;
             }
         };
-        try (StoreHandle handle = StoreHandle.open(conf, "loop-test-reader", capture)) {
+        try (StoreHandle handle = Stores.open(conf, "loop-test-reader", capture)) {
             Map<String, StoredEntry> contents = handle.store().snapshot();
             Map<String, String> actual = new HashMap<>();
             contents.values().forEach(e -> actual.put(new String(e.key(), StandardCharsets.UTF_8), render(e.value().bytes())));

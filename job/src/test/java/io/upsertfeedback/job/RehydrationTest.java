@@ -1,5 +1,6 @@
 package io.upsertfeedback.job;
 
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
@@ -54,7 +55,7 @@ class RehydrationTest {
         LoopHarness.cancelQuietly(first);
         long oldP = LoopHarness.frontier(conf);
         int stored;
-        try (StoreHandle store = StoreHandle.open(conf, "loop-test-reader")) {
+        try (StoreHandle store = Stores.open(conf, "loop-test-reader")) {
             stored = store.store().snapshot().size();
         }
         System.out.println("cancelled at P = T0 + " + (oldP - T0) + " ms with " + stored + " keys stored");
@@ -120,8 +121,8 @@ class RehydrationTest {
         JobClient first = LoopHarness.submit(conf, 2, Pipeline.Hooks.NONE, null, null);
         LoopHarness.awaitFrontierPast(conf, first, T0, Duration.ofSeconds(60));
         String writer;
-        try (StoreHandle store = StoreHandle.open(conf, "loop-test-reader")) {
-            writer = store.frontier().writer();
+        try (StoreHandle store = Stores.open(conf, "loop-test-reader")) {
+            writer = store.frontier().leaseHolder();
         }
         long start = System.nanoTime();
         JobClient second = LoopHarness.submit(conf, 2, Pipeline.Hooks.NONE, null, null);

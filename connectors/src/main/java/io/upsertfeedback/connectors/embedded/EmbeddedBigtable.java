@@ -3,7 +3,7 @@ package io.upsertfeedback.connectors.embedded;
 import com.google.cloud.bigtable.emulator.core.EmulatorController;
 import com.google.cloud.bigtable.hbase.BigtableConfiguration;
 import com.google.cloud.bigtable.hbase.BigtableOptionsFactory;
-import io.upsertfeedback.connectors.store.BigtableHighVolumeTier;
+import io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier;
 import io.upsertfeedback.connectors.store.StoreOptions;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.hbase.client.Connection;
@@ -16,7 +16,7 @@ import java.util.concurrent.TimeoutException;
  * An in-process-managed Bigtable emulator (the {@code cbtemulator} binary bundled in
  * {@code google-cloud-bigtable-emulator-core}) for local mode and tests. In-memory only: the data
  * lives as long as this object. {@link #storeConfig} gives the Flink configuration that points a
- * {@code StoreHandle}, the sink and the feedback source at it.
+ * {@code Stores.open}, the sink and the feedback source at it.
  */
 public final class EmbeddedBigtable implements AutoCloseable {
     public static final String PROJECT = "local";

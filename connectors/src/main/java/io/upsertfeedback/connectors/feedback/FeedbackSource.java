@@ -1,9 +1,10 @@
 package io.upsertfeedback.connectors.feedback;
 
-import io.upsertfeedback.connectors.store.StoreHandle;
+import io.upsertfeedback.connectors.store.FrontierState;
+import io.upsertfeedback.connectors.store.PersistFrontier;
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.operators.UpsertCommand;
 import io.upsertfeedback.operators.serialization.UpsertCommandSerializer;
-import io.upsertfeedback.schemas.FrontierRecord;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.connector.source.Boundedness;
 import org.apache.flink.api.connector.source.Source;
@@ -27,7 +28,7 @@ import java.time.Duration;
  * key its output by {@link UpsertCommand#flinkKey()} into the operator.
  *
  * <pre>{@code
- * FrontierRecord start = FeedbackSource.readFrontier(storeConfig);   // P and positions: start Kafka there
+ * FrontierState start = FeedbackSource.readFrontier(storeConfig);   // P and positions: start Kafka there
  * DataStream<UpsertCommand> feedback = env.fromSource(FeedbackSource.builder().setStoreConfig(storeConfig).build(),
  *         WatermarkStrategy.noWatermarks(), "feedback");
  * }</pre>
@@ -50,13 +51,9 @@ public final class FeedbackSource implements Source<UpsertCommand, FeedbackSplit
     }
 
     /** Reads the store's frontier {@code P} and resume positions (at job-build time, to start the source there). */
-    public static FrontierRecord readFrontier(Configuration storeConfig) throws IOException {
-        try (StoreHandle handle = StoreHandle.open(storeConfig, "frontier-reader")) {
-            return handle.frontier().read();
-        } catch (IOException | RuntimeException e) {
-            throw e;
-        } catch (Exception e) {
-            throw new IOException(e);
+    public static FrontierState readFrontier(Configuration storeConfig) throws IOException {
+        try (PersistFrontier frontier = Stores.openFrontier(storeConfig)) {
+            return frontier.read();
         }
     }
 

@@ -1,8 +1,9 @@
 package io.upsertfeedback.connectors.feedback;
 
-import io.upsertfeedback.connectors.store.BigtableFrontier;
+import io.upsertfeedback.connectors.store.PersistFrontier;
 import io.upsertfeedback.connectors.store.CloseableIterator;
 import io.upsertfeedback.connectors.store.StoreHandle;
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.store.StoredEntry;
 import io.upsertfeedback.operators.UpsertCommand;
 import org.apache.flink.api.common.eventtime.Watermark;
@@ -58,11 +59,11 @@ final class FeedbackSourceReader implements SourceReader<UpsertCommand, Feedback
         if (split == null) {
             return noMoreSplits ? InputStatus.END_OF_INPUT : InputStatus.NOTHING_AVAILABLE;
         }
-        BigtableFrontier frontier = handle.frontier();
+        PersistFrontier frontier = handle.frontier();
         if (!split.rehydrated()) {
             if (scanner == null) {
                 rehydrationStart = System.nanoTime();
-                if (frontier.read().getFrontier() == Long.MIN_VALUE) {
+                if (frontier.read().p() == Long.MIN_VALUE) {
                     finishRehydration();
                 } else {
                     scanner = handle.store().scan(split.lastKey());
@@ -83,7 +84,7 @@ final class FeedbackSourceReader implements SourceReader<UpsertCommand, Feedback
         long now = System.currentTimeMillis();
         if (now >= nextPoll) {
             nextPoll = now + pollMillis;
-            long p = frontier.read().getFrontier();
+            long p = frontier.read().p();
             if (p > emittedFrontier) {
                 emittedFrontier = p;
                 output.emitWatermark(new Watermark(p - 1));
@@ -123,7 +124,7 @@ final class FeedbackSourceReader implements SourceReader<UpsertCommand, Feedback
     public void addSplits(List<FeedbackSplit> splits) {
         split = splits.get(0);
         try {
-            handle = StoreHandle.open(storeConfig, "feedback-reader");
+            handle = Stores.open(storeConfig, "feedback-reader");
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("cannot open the store for the feedback source", e);
         }

@@ -2,6 +2,7 @@ package io.upsertfeedback.connectors.sink;
 
 import io.upsertfeedback.connectors.store.FencedException;
 import io.upsertfeedback.connectors.store.StoreHandle;
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.store.TierWrapper;
 import io.upsertfeedback.operators.Update;
 import org.apache.flink.api.connector.sink2.Sink;
@@ -67,7 +68,7 @@ public final class TieredStoreSink implements Sink<Update> {
     @Override
     public SinkWriter<Update> createWriter(WriterInitContext context) throws IOException {
         int subtask = context.getTaskInfo().getIndexOfThisSubtask();
-        StoreHandle handle = StoreHandle.open(config, epoch + "/" + subtask, tiers);
+        StoreHandle handle = Stores.open(config, epoch + "/" + subtask, tiers);
         try {
             return new TieredStoreSinkWriter(handle, epoch, subtask, context.getTaskInfo().getNumberOfParallelSubtasks(),
                     config.get(WINDOW_SIZE), config.get(CONSOLIDATION_BUFFER), config.get(WRITER_LEASE), context.metricGroup());

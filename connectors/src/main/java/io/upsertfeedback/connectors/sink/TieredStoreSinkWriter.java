@@ -1,12 +1,12 @@
 package io.upsertfeedback.connectors.sink;
 
-import io.upsertfeedback.connectors.store.BigtableFrontier;
+import io.upsertfeedback.connectors.store.FrontierState;
+import io.upsertfeedback.connectors.store.PersistFrontier;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.StoreMetrics;
 import io.upsertfeedback.connectors.store.TieredStore;
 import io.upsertfeedback.operators.Update;
 import io.upsertfeedback.operators.UpsertValue;
-import io.upsertfeedback.schemas.FrontierRecord;
 import org.apache.flink.api.common.eventtime.Watermark;
 import org.apache.flink.api.connector.sink2.SinkWriter;
 import org.apache.flink.metrics.Gauge;
@@ -19,7 +19,6 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -72,7 +71,7 @@ final class TieredStoreSinkWriter implements SinkWriter<Update> {
 
     private final StoreHandle handle;
     private final TieredStore store;
-    private final BigtableFrontier frontier;
+    private final PersistFrontier frontier;
     private final String epoch;
     private final int subtask;
     private final int windowSize;
@@ -282,11 +281,9 @@ final class TieredStoreSinkWriter implements SinkWriter<Update> {
         if (m == null || failure.get() != null) {
             return;
         }
-        Map<String, Long> pos = new HashMap<>();
-        m.positions().forEach((p, o) -> pos.put(Integer.toString(p), o));
         try {
             store.retrier().call(() -> {
-                frontier.advance(epoch, subtask, new FrontierRecord(m.frontier(), pos));
+                frontier.advance(epoch, subtask, new FrontierState(m.frontier(), m.positions()));
                 return null;
             });
             ackedFrontier = m.frontier();

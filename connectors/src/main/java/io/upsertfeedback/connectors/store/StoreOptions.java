@@ -6,7 +6,7 @@ import org.apache.flink.configuration.MemorySize;
 
 import java.time.Duration;
 
-/** Configuration of the tiered store (read by {@link StoreHandle#open}); the sink and the feedback source share it. */
+/** Configuration of the tiered store (read by {@link Stores#open}); the sink and the feedback source share it. */
 public final class StoreOptions {
     private StoreOptions() {}
 

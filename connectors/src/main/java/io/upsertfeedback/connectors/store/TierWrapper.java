@@ -3,7 +3,7 @@ package io.upsertfeedback.connectors.store;
 import java.io.Serializable;
 
 /**
- * Wraps the tiers of a store as it is opened ({@link StoreHandle#open(org.apache.flink.configuration.ReadableConfig,
+ * Wraps the tiers of a store as it is opened ({@link Stores#open(org.apache.flink.configuration.ReadableConfig,
  * String, TierWrapper)}), e.g. to inject faults around the real tiers in failure tests, or to
  * instrument them. Serializable: it travels inside a sink. The default wraps nothing.
  */

@@ -45,6 +45,14 @@ import java.util.function.Predicate;
  * Thread-safe; the caller serialises operations on one key if it needs their order (the sink does).
  */
 public final class TieredStore implements AutoCloseable {
+    /**
+     * The longest key, in bytes, the store accepts: the one key limit of the whole job (SPEC section
+     * 2). Bigtable row keys are at most 4 KiB and a key's row key adds a 5-byte prefix; every
+     * {@link HighVolumeTier} enforces the same limit, and ingestion turns a longer key into a dead
+     * letter before it reaches the operator.
+     */
+    public static final int MAX_KEY_BYTES = 4096 - 5;
+
     private final HighVolumeTier highVolume;
     private final LongTermTier longTerm;
     private final long inlineThreshold;

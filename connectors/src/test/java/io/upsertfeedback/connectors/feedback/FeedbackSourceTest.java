@@ -1,12 +1,13 @@
 package io.upsertfeedback.connectors.feedback;
 
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.embedded.TestBigtable;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.StoreOptions;
 import io.upsertfeedback.operators.UpsertCommand;
 import io.upsertfeedback.operators.UpsertValue;
 import io.upsertfeedback.operators.serialization.UpsertCommandSerializer;
-import io.upsertfeedback.schemas.FrontierRecord;
+import io.upsertfeedback.connectors.store.FrontierState;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.MemorySize;
@@ -78,7 +79,7 @@ class FeedbackSourceTest {
         byte[] large = new byte[5000];
         new Random(3).nextBytes(large);
         Set<UpsertCommand> expected = new HashSet<>();
-        try (StoreHandle handle = StoreHandle.open(conf, "seed")) {
+        try (StoreHandle handle = Stores.open(conf, "seed")) {
             List<UpsertCommand> stored = List.of(
                     UpsertCommand.put("a".getBytes(UTF_8), UpsertValue.of("small".getBytes(UTF_8)), 0, 10, 50),
                     UpsertCommand.put("b".getBytes(UTF_8), UpsertValue.of(large), 1, 11, 60),
@@ -91,9 +92,9 @@ class FeedbackSourceTest {
             handle.store().delete("d".getBytes(UTF_8), 80, 0, 13);
             handle.store().drainCleanup();
             handle.frontier().claim("seed", 1, Duration.ofMinutes(1));
-            handle.frontier().advance("seed", 0, new FrontierRecord(100L, Map.of("0", 13L, "1", 12L)));
+            handle.frontier().advance("seed", 0, new FrontierState(100L, Map.of(0, 13L, 1, 12L)));
         }
-        assertEquals(new FrontierRecord(100L, Map.of("0", 13L, "1", 12L)), FeedbackSource.readFrontier(conf));
+        assertEquals(new FrontierState(100L, Map.of(0, 13L, 1, 12L)), FeedbackSource.readFrontier(conf));
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.fromSource(FeedbackSource.builder().setStoreConfig(conf).setPollInterval(Duration.ofMillis(20)).build(),
@@ -110,10 +111,10 @@ class FeedbackSourceTest {
         }
         assertEquals(expected, new HashSet<>(beforeFirstWatermark), "every stored value, then watermark P - 1");
 
-        try (StoreHandle handle = StoreHandle.open(conf, "seed")) {
-            handle.frontier().advance("seed", 0, new FrontierRecord(150L, Map.of("0", 20L)));
+        try (StoreHandle handle = Stores.open(conf, "seed")) {
+            handle.frontier().advance("seed", 0, new FrontierState(150L, Map.of(0, 20L)));
             assertEquals("wm:149", EVENTS.poll(60, TimeUnit.SECONDS));
-            handle.frontier().advance("seed", 0, new FrontierRecord(Long.MAX_VALUE, Map.of("0", 30L)));
+            handle.frontier().advance("seed", 0, new FrontierState(Long.MAX_VALUE, Map.of(0, 30L)));
         }
         job.getJobExecutionResult().get(60, TimeUnit.SECONDS);
         assertEquals("wm:" + (Long.MAX_VALUE - 1), EVENTS.poll(60, TimeUnit.SECONDS));

@@ -1,5 +1,6 @@
 package io.upsertfeedback.connectors.sink;
 
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.embedded.TestBigtable;
 import io.upsertfeedback.connectors.store.FencedException;
 import io.upsertfeedback.connectors.store.StoreHandle;
@@ -9,7 +10,7 @@ import io.upsertfeedback.operators.Update;
 import io.upsertfeedback.operators.UpsertCommand;
 import io.upsertfeedback.operators.UpsertValue;
 import io.upsertfeedback.operators.serialization.UpdateSerializer;
-import io.upsertfeedback.schemas.FrontierRecord;
+import io.upsertfeedback.connectors.store.FrontierState;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -40,6 +41,7 @@ import java.time.Duration;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -117,16 +119,16 @@ class TieredStoreSinkTest {
                 .sinkTo(TieredStoreSink.builder().setStoreConfig(conf).build()).setParallelism(2);
         env.execute("sink");
 
-        try (StoreHandle handle = StoreHandle.open(conf, "test-reader")) {
+        try (StoreHandle handle = Stores.open(conf, "test-reader")) {
             Map<String, UpsertValue> stored = new HashMap<>();
             for (Map.Entry<String, StoredEntry> e : handle.store().snapshot().entrySet()) {
                 stored.put(e.getKey(), e.getValue().value());
             }
             assertEquals(oracle, stored);
-            FrontierRecord frontier = handle.frontier().read();
-            assertEquals(Long.MAX_VALUE, frontier.getFrontier(), "the final watermark is acknowledged");
-            assertEquals(Map.of("0", updates.stream().filter(Update::isProgress).reduce((a, b) -> b).orElseThrow().positions().get(0),
-                    "1", 1040L), frontier.getPositions());
+            FrontierState frontier = handle.frontier().read();
+            assertEquals(Long.MAX_VALUE, frontier.p(), "the final watermark is acknowledged");
+            assertEquals(Map.of(0, updates.stream().filter(Update::isProgress).reduce((a, b) -> b).orElseThrow().positions().get(0),
+                    1, 1040L), frontier.positions());
             // the finished job released its lease: a next job (another epoch) may take over right away
             handle.frontier().claim("next-job", 2, TieredStoreSink.WRITER_LEASE.defaultValue());
             assertEquals(frontier, handle.frontier().read(), "taking over keeps P and positions");
@@ -171,11 +173,11 @@ class TieredStoreSinkTest {
         env.execute("failover");
 
         assertTrue(FAILED_ONCE.get(), "the job failed over once");
-        try (StoreHandle handle = StoreHandle.open(conf, "test-reader")) {
+        try (StoreHandle handle = Stores.open(conf, "test-reader")) {
             Map<String, UpsertValue> stored = new HashMap<>();
             handle.store().snapshot().forEach((k, e) -> stored.put(k, e.value()));
             assertEquals(oracle, stored, "replayed writes are idempotent and never go back in time");
-            assertEquals(Long.MAX_VALUE, handle.frontier().read().getFrontier());
+            assertEquals(Long.MAX_VALUE, handle.frontier().read().p());
         }
     }
 
@@ -240,9 +242,9 @@ class TieredStoreSinkTest {
             RELEASE_FIRST_JOB.countDown();
         }
         a.getJobExecutionResult().get(60, TimeUnit.SECONDS);
-        try (StoreHandle handle = StoreHandle.open(conf, "test-reader")) {
-            assertEquals(first.epoch(), handle.frontier().writer());
-            assertEquals(Long.MAX_VALUE, handle.frontier().read().getFrontier());
+        try (StoreHandle handle = Stores.open(conf, "test-reader")) {
+            assertNull(handle.frontier().leaseHolder(), "the first job released its lease at the end of its input");
+            assertEquals(Long.MAX_VALUE, handle.frontier().read().p());
             assertEquals(2, handle.store().snapshot().size(), "the second job wrote nothing");
         }
     }

@@ -1,11 +1,12 @@
 package io.upsertfeedback.connectors.sink;
 
+import io.upsertfeedback.connectors.store.FrontierState;
+import io.upsertfeedback.connectors.store.localdir.LocalDirectoryLongTermTier;
+import io.upsertfeedback.connectors.store.bigtable.BigtableFrontier;
+import io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier;
 import io.upsertfeedback.connectors.embedded.TestBigtable;
-import io.upsertfeedback.connectors.store.BigtableFrontier;
-import io.upsertfeedback.connectors.store.BigtableHighVolumeTier;
 import io.upsertfeedback.connectors.store.Faults;
 import io.upsertfeedback.connectors.store.HighVolumeTier;
-import io.upsertfeedback.connectors.store.LocalDirectoryLongTermTier;
 import io.upsertfeedback.connectors.store.LongTermTier;
 import io.upsertfeedback.connectors.store.RangeReader;
 import io.upsertfeedback.connectors.store.Retrier;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
@@ -60,8 +62,8 @@ class TieredStoreSinkWriterTest {
         LongTermTier lt = new LocalDirectoryLongTermTier(dir, RangeReader.Settings.defaults());
         store = new TieredStore(Faults.wrap(HighVolumeTier.class, hv, faults), Faults.wrap(LongTermTier.class, lt, faults), 1024,
                 new Retrier(3, Duration.ofMillis(1), Duration.ofMillis(2)), 16, "epoch/0", null);
-        frontier = new BigtableFrontier(TestBigtable.connection(), table, "test-store");
-        writer = new TieredStoreSinkWriter(StoreHandle.of(store, frontier, "test-store"), "epoch", 0, 1, WINDOW, 1,
+        frontier = new BigtableFrontier(TestBigtable.connection(), table, "test-store", false);
+        writer = new TieredStoreSinkWriter(new StoreHandle(store, frontier, "test-store"), "epoch", 0, 1, WINDOW, 1,
                 Duration.ofMinutes(1), new UnregisteredMetricsGroup());
     }
 
@@ -130,10 +132,10 @@ class TieredStoreSinkWriterTest {
         writer.writeWatermark(new Watermark(5));
         assertTrue(entered.tryAcquire(60, TimeUnit.SECONDS));
         writer.writeWatermark(new Watermark(6));
-        assertEquals(Long.MIN_VALUE, frontier.read().getFrontier(), "nothing acknowledged while an operation below is pending");
+        assertEquals(Long.MIN_VALUE, frontier.read().p(), "nothing acknowledged while an operation below is pending");
         release.countDown();
         writer.flush(false);
-        assertEquals(7L, frontier.read().getFrontier());
+        assertEquals(7L, frontier.read().p());
         assertEquals("v", stored("slow"));
     }
 
@@ -146,7 +148,7 @@ class TieredStoreSinkWriterTest {
         IOException failure = assertThrows(IOException.class, () -> writer.flush(false));
         assertTrue(failure.getMessage().contains("test-store"), failure.getMessage());
         assertTrue(("va".equals(stored("a"))) != ("vb".equals(stored("b"))), "exactly the other operation succeeded");
-        assertEquals(Long.MIN_VALUE, frontier.read().getFrontier(), "the frontier never passes a failed write");
+        assertEquals(Long.MIN_VALUE, frontier.read().p(), "the frontier never passes a failed write");
         assertThrows(IOException.class, () -> writer.write(insert("c", "vc", 2), null), "the job fails");
     }
 
@@ -164,7 +166,7 @@ class TieredStoreSinkWriterTest {
         assertEquals("va", stored("a"));
         assertTrue(store.retrier().retries() >= 2, "one transient failure and one lost response");
         assertEquals(1, store.metrics().tombstonePuts.sum());
-        assertEquals(new io.upsertfeedback.schemas.FrontierRecord(2L, java.util.Map.of("0", 3L)), frontier.read());
+        assertEquals(new FrontierState(2L, Map.of(0, 3L)), frontier.read());
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.upsertfeedback.connectors.store;
 
+import io.upsertfeedback.connectors.store.gcs.GcsLongTermTier;
 import com.google.cloud.storage.contrib.nio.testing.LocalStorageHelper;
 
 import java.util.UUID;

@@ -1,5 +1,6 @@
 package io.upsertfeedback.connectors.store;
 
+import io.upsertfeedback.connectors.store.localdir.LocalDirectoryLongTermTier;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;

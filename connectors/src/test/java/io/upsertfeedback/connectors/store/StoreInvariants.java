@@ -1,5 +1,6 @@
 package io.upsertfeedback.connectors.store;
 
+import io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier;
 import io.upsertfeedback.connectors.embedded.TestBigtable;
 import org.apache.hadoop.hbase.TableName;
 import org.apache.hadoop.hbase.client.Result;

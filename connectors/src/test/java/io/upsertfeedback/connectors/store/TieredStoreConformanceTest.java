@@ -1,5 +1,6 @@
 package io.upsertfeedback.connectors.store;
 
+import io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier;
 import io.upsertfeedback.connectors.embedded.TestBigtable;
 import io.upsertfeedback.operators.UpsertValue;
 import io.upsertfeedback.schemas.ValueEncoding;
@@ -361,7 +362,7 @@ abstract class TieredStoreConformanceTest {
 
     @Test
     void keysOfAnyLengthUpToTheLimitMapToOneRowAndScanBack() throws Exception {
-        byte[] longest = new byte[BigtableHighVolumeTier.MAX_KEY_BYTES];
+        byte[] longest = new byte[TieredStore.MAX_KEY_BYTES];
         random.nextBytes(longest);
         byte[] empty = new byte[0];
         store.put(longest, UpsertValue.of(small("long key")), 1, 0, 1);
@@ -370,7 +371,7 @@ abstract class TieredStoreConformanceTest {
         assertArrayEquals(small("empty key"), value(empty));
         assertEquals(2, store.snapshot().size());
         assertThrows(IllegalArgumentException.class,
-                () -> store.put(new byte[BigtableHighVolumeTier.MAX_KEY_BYTES + 1], UpsertValue.of(small("x")), 1, 0, 3));
+                () -> store.put(new byte[TieredStore.MAX_KEY_BYTES + 1], UpsertValue.of(small("x")), 1, 0, 3));
         assertConsistent();
     }
 

@@ -1,5 +1,8 @@
 package io.upsertfeedback.connectors.store;
 
+import io.upsertfeedback.connectors.store.gcs.GcsLongTermTier;
+import io.upsertfeedback.connectors.store.localdir.LocalDirectoryLongTermTier;
+import io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier;
 import com.google.cloud.storage.contrib.nio.testing.LocalStorageHelper;
 import io.upsertfeedback.connectors.embedded.TestBigtable;
 import io.upsertfeedback.operators.UpsertCommand;

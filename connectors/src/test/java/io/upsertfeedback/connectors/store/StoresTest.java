@@ -11,12 +11,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Opening a store from Flink configuration fails fast, naming the option to fix. */
-class StoreHandleTest {
+class StoresTest {
     @TempDir
     Path dir;
 
     private static void assertNames(String option, Configuration conf) {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> StoreHandle.open(conf, "test"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Stores.open(conf, "test"));
         assertTrue(e.getMessage().contains(option), e.getMessage());
     }
 

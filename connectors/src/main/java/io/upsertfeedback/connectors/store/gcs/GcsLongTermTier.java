@@ -1,5 +1,8 @@
-package io.upsertfeedback.connectors.store;
+package io.upsertfeedback.connectors.store.gcs;
 
+import io.upsertfeedback.connectors.store.LongTermTier;
+import io.upsertfeedback.connectors.store.RangeReader;
+import io.upsertfeedback.connectors.store.RevisionNames;
 import com.google.cloud.ReadChannel;
 import com.google.cloud.WriteChannel;
 import com.google.cloud.storage.Blob;
@@ -11,20 +14,16 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.zip.CRC32C;
 
 /**
  * {@link LongTermTier} on Google Cloud Storage ({@code gs://bucket/prefix}).
  *
- * <p>Names are {@code prefix/<crc32c(key) hex>/<random UUID>}: the UUID makes every revision
- * unique, so objects are never overwritten without relying on generation preconditions (which the
- * in-memory {@code LocalStorageHelper} used in tests does not support); the hash spreads names over
- * GCS's key space. Uploads stream through a resumable-upload {@link WriteChannel} in
+ * <p>Objects live under {@code prefix/} + a {@link RevisionNames} name: unique per revision, so
+ * objects are never overwritten without relying on generation preconditions (which the in-memory
+ * {@code LocalStorageHelper} used in tests does not support). Uploads stream through a resumable-upload {@link WriteChannel} in
  * {@code uploadChunkSize} pieces; reads above the range threshold fetch ranges concurrently through
  * {@link ReadChannel#seek}/{@link ReadChannel#limit} ({@link RangeReader}).
  */
@@ -59,15 +58,9 @@ public final class GcsLongTermTier implements LongTermTier {
         return new String[] {u.getHost(), path};
     }
 
-    static String hashedName(byte[] key) {
-        CRC32C crc = new CRC32C();
-        crc.update(key);
-        return HexFormat.of().toHexDigits((int) crc.getValue()) + "/" + UUID.randomUUID();
-    }
-
     @Override
     public String newObjectName(byte[] key) {
-        return hashedName(key);
+        return RevisionNames.newName(key);
     }
 
     private BlobId id(String name) {

@@ -1,7 +1,8 @@
-package io.upsertfeedback.connectors.store;
+package io.upsertfeedback.connectors.store.bigtable;
 
+import io.upsertfeedback.connectors.store.FencedException;
 import io.upsertfeedback.connectors.embedded.TestBigtable;
-import io.upsertfeedback.schemas.FrontierRecord;
+import io.upsertfeedback.connectors.store.FrontierState;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -20,23 +21,23 @@ class BigtableFrontierTest {
     @BeforeEach
     void setUp() throws IOException {
         String table = TestBigtable.freshTable("frontier");
-        frontier = new BigtableFrontier(TestBigtable.connection(), table, "store-" + table);
+        frontier = new BigtableFrontier(TestBigtable.connection(), table, "store-" + table, false);
     }
 
     @Test
     void anEmptyStoreHasNoFrontier() throws IOException {
-        assertEquals(new FrontierRecord(Long.MIN_VALUE, Map.of()), frontier.read());
+        assertEquals(new FrontierState(Long.MIN_VALUE, Map.of()), frontier.read());
     }
 
     @Test
     void pIsTheMinimumOverSubtasksAndPositionsThePerPartitionMinimum() throws IOException {
         frontier.claim("e1", 3, Duration.ofMinutes(1));
-        assertEquals(Long.MIN_VALUE, frontier.read().getFrontier(), "a claim does not move P");
-        frontier.advance("e1", 0, new FrontierRecord(10L, Map.of("0", 5L)));
-        frontier.advance("e1", 1, new FrontierRecord(7L, Map.of("0", 3L, "1", 9L)));
-        assertEquals(Long.MIN_VALUE, frontier.read().getFrontier(), "subtask 2 has acknowledged nothing yet");
-        frontier.advance("e1", 2, new FrontierRecord(12L, Map.of("1", 4L)));
-        assertEquals(new FrontierRecord(7L, Map.of("0", 3L, "1", 4L)), frontier.read());
+        assertEquals(Long.MIN_VALUE, frontier.read().p(), "a claim does not move P");
+        frontier.advance("e1", 0, new FrontierState(10L, Map.of(0, 5L)));
+        frontier.advance("e1", 1, new FrontierState(7L, Map.of(0, 3L, 1, 9L)));
+        assertEquals(Long.MIN_VALUE, frontier.read().p(), "subtask 2 has acknowledged nothing yet");
+        frontier.advance("e1", 2, new FrontierState(12L, Map.of(1, 4L)));
+        assertEquals(new FrontierState(7L, Map.of(0, 3L, 1, 4L)), frontier.read());
     }
 
     @Test
@@ -45,7 +46,7 @@ class BigtableFrontierTest {
         frontier.claim("e1", 1, Duration.ofMinutes(1));
         FencedException e = assertThrows(FencedException.class, () -> frontier.claim("e2", 1, Duration.ofMinutes(1)));
         assertTrue(e.getMessage().contains("e1") && e.getMessage().contains("store-frontier"), e.getMessage());
-        assertEquals("e1", frontier.writer());
+        assertEquals("e1", frontier.leaseHolder());
     }
 
     @Test
@@ -55,36 +56,36 @@ class BigtableFrontierTest {
         assertThrows(FencedException.class, () -> frontier.claim("e2", 1, Duration.ofMinutes(1)), "subtask 1 still runs");
         frontier.release("e1", 1);
         frontier.claim("e2", 1, Duration.ofMinutes(1));
-        assertEquals("e2", frontier.writer());
+        assertEquals("e2", frontier.leaseHolder());
     }
 
     @Test
     void aNewWriterTakesOverAnExpiredLeaseAndFencesTheOldOne() throws IOException {
         frontier.claim("e1", 1, Duration.ofMinutes(1));
-        frontier.advance("e1", 0, new FrontierRecord(5L, Map.of()));
+        frontier.advance("e1", 0, new FrontierState(5L, Map.of()));
         frontier.claim("e2", 1, Duration.ZERO);
-        FencedException e = assertThrows(FencedException.class, () -> frontier.advance("e1", 0, new FrontierRecord(9L, Map.of())));
+        FencedException e = assertThrows(FencedException.class, () -> frontier.advance("e1", 0, new FrontierState(9L, Map.of())));
         assertTrue(e.getMessage().contains("e2"), e.getMessage());
         assertThrows(FencedException.class, () -> frontier.heartbeat("e1", 0));
-        assertEquals(5L, frontier.read().getFrontier());
+        assertEquals(5L, frontier.read().p());
     }
 
     @Test
     void rescalingFoldsTheOldColumnsIntoTheNewOnes() throws IOException {
         frontier.claim("e1", 3, Duration.ofMinutes(1));
-        frontier.advance("e1", 0, new FrontierRecord(10L, Map.of("0", 5L)));
-        frontier.advance("e1", 1, new FrontierRecord(7L, Map.of("0", 3L, "1", 9L)));
-        frontier.advance("e1", 2, new FrontierRecord(12L, Map.of("2", 1L)));
-        FrontierRecord before = frontier.read();
+        frontier.advance("e1", 0, new FrontierState(10L, Map.of(0, 5L)));
+        frontier.advance("e1", 1, new FrontierState(7L, Map.of(0, 3L, 1, 9L)));
+        frontier.advance("e1", 2, new FrontierState(12L, Map.of(2, 1L)));
+        FrontierState before = frontier.read();
 
         frontier.claim("e2", 2, Duration.ZERO);
         assertEquals(before, frontier.read(), "P and positions survive scaling in");
-        frontier.advance("e2", 0, new FrontierRecord(20L, Map.of("0", 8L, "1", 10L, "2", 2L)));
-        assertEquals(7L, frontier.read().getFrontier(), "subtask 1 still holds the folded frontier; no stale third column");
-        frontier.advance("e2", 1, new FrontierRecord(15L, Map.of("0", 9L, "1", 11L, "2", 3L)));
-        assertEquals(new FrontierRecord(15L, Map.of("0", 8L, "1", 10L, "2", 2L)), frontier.read());
+        frontier.advance("e2", 0, new FrontierState(20L, Map.of(0, 8L, 1, 10L, 2, 2L)));
+        assertEquals(7L, frontier.read().p(), "subtask 1 still holds the folded frontier; no stale third column");
+        frontier.advance("e2", 1, new FrontierState(15L, Map.of(0, 9L, 1, 11L, 2, 3L)));
+        assertEquals(new FrontierState(15L, Map.of(0, 8L, 1, 10L, 2, 2L)), frontier.read());
 
         frontier.claim("e3", 4, Duration.ZERO);
-        assertEquals(new FrontierRecord(15L, Map.of("0", 8L, "1", 10L, "2", 2L)), frontier.read(), "and scaling out");
+        assertEquals(new FrontierState(15L, Map.of(0, 8L, 1, 10L, 2, 2L)), frontier.read(), "and scaling out");
     }
 }

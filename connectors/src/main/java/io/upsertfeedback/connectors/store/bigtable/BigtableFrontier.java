@@ -1,5 +1,8 @@
-package io.upsertfeedback.connectors.store;
+package io.upsertfeedback.connectors.store.bigtable;
 
+import io.upsertfeedback.connectors.store.FencedException;
+import io.upsertfeedback.connectors.store.FrontierState;
+import io.upsertfeedback.connectors.store.PersistFrontier;
 import io.upsertfeedback.schemas.FrontierRecord;
 import org.apache.hadoop.hbase.Cell;
 import org.apache.hadoop.hbase.CellUtil;
@@ -20,8 +23,8 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.function.LongSupplier;
 
-import static io.upsertfeedback.connectors.store.BigtableHighVolumeTier.FAMILY;
-import static io.upsertfeedback.connectors.store.BigtableHighVolumeTier.bytes;
+import static io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier.FAMILY;
+import static io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier.bytes;
 
 /**
  * The persist frontier row (row key {@code f} of the store's table, apart from all data rows).
@@ -43,19 +46,25 @@ import static io.upsertfeedback.connectors.store.BigtableHighVolumeTier.bytes;
  * {@code parallelism} columns: each new column starts at the old {@code P} and positions, stale
  * columns are deleted, all in the claim's one mutation; {@code P} is unchanged by a claim.
  */
-public final class BigtableFrontier {
+public final class BigtableFrontier implements PersistFrontier {
     private static final byte[] ROW = bytes("f");
     private static final byte[] EPOCH = bytes("epoch");
+    private static final byte[] LEASE = bytes("lease");
 
+    private final Connection connection;
+    private final boolean ownsConnection;
     private final Table table;
     private final String storeName;
     private final LongSupplier clock;
 
-    public BigtableFrontier(Connection connection, String table, String storeName) throws IOException {
-        this(connection, table, storeName, System::currentTimeMillis);
+    /** @param ownsConnection whether {@link #close} also closes {@code connection} */
+    public BigtableFrontier(Connection connection, String table, String storeName, boolean ownsConnection) throws IOException {
+        this(connection, table, storeName, ownsConnection, System::currentTimeMillis);
     }
 
-    BigtableFrontier(Connection connection, String table, String storeName, LongSupplier clock) throws IOException {
+    BigtableFrontier(Connection connection, String table, String storeName, boolean ownsConnection, LongSupplier clock) throws IOException {
+        this.connection = connection;
+        this.ownsConnection = ownsConnection;
         this.table = connection.getTable(TableName.valueOf(table));
         this.storeName = storeName;
         this.clock = clock;
@@ -65,15 +74,41 @@ public final class BigtableFrontier {
         return bytes(kind + Integer.toString(subtask));
     }
 
-    /** The store's frontier {@code P} and resume positions. */
-    public FrontierRecord read() throws IOException {
-        return fold(table.get(new Get(ROW).addFamily(FAMILY)));
+    @Override
+    public FrontierState read() throws IOException {
+        FrontierRecord r = fold(table.get(new Get(ROW).addFamily(FAMILY)));
+        Map<Integer, Long> positions = new HashMap<>();
+        r.getPositions().forEach((partition, offset) -> positions.put(Integer.parseInt(partition.toString()), offset));
+        return new FrontierState(r.getFrontier(), positions);
     }
 
-    /** The epoch of the writer owning the row, or {@code null}. */
-    public String writer() throws IOException {
-        byte[] e = table.get(new Get(ROW).addColumn(FAMILY, EPOCH)).getValue(FAMILY, EPOCH);
-        return e == null ? null : new String(e, StandardCharsets.UTF_8);
+    private static FrontierRecord record(FrontierState state) {
+        Map<String, Long> positions = new HashMap<>();
+        state.positions().forEach((partition, offset) -> positions.put(Integer.toString(partition), offset));
+        return new FrontierRecord(state.p(), positions);
+    }
+
+    /** The owner's epoch while one of its subtasks' heartbeats is younger than the lease it claimed with. */
+    @Override
+    public String leaseHolder() throws IOException {
+        Result r = table.get(new Get(ROW).addFamily(FAMILY));
+        byte[] owner = r.getValue(FAMILY, EPOCH);
+        byte[] lease = r.getValue(FAMILY, LEASE);
+        long youngest = youngestHeartbeat(r);
+        if (owner == null || lease == null || youngest <= 0 || clock.getAsLong() - youngest >= ByteBuffer.wrap(lease).getLong()) {
+            return null;
+        }
+        return new String(owner, StandardCharsets.UTF_8);
+    }
+
+    private static long youngestHeartbeat(Result r) {
+        long youngest = Long.MIN_VALUE;
+        for (Cell cell : r.isEmpty() ? new Cell[0] : r.rawCells()) {
+            if (CellUtil.cloneQualifier(cell)[0] == 'h') {
+                youngest = Math.max(youngest, ByteBuffer.wrap(CellUtil.cloneValue(cell)).getLong());
+            }
+        }
+        return youngest;
     }
 
     private static FrontierRecord fold(Result r) throws IOException {
@@ -98,6 +133,7 @@ public final class BigtableFrontier {
      *
      * @throws FencedException when another writer's heartbeat is younger than {@code lease}
      */
+    @Override
     public void claim(String epoch, int parallelism, Duration lease) throws IOException {
         while (true) {
             Result r = table.get(new Get(ROW).addFamily(FAMILY));
@@ -108,12 +144,9 @@ public final class BigtableFrontier {
             long now = clock.getAsLong();
             RowMutations rm = new RowMutations(ROW);
             Delete stale = new Delete(ROW);
-            long youngest = Long.MIN_VALUE;
+            long youngest = youngestHeartbeat(r);
             for (Cell cell : r.isEmpty() ? new Cell[0] : r.rawCells()) {
                 String q = new String(CellUtil.cloneQualifier(cell), StandardCharsets.UTF_8);
-                if (q.startsWith("h")) {
-                    youngest = Math.max(youngest, ByteBuffer.wrap(CellUtil.cloneValue(cell)).getLong());
-                }
                 if ((q.startsWith("h") || q.startsWith("c")) && Integer.parseInt(q.substring(1)) >= parallelism) {
                     stale.addColumns(FAMILY, CellUtil.cloneQualifier(cell));
                 }
@@ -125,7 +158,8 @@ public final class BigtableFrontier {
                         + " ms (sink.writer-lease) has expired");
             }
             FrontierRecord folded = fold(r);
-            Put put = new Put(ROW).addColumn(FAMILY, EPOCH, bytes(epoch));
+            Put put = new Put(ROW).addColumn(FAMILY, EPOCH, bytes(epoch))
+                    .addColumn(FAMILY, LEASE, ByteBuffer.allocate(8).putLong(lease.toMillis()).array());
             for (int i = 0; i < parallelism; i++) {
                 put.addColumn(FAMILY, column('c', i), folded.toByteBuffer().array());
                 put.addColumn(FAMILY, column('h', i), ByteBuffer.allocate(8).putLong(now).array());
@@ -142,33 +176,42 @@ public final class BigtableFrontier {
         }
     }
 
-    /** Records subtask {@code subtask}'s acknowledged frontier and positions, if {@code epoch} still owns the row. */
-    public void advance(String epoch, int subtask, FrontierRecord record) throws IOException {
-        writeColumns(epoch, new Put(ROW).addColumn(FAMILY, column('c', subtask), record.toByteBuffer().array())
+    @Override
+    public void advance(String epoch, int subtask, FrontierState state) throws IOException {
+        writeColumns(epoch, new Put(ROW).addColumn(FAMILY, column('c', subtask), record(state).toByteBuffer().array())
                 .addColumn(FAMILY, column('h', subtask), ByteBuffer.allocate(8).putLong(clock.getAsLong()).array()));
     }
 
-    /** Refreshes subtask {@code subtask}'s lease. */
+    @Override
     public void heartbeat(String epoch, int subtask) throws IOException {
         writeColumns(epoch, new Put(ROW).addColumn(FAMILY, column('h', subtask), ByteBuffer.allocate(8).putLong(clock.getAsLong()).array()));
     }
 
-    /**
-     * Gives up subtask {@code subtask}'s lease (its input ended): once every subtask of the job has,
-     * another job may claim the store at once instead of waiting for the lease to expire.
-     */
+    @Override
     public void release(String epoch, int subtask) throws IOException {
         writeColumns(epoch, new Put(ROW).addColumn(FAMILY, column('h', subtask), ByteBuffer.allocate(8).putLong(0L).array()));
     }
 
     private void writeColumns(String epoch, Put put) throws IOException {
         if (!table.checkAndMutate(ROW, FAMILY).qualifier(EPOCH).ifEquals(bytes(epoch)).thenPut(put)) {
-            throw new FencedException("store " + storeName + " was taken over by writer epoch " + writer()
+            throw new FencedException("store " + storeName + " was taken over by writer epoch " + owner()
                     + "; this writer (epoch " + epoch + ") stops");
         }
     }
 
+    private String owner() throws IOException {
+        byte[] e = table.get(new Get(ROW).addColumn(FAMILY, EPOCH)).getValue(FAMILY, EPOCH);
+        return e == null ? null : new String(e, StandardCharsets.UTF_8);
+    }
+
+    @Override
     public void close() throws IOException {
-        table.close();
+        try {
+            table.close();
+        } finally {
+            if (ownsConnection) {
+                connection.close();
+            }
+        }
     }
 }

@@ -1,5 +1,12 @@
-package io.upsertfeedback.connectors.store;
+package io.upsertfeedback.connectors.store.bigtable;
 
+import io.upsertfeedback.connectors.store.CloseableIterator;
+import io.upsertfeedback.connectors.store.HighVolumeTier;
+import io.upsertfeedback.connectors.store.PendingCleanup;
+import io.upsertfeedback.connectors.store.RowState;
+import io.upsertfeedback.connectors.store.StoredRow;
+import io.upsertfeedback.connectors.store.TieredStore;
+import io.upsertfeedback.connectors.store.TransientStorageException;
 import io.upsertfeedback.schemas.StoredValueMeta;
 import org.apache.hadoop.hbase.TableExistsException;
 import org.apache.hadoop.hbase.TableName;
@@ -33,7 +40,7 @@ import java.util.zip.CRC32C;
  * <p><b>Row keys.</b> A key's row is {@code 'd' + crc32c(key)[4 bytes] + key}: the hash prefix spreads
  * sequential keys (timestamps, counters) over the whole key space so no single tablet takes all
  * writes, and the key follows verbatim so a scan can give it back. Any key up to
- * {@link #MAX_KEY_BYTES} (Bigtable's 4 KiB row-key limit minus the 5-byte prefix) maps to exactly
+ * {@link TieredStore#MAX_KEY_BYTES} (Bigtable's 4 KiB row-key limit minus the 5-byte prefix) maps to exactly
  * one row; a longer key is rejected. Pending-cleanup notes live in rows {@code 'c' + id} and the
  * persist frontier in row {@code 'f'} ({@link BigtableFrontier}), so data scans never see them.
  *
@@ -55,13 +62,12 @@ import java.util.zip.CRC32C;
  */
 public final class BigtableHighVolumeTier implements HighVolumeTier {
     public static final byte[] FAMILY = bytes("s");
-    static final byte[] META = bytes("m");
-    static final byte[] DATA = bytes("d");
-    static final byte[] TARGET = bytes("t");
+    public static final byte[] META = bytes("m");
+    public static final byte[] DATA = bytes("d");
+    public static final byte[] TARGET = bytes("t");
     private static final byte[] NOTE_KEY = bytes("k");
     private static final byte[] NOTE_OBJECT = bytes("o");
     private static final byte[] NOTE_OWNER = bytes("w");
-    public static final int MAX_KEY_BYTES = 4096 - 5;
     private static final byte DATA_PREFIX = 'd';
     private static final byte NOTE_PREFIX = 'c';
     /** Cell timestamps are milliseconds; the client scales them to microseconds, so stay well inside a long. */
@@ -114,9 +120,9 @@ public final class BigtableHighVolumeTier implements HighVolumeTier {
     }
 
     static byte[] dataRow(byte[] key) {
-        if (key.length > MAX_KEY_BYTES) {
+        if (key.length > TieredStore.MAX_KEY_BYTES) {
             throw new IllegalArgumentException("key of " + key.length + " bytes exceeds the store's limit of "
-                    + MAX_KEY_BYTES + " bytes (Bigtable row keys are at most 4 KiB)");
+                    + TieredStore.MAX_KEY_BYTES + " bytes (Bigtable row keys are at most 4 KiB)");
         }
         CRC32C crc = new CRC32C();
         crc.update(key);

@@ -1,5 +1,8 @@
-package io.upsertfeedback.connectors.store;
+package io.upsertfeedback.connectors.store.localdir;
 
+import io.upsertfeedback.connectors.store.LongTermTier;
+import io.upsertfeedback.connectors.store.RangeReader;
+import io.upsertfeedback.connectors.store.RevisionNames;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -41,7 +44,7 @@ public final class LocalDirectoryLongTermTier implements LongTermTier {
 
     @Override
     public String newObjectName(byte[] key) {
-        return GcsLongTermTier.hashedName(key);
+        return RevisionNames.newName(key);
     }
 
     private Path path(String name) {
