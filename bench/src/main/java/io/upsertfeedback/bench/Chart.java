@@ -11,16 +11,18 @@ import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The results chart, drawn with Java2D (headless): on the left the median whole-run throughput of
- * each contender as bars, on the right ours' peak heap, live heap and RSS against the number of
- * keys of the memory sweep.
+ * each operator-only contender as bars with the stateless ceiling as a line; beside it the
+ * end-to-end contenders' commands/s into the store as bars with the emulator ceiling's rows/s as a
+ * line (a failed check is marked on its bar); on the right ours' peak heap, live heap and RSS
+ * against the number of keys of the memory sweep.
  */
 final class Chart {
-    private static final int WIDTH = 1200;
+    static final int WIDTH = 1560;
     private static final int HEIGHT = 520;
     private static final Color OURS = new Color(0x2b6cb0);
     private static final Color PEER = new Color(0x9aa5b1);
@@ -39,37 +41,59 @@ final class Chart {
         g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
         g.setColor(Color.WHITE);
         g.fillRect(0, 0, WIDTH, HEIGHT);
-        throughput(g, results, 60, 60, 520, 360);
-        sweep(g, results, 680, 60, 460, 360);
+        List<String> operator = results.operatorContenders().stream().filter(c -> !c.equals("ceiling")).toList();
+        bars(g, "Operator only, records/s (median of " + reps(results) + " runs, whole run)", operator,
+                c -> results.medianRate(c, "elapsedMs"), results, "ceiling", "stateless ceiling",
+                results.runs.containsKey("ceiling") ? results.medianRate("ceiling", "elapsedMs") : Double.NaN, 60, 60, 520, 360);
+        List<String> store = results.storeContenders().stream().filter(c -> !c.equals("emulator-ceiling")).toList();
+        bars(g, "End to end into the store, commands/s (median)", store, results::commandRate, results,
+                "emulator-ceiling", "emulator ceiling, rows/s",
+                results.runs.containsKey("emulator-ceiling") ? results.rowRate("emulator-ceiling") : Double.NaN, 640, 60, 420, 360);
+        sweep(g, results, 1120, 60, 400, 360);
         g.dispose();
         ImageIO.write(image, "png", file.toFile());
     }
 
-    private static void throughput(Graphics2D g, Runner.Results results, int x, int y, int w, int h) {
-        title(g, "Throughput, records/s (median of " + results.runs.values().stream().mapToInt(List::size).max().orElse(0)
-                + " runs, whole run)", x, y - 25);
-        List<String> names = new ArrayList<>(results.runs.keySet());
-        if (names.isEmpty()) {
+    private static int reps(Runner.Results results) {
+        return results.runs.values().stream().mapToInt(List::size).max().orElse(0);
+    }
+
+    /** Bars of {@code names}' rates, and the {@code ceiling}'s rate as a dashed line (omitted when NaN). */
+    private static void bars(Graphics2D g, String title, List<String> names, ToDoubleFunction<String> rate, Runner.Results results,
+                             String ceiling, String ceilingLabel, double ceilingRate, int x, int y, int w, int h) {
+        title(g, title, x, y - 25);
+        axes(g, x, y, w, h);
+        double max = Math.max(Double.isNaN(ceilingRate) ? 0 : ceilingRate,
+                names.stream().mapToDouble(rate).filter(r -> !Double.isNaN(r)).max().orElse(0));
+        if (max <= 0) {
             return;
         }
-        double max = names.stream().mapToDouble(n -> results.medianRate(n, "elapsedMs")).max().orElse(1);
-        axes(g, x, y, w, h);
-        int slot = w / names.size();
+        int slot = names.isEmpty() ? w : w / names.size();
         for (int i = 0; i < names.size(); i++) {
-            double rate = results.medianRate(names.get(i), "elapsedMs");
-            int barHeight = (int) (h * rate / (max * 1.1));
+            String name = names.get(i);
+            double r = rate.applyAsDouble(name);
+            int barHeight = Double.isNaN(r) ? 0 : (int) (h * r / (max * 1.1));
             int bx = x + i * slot + slot / 6;
-            g.setColor(names.get(i).equals("ours") ? OURS : PEER);
+            g.setColor(name.startsWith("ours") || name.startsWith("backlog") ? OURS : PEER);
             g.fillRect(bx, y + h - barHeight, slot * 2 / 3, barHeight);
             g.setColor(Color.BLACK);
             g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-            centered(g, String.format("%,.0f", rate), bx + slot / 3, y + h - barHeight - 6);
-            String name = names.get(i);
+            String label = Double.isNaN(r) ? "-" : String.format("%,.0f", r);
+            centered(g, results.passes(name) ? label : label + " FAILED", bx + slot / 3, y + h - barHeight - 6);
             int dash = name.indexOf('-');
             centered(g, dash < 0 ? name : name.substring(0, dash), bx + slot / 3, y + h + 18);
             if (dash >= 0) {
                 centered(g, name.substring(dash + 1), bx + slot / 3, y + h + 34);
             }
+        }
+        if (!Double.isNaN(ceilingRate)) {
+            int ly = y + h - (int) (h * ceilingRate / (max * 1.1));
+            g.setColor(RSS);
+            g.setStroke(new BasicStroke(2, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10, new float[] {8, 6}, 0));
+            g.drawLine(x, ly, x + w, ly);
+            g.setStroke(new BasicStroke(1));
+            g.drawString(String.format("%s %,.0f%s", ceilingLabel, ceilingRate, results.passes(ceiling) ? "" : " FAILED"),
+                    x + 8, ly - 5);
         }
     }
 

@@ -63,20 +63,7 @@ public final class FlinkContender {
             report.sampleRetainedHeap(Long.parseLong(options.get("retained-heap-every-ms")));
         }
 
-        Configuration conf = new Configuration();
-        conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
-        // Bloom filters, as Kafka Streams' RocksDB stores have by default: without them a lookup of a
-        // key not yet in the state probes every level, which dominates a snapshot of millions of new keys.
-        conf.setString(ROCKSDB_BLOOM_FILTER, "true");
-        // RocksDB's block cache and write buffers come out of managed memory. A local cluster gets only
-        // 128 MB by default (64 MB per slot here), which starves the contenders whose state lives in
-        // RocksDB (Flink SQL measured 11 % slower with it); a cluster's default is several hundred MB.
-        conf.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MemorySize.ofMebiBytes(512));
-        options.forEach((k, v) -> {
-            if (k.startsWith(FLINK_OPTION_PREFIX)) {
-                conf.setString(k.substring(FLINK_OPTION_PREFIX.length()), v);
-            }
-        });
+        Configuration conf = clusterConfiguration(new Configuration(), options);
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, conf);
         switch (contender) {
             case "ours" -> UpsertFeedback.apply(commands(env, bootstrap, workload.topic(), tick, latencyRate == 0),
@@ -101,6 +88,28 @@ public final class FlinkContender {
                 .put("elapsedMs", TimeUnit.NANOSECONDS.toMillis(last - start))
                 .put("steadyMs", TimeUnit.NANOSECONDS.toMillis(last - first))
                 .print();
+    }
+
+    /**
+     * {@code base} with the local cluster's settings of every Flink contender: RocksDB with bloom
+     * filters, 512 MB of managed memory, then the {@code --flink.*} options.
+     */
+    static Configuration clusterConfiguration(Configuration base, Map<String, String> options) {
+        Configuration conf = new Configuration(base);
+        conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+        // Bloom filters, as Kafka Streams' RocksDB stores have by default: without them a lookup of a
+        // key not yet in the state probes every level, which dominates a snapshot of millions of new keys.
+        conf.setString(ROCKSDB_BLOOM_FILTER, "true");
+        // RocksDB's block cache and write buffers come out of managed memory. A local cluster gets only
+        // 128 MB by default (64 MB per slot here), which starves the contenders whose state lives in
+        // RocksDB (Flink SQL measured 11 % slower with it); a cluster's default is several hundred MB.
+        conf.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MemorySize.ofMebiBytes(512));
+        options.forEach((k, v) -> {
+            if (k.startsWith(FLINK_OPTION_PREFIX)) {
+                conf.setString(k.substring(FLINK_OPTION_PREFIX.length()), v);
+            }
+        });
+        return conf;
     }
 
     /** The project's Kafka command source: the input of ours and of the ceiling. */

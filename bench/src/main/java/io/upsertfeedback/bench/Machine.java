@@ -1,8 +1,11 @@
 package io.upsertfeedback.bench;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /** What the figures were measured on: cores, CPU model, memory, and the load average. */
 final class Machine {
@@ -22,6 +25,27 @@ final class Machine {
         }
         return String.format("%d cores, %s, %d GB RAM, Java %s", Runtime.getRuntime().availableProcessors(), cpu,
                 memKb >> 20, System.getProperty("java.version"));
+    }
+
+    /** The commit of the working directory ({@code git rev-parse HEAD}), and whether it has local changes. */
+    static String commit() {
+        try {
+            String head = git("rev-parse", "HEAD");
+            return head.isEmpty() ? "unknown (not a git checkout)" : head + (git("status", "--porcelain").isEmpty() ? " (clean)" : " (with local changes)");
+        } catch (IOException e) {
+            return "unknown (" + e.getMessage() + ")";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "unknown (interrupted)";
+        }
+    }
+
+    private static String git(String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of("git"));
+        command.addAll(List.of(args));
+        Process git = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(git.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        return git.waitFor() == 0 ? out : "";
     }
 
     /** The 1, 5 and 15 minute load averages. */

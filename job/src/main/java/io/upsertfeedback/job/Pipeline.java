@@ -27,13 +27,15 @@ import java.util.function.UnaryOperator;
  * positions, the Kafka source starts there (instead of {@code kafka.starting-offsets}) and the
  * operator drops commands below them, which the store already holds. A restore from a checkpoint
  * or savepoint overrides both with the checkpointed offsets and state, as usual in Flink.
+ *
+ * <p>Public for the end-to-end benchmark ({@code bench}), which runs this very graph.
  */
-final class Pipeline {
+public final class Pipeline {
     private Pipeline() {
     }
 
     /** The commands of a built pipeline and the operator's updates (for extra sinks). */
-    record Built(SingleOutputStreamOperator<UpsertCommand> commands, SingleOutputStreamOperator<Update> updates,
+    public record Built(SingleOutputStreamOperator<UpsertCommand> commands, SingleOutputStreamOperator<Update> updates,
                  Map<Integer, Long> resumedFrom) {
     }
 
@@ -51,7 +53,7 @@ final class Pipeline {
      * Adds the pipeline to {@code env}. {@code bounded}: the Kafka source stops at the end offsets
      * as of the start (the input then ends and its frontier becomes +inf).
      */
-    static Built build(StreamExecutionEnvironment env, Configuration conf, boolean bounded) throws Exception {
+    public static Built build(StreamExecutionEnvironment env, Configuration conf, boolean bounded) throws Exception {
         return build(env, conf, bounded, Hooks.NONE);
     }
 

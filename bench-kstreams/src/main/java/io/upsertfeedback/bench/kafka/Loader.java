@@ -15,10 +15,11 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * Writes a {@link Workload} to its topic with an idempotent producer (the default partitioner picks
- * the partition from the key). {@link #load} writes as fast as the broker takes it, with increasing
- * record timestamps ending about now (one millisecond apart from a whole second, so they are
- * distinct, tick-aligned and never beyond the broker's future-timestamp limit); {@link #produceLive} paces the records at a fixed rate with
- * their send time as timestamp, for the latency run.
+ * the partition from the key). {@link #load} writes as fast as the broker takes it, with the
+ * workload's record times ({@link Workload#timeOffset}: by default one millisecond apart) from a
+ * whole second ending before now (so they are tick-aligned and never beyond the broker's
+ * future-timestamp limit); {@link #produceLive} paces the records at a fixed rate with their send
+ * time as timestamp, for the latency run.
  */
 public final class Loader {
     private Loader() {
@@ -30,21 +31,26 @@ public final class Loader {
         }
     }
 
-    /** Creates the topic and loads the whole workload; returns what the contenders must produce. */
-    public static Workload.Expected load(String bootstrap, Workload workload) throws Exception {
+    /** A loaded topic: the time of its first record (the values carry their times) and what the contenders must produce. */
+    public record Loaded(long firstTimestamp, Workload.Expected expected) {
+    }
+
+    /** Creates the topic and loads the whole workload. */
+    public static Loaded load(String bootstrap, Workload workload) throws Exception {
         createTopic(bootstrap, workload.topic(), workload.partitions());
-        long firstTimestamp = Math.floorDiv(System.currentTimeMillis() - workload.commands(), Workload.TIMESTAMP_ALIGNMENT)
+        long lastOffset = workload.timeOffset(Math.max(0, workload.commands() - 1));
+        long firstTimestamp = Math.floorDiv(System.currentTimeMillis() - lastOffset - 1, Workload.TIMESTAMP_ALIGNMENT)
                 * Workload.TIMESTAMP_ALIGNMENT;
         try (KafkaProducer<byte[], byte[]> producer = producer(bootstrap)) {
             Workload.Generator g = workload.generator();
             for (long i = 0; i < workload.commands(); i++) {
                 g.next();
-                long timestamp = firstTimestamp + i;
+                long timestamp = firstTimestamp + workload.timeOffset(i);
                 producer.send(new ProducerRecord<>(workload.topic(), null, timestamp, g.key(), g.value(timestamp)));
             }
             producer.flush();
         }
-        return workload.expected();
+        return new Loaded(firstTimestamp, workload.expected());
     }
 
     /** Sends the workload (topic already created) at {@code perSecond} records per second. */
