@@ -8,6 +8,7 @@ import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
 import io.upsertfeedback.connectors.store.CloseableIterator;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.StoredEntry;
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.job.Pipeline;
 import io.upsertfeedback.operators.UpsertOptions;
 import org.apache.flink.configuration.CheckpointingOptions;
@@ -104,7 +105,7 @@ public final class EndToEnd {
         long lastTick = Math.floorDiv(firstTimestamp + workload.timeOffset(workload.commands() - 1), tick) * tick;
         long limit = TimeUnit.SECONDS.toNanos(Long.parseLong(options.getOrDefault("time-limit-seconds", "3600")));
 
-        try (StoreHandle store = StoreHandle.open(conf, "bench-client")) {
+        try (StoreHandle store = Stores.open(conf, "bench-client")) {
             StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(
                     Integer.parseInt(options.getOrDefault("parallelism", "2")), conf);
             Pipeline.build(env, conf, true);
@@ -122,7 +123,7 @@ public final class EndToEnd {
                     break;
                 }
                 TimeUnit.MILLISECONDS.sleep(20);
-                persist = store.frontier().read().getFrontier();
+                persist = store.frontier().read().p();
             }
             long elapsed = System.nanoTime() - start;
             job.cancel().get(1, TimeUnit.MINUTES);
