@@ -1,7 +1,5 @@
 package io.upsertfeedback.job;
 
-import io.upsertfeedback.connectors.store.Stores;
-import io.upsertfeedback.connectors.testing.DeadLetterTopic;
 import io.upsertfeedback.connectors.embedded.EmbeddedBigtable;
 import io.upsertfeedback.connectors.embedded.EmbeddedKafka;
 import io.upsertfeedback.connectors.feedback.FeedbackSource;
@@ -13,6 +11,8 @@ import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.StoreOptions;
 import io.upsertfeedback.connectors.store.StoredEntry;
 import io.upsertfeedback.connectors.store.StoredRow;
+import io.upsertfeedback.connectors.store.Stores;
+import io.upsertfeedback.connectors.testing.DeadLetterTopic;
 import io.upsertfeedback.operators.UpsertOptions;
 import io.upsertfeedback.schemas.DeadLetter;
 import org.apache.avro.Schema;

@@ -1,7 +1,7 @@
 package io.upsertfeedback.job;
 
-import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.store.StoreHandle;
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.operators.Update;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.functions.RichMapFunction;

@@ -1,7 +1,7 @@
 package io.upsertfeedback.job;
 
-import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.store.StoreHandle;
+import io.upsertfeedback.connectors.store.Stores;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.core.execution.SavepointFormatType;

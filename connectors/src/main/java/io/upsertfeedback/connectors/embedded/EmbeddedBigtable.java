@@ -3,8 +3,8 @@ package io.upsertfeedback.connectors.embedded;
 import com.google.cloud.bigtable.emulator.core.EmulatorController;
 import com.google.cloud.bigtable.hbase.BigtableConfiguration;
 import com.google.cloud.bigtable.hbase.BigtableOptionsFactory;
-import io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier;
 import io.upsertfeedback.connectors.store.StoreOptions;
+import io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.hbase.client.Connection;
 

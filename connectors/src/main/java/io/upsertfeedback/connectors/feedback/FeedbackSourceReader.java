@@ -1,10 +1,10 @@
 package io.upsertfeedback.connectors.feedback;
 
-import io.upsertfeedback.connectors.store.PersistFrontier;
 import io.upsertfeedback.connectors.store.CloseableIterator;
+import io.upsertfeedback.connectors.store.PersistFrontier;
 import io.upsertfeedback.connectors.store.StoreHandle;
-import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.store.StoredEntry;
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.operators.UpsertCommand;
 import org.apache.flink.api.common.eventtime.Watermark;
 import org.apache.flink.api.connector.source.ReaderOutput;

@@ -39,6 +39,10 @@ public final class TieredStoreSink implements Sink<Update> {
             .intType().defaultValue(32)
             .withDescription("Storage operations in flight per sink subtask; when all are busy the sink blocks and Flink backpressures.");
 
+    public static final ConfigOption<Integer> BATCH_SIZE = ConfigOptions.key("sink.batch-size")
+            .intType().defaultValue(500)
+            .withDescription("Inline writes sent to storage in one batch (one round trip); a batch takes one place in the window.");
+
     public static final ConfigOption<Integer> CONSOLIDATION_BUFFER = ConfigOptions.key("sink.consolidation-buffer")
             .intType().defaultValue(4096)
             .withDescription("(key, time) groups held for consolidation before the oldest is written without waiting for the watermark.");
@@ -68,10 +72,10 @@ public final class TieredStoreSink implements Sink<Update> {
     @Override
     public SinkWriter<Update> createWriter(WriterInitContext context) throws IOException {
         int subtask = context.getTaskInfo().getIndexOfThisSubtask();
-        StoreHandle handle = Stores.open(config, epoch + "/" + subtask, tiers);
+        StoreHandle handle = Stores.open(config, epoch + "/" + subtask + "/" + UUID.randomUUID(), tiers);
         try {
             return new TieredStoreSinkWriter(handle, epoch, subtask, context.getTaskInfo().getNumberOfParallelSubtasks(),
-                    config.get(WINDOW_SIZE), config.get(CONSOLIDATION_BUFFER), config.get(WRITER_LEASE), context.metricGroup());
+                    config.get(WINDOW_SIZE), config.get(BATCH_SIZE), config.get(CONSOLIDATION_BUFFER), config.get(WRITER_LEASE), context.metricGroup());
         } catch (FencedException e) {
             closeQuietly(handle, e);
             throw new SuppressRestartsException(e);
@@ -123,6 +127,12 @@ public final class TieredStoreSink implements Sink<Update> {
         public TieredStoreSink build() {
             if (config.getOptional(WINDOW_SIZE).orElse(1) < 1) {
                 throw new IllegalArgumentException("sink.window-size must be at least 1");
+            }
+            if (config.getOptional(BATCH_SIZE).orElse(1) < 1) {
+                throw new IllegalArgumentException("sink.batch-size must be at least 1");
+            }
+            if (config.getOptional(CONSOLIDATION_BUFFER).orElse(1) < 1) {
+                throw new IllegalArgumentException("sink.consolidation-buffer must be at least 1");
             }
             return new TieredStoreSink(config.clone(), epoch != null ? epoch : UUID.randomUUID().toString(), tiers);
         }

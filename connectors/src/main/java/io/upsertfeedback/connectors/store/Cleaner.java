@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Background deletion of long-term objects that lost their last reference, driven by
@@ -81,10 +82,40 @@ public final class Cleaner implements AutoCloseable {
         }
     }
 
-    /** Resolves one note now, on the calling thread. */
+    /**
+     * Resolves a note of this writer's own finished operation, on the calling thread: nothing else
+     * may still commit its object, so one read of the row decides.
+     */
     public void resolve(PendingCleanup note) throws IOException {
         RowState state = retrier.call(() -> highVolume.read(note.key()));
-        if (!(state.isTombstone() && state.target().equals(note.objectName()))) {
+        finish(note, state.isTombstone() && state.target().equals(note.objectName()));
+    }
+
+    /**
+     * Resolves a note of another writer, which may still be running (a zombie attempt after a
+     * failover): before deleting the object, rewrite the row's state unchanged with a new fence,
+     * conditioned on the state just read. The other writer read the row before it wrote the note,
+     * so its commit, conditioned on that earlier state, can no longer succeed; if it committed
+     * first, the fence's condition fails, the re-read sees the object referenced, and it stays
+     * (SPEC 4.10).
+     */
+    public void resolveFenced(PendingCleanup note) throws IOException {
+        while (true) {
+            RowState state = retrier.call(() -> highVolume.read(note.key()));
+            if (state.isTombstone() && state.target().equals(note.objectName())) {
+                finish(note, true);
+                return;
+            }
+            RowState fenced = state.fenced(ThreadLocalRandom.current().nextLong());
+            if (retrier.call(() -> highVolume.compareAndWrite(note.key(), state, fenced))) {
+                finish(note, false);
+                return;
+            }
+        }
+    }
+
+    private void finish(PendingCleanup note, boolean referenced) throws IOException {
+        if (!referenced) {
             retrier.call(() -> {
                 longTerm.delete(note.objectName());
                 return null;

@@ -21,20 +21,28 @@ import java.util.function.Predicate;
  * <p><b>Routing.</b> A value is encoded ({@link ValueCodec}); if the encoded size is at most
  * {@code inlineThreshold} it is stored inline, else as a long-term object.
  *
- * <p><b>Writing</b> (every operation loops until its conditional write decides):
+ * <p><b>Plain writes</b> ({@link #writePlain}): inline puts and deletes of keys whose row holds no
+ * tombstone (the caller knows the key's previous value was inline or absent) go to the high-volume
+ * tier in one batch of versioned writes, without reading: the row's order of versions (by time)
+ * decides which write is the latest, so a late or replayed write never becomes the row's state
+ * over a newer one (SPEC 4.5, 4.9). This is the common case and it costs one round trip per batch.
+ *
+ * <p><b>Conditional writes</b> ({@link #write}, and {@link #put}/{@link #delete}); every
+ * operation loops until its compare-and-write decides:
  * <ol>
- *   <li>Read the row. If it holds a newer write (its time is above ours), stop: a write at time
- *       {@code t} applies only where the row holds nothing newer (SPEC 4.9).</li>
- *   <li>Small put / delete over no tombstone: {@code putIfNotTombstone}/{@code deleteIfNotTombstone};
- *       if a tombstone appeared meanwhile, go round again.</li>
+ *   <li>Read the row. If it holds a later write in the key's order {@code (time, partition,
+ *       offset)}, stop ({@link Outcome#STALE}); if it holds this very write (a replay), stop
+ *       ({@link Outcome#WRITTEN}).</li>
+ *   <li>Small put / delete over a row without tombstone: {@code compareAndWrite} from the state
+ *       read; a conflict (the row changed) goes round again.</li>
  *   <li>Anything that replaces a tombstone, and every large put: first store
  *       {@link PendingCleanup} notes for each object that may end up unreferenced (the new revision
  *       and the tombstone's current target), then upload the new revision (large puts), then
- *       {@code compareAndWrite} on the tombstone target we read: <b>the commit point</b>. Success or
- *       failure, the notes go to the {@link Cleaner}, which deletes whichever object the row does
- *       not reference: the old one after a success, the new one after a lost race or a failure
- *       before the swap. After an unknown outcome (retries exhausted) the cleaner's re-read decides,
- *       so committed data is never deleted. A lost race goes round again with a fresh revision.</li>
+ *       {@code compareAndWrite} from the state read: <b>the commit point</b>. Success or failure,
+ *       the notes go to the {@link Cleaner}, which deletes whichever object the row does not
+ *       reference: the old one after a success, the new one after a lost race or a failure before
+ *       the swap. After an unknown outcome (retries exhausted) the cleaner's re-read decides, so
+ *       committed data is never deleted. A lost race goes round again with a fresh revision.</li>
  * </ol>
  * Hence: a tombstone is written only after its object exists (no dangling tombstone from a write;
  * a dangling one from outside reads as absent), every object not referenced has a note until
@@ -105,44 +113,107 @@ public final class TieredStore implements AutoCloseable {
         return highVolume.describe() + " + " + longTerm.describe();
     }
 
+    /**
+     * One write of a key at a time, by the command at {@code (partition, offset)}.
+     *
+     * @param value the new value, or {@code null} for a delete
+     */
+    public record Write(byte[] key, UpsertValue value, long time, int partition, long offset) {}
+
+    /** A write encoded for its tier: the row's next state, and the object's bytes for a large value. */
+    public static final class Prepared {
+        private final byte[] key;
+        private final RowState small;
+        private final byte[] object;
+        private final StoredValueMeta meta;
+
+        private Prepared(byte[] key, RowState small, byte[] object, StoredValueMeta meta) {
+            this.key = key;
+            this.small = small;
+            this.object = object;
+            this.meta = meta;
+        }
+
+        /** Whether the value goes inline (or is a delete): no long-term object. */
+        public boolean inline() {
+            return object == null;
+        }
+
+        public byte[] key() {
+            return key;
+        }
+    }
+
+    /** Encodes a write once, for {@link #writePlain} or {@link #write}. */
+    public Prepared prepare(Write w) {
+        if (w.value() == null) {
+            StoredValueMeta meta = new StoredValueMeta(io.upsertfeedback.schemas.ValueEncoding.RAW, 0L, w.time(), w.partition(), w.offset(), null);
+            return new Prepared(w.key(), RowState.deleted(meta), null, meta);
+        }
+        ValueCodec.Encoded encoded = ValueCodec.encode(w.value().bytes());
+        StoredValueMeta meta = new StoredValueMeta(encoded.encoding(), (long) w.value().bytes().length, w.time(), w.partition(),
+                w.offset(), w.value().error());
+        boolean large = encoded.bytes().length > inlineThreshold;
+        return new Prepared(w.key(), large ? null : RowState.inline(encoded.bytes(), meta), large ? encoded.bytes() : null, meta);
+    }
+
+    /** Whether {@code value} is stored inline (its encoded size is at most the inline threshold). */
+    public boolean storesInline(UpsertValue value) {
+        return value.bytes().length <= inlineThreshold || ValueCodec.encode(value.bytes()).bytes().length <= inlineThreshold;
+    }
+
+    /**
+     * Writes inline values and deletes in one batch of versioned writes, without reading (see the
+     * class doc). Only for keys whose row holds no tombstone; each write must be {@link Prepared#inline}.
+     */
+    public void writePlain(List<Prepared> writes) throws IOException {
+        List<StoredRow> rows = new ArrayList<>(writes.size());
+        for (Prepared p : writes) {
+            if (!p.inline()) {
+                throw new IllegalArgumentException("a large value needs the conditional path");
+            }
+            rows.add(new StoredRow(p.key, p.small));
+        }
+        try {
+            retrier.call(() -> {
+                highVolume.putAll(rows);
+                return null;
+            });
+        } catch (IOException | RuntimeException e) {
+            metrics.failures.increment();
+            throw e;
+        }
+        rows.forEach(r -> count(r.state()));
+    }
+
     /** Stores {@code value} for {@code key} as written at {@code time} by the command at {@code (partition, offset)}. */
     public Outcome put(byte[] key, UpsertValue value, long time, int partition, long offset) throws IOException {
-        ValueCodec.Encoded encoded = ValueCodec.encode(value.bytes());
-        StoredValueMeta meta = new StoredValueMeta(encoded.encoding(), (long) value.bytes().length, time, partition, offset, value.error());
-        boolean large = encoded.bytes().length > inlineThreshold;
-        return write(key, large ? null : RowState.inline(encoded.bytes(), meta), large ? encoded.bytes() : null, meta);
+        return write(prepare(new Write(key, value, time, partition, offset)));
     }
 
     /** Deletes {@code key} at {@code time} (the deleting command's order key is kept in the deletion marker). */
     public Outcome delete(byte[] key, long time, int partition, long offset) throws IOException {
-        StoredValueMeta meta = new StoredValueMeta(io.upsertfeedback.schemas.ValueEncoding.RAW, 0L, time, partition, offset, null);
-        return write(key, RowState.deleted(meta), null, meta);
+        return write(prepare(new Write(key, null, time, partition, offset)));
     }
 
-    /**
-     * @param small the new state when it needs no long-term object (inline or deletion marker), else {@code null}
-     * @param object the encoded bytes of a large value, else {@code null}
-     */
-    private Outcome write(byte[] key, RowState small, byte[] object, StoredValueMeta meta) throws IOException {
+    /** The conditional path (see the class doc): right whatever the row holds. */
+    public Outcome write(Prepared w) throws IOException {
         try {
             while (true) {
-                RowState current = retrier.call(() -> highVolume.read(key));
-                if (current.time() > meta.getTime()) {
+                RowState current = retrier.call(() -> highVolume.read(w.key));
+                if (current.isLaterThan(w.meta)) {
                     metrics.staleWrites.increment();
                     return Outcome.STALE;
                 }
-                if (small != null && !current.isTombstone()) {
-                    RowState found = retrier.call(() -> small.kind() == RowState.Kind.INLINE
-                            ? highVolume.putIfNotTombstone(key, small.payload(), meta)
-                            : highVolume.deleteIfNotTombstone(key, meta));
-                    if (found == null) {
-                        count(small);
+                if (current.meta() != null && current.meta().equals(w.meta)) {
+                    return Outcome.WRITTEN; // this very command is stored already: a replay is a no-op
+                }
+                if (w.small != null && !current.isTombstone()) {
+                    if (retrier.call(() -> highVolume.compareAndWrite(w.key, current, w.small))) {
+                        count(w.small);
                         return Outcome.WRITTEN;
                     }
-                    metrics.conditionConflicts.increment();
-                    continue;
-                }
-                if (swap(key, current, small, object, meta)) {
+                } else if (swap(w.key, current, w.small, w.object, w.meta)) {
                     return Outcome.WRITTEN;
                 }
                 metrics.conditionConflicts.increment();
@@ -176,7 +247,7 @@ public final class TieredStore implements AutoCloseable {
                 });
                 metrics.longTermUploads.increment();
             }
-            boolean committed = retrier.call(() -> highVolume.compareAndWrite(key, current.isTombstone() ? current.target() : null, next));
+            boolean committed = retrier.call(() -> highVolume.compareAndWrite(key, current, next));
             if (committed) {
                 count(next);
             }
@@ -281,7 +352,7 @@ public final class TieredStore implements AutoCloseable {
         int n = 0;
         for (PendingCleanup note : retrier.call(highVolume::listPending)) {
             if (deadOwner.test(note.owner())) {
-                cleaner.resolve(note);
+                cleaner.resolveFenced(note);
                 n++;
             }
         }

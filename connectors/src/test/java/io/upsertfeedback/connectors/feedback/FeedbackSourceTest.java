@@ -1,13 +1,13 @@
 package io.upsertfeedback.connectors.feedback;
 
-import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.embedded.TestBigtable;
+import io.upsertfeedback.connectors.store.FrontierState;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.StoreOptions;
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.operators.UpsertCommand;
 import io.upsertfeedback.operators.UpsertValue;
 import io.upsertfeedback.operators.serialization.UpsertCommandSerializer;
-import io.upsertfeedback.connectors.store.FrontierState;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.MemorySize;

@@ -1,16 +1,16 @@
 package io.upsertfeedback.connectors.sink;
 
-import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.embedded.TestBigtable;
 import io.upsertfeedback.connectors.store.FencedException;
+import io.upsertfeedback.connectors.store.FrontierState;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.StoreOptions;
 import io.upsertfeedback.connectors.store.StoredEntry;
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.operators.Update;
 import io.upsertfeedback.operators.UpsertCommand;
 import io.upsertfeedback.operators.UpsertValue;
 import io.upsertfeedback.operators.serialization.UpdateSerializer;
-import io.upsertfeedback.connectors.store.FrontierState;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -28,6 +28,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -37,7 +38,6 @@ import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.time.Duration;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,17 +1,18 @@
 package io.upsertfeedback.connectors.sink;
 
-import io.upsertfeedback.connectors.store.FrontierState;
-import io.upsertfeedback.connectors.store.localdir.LocalDirectoryLongTermTier;
-import io.upsertfeedback.connectors.store.bigtable.BigtableFrontier;
-import io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier;
 import io.upsertfeedback.connectors.embedded.TestBigtable;
 import io.upsertfeedback.connectors.store.Faults;
+import io.upsertfeedback.connectors.store.FrontierState;
 import io.upsertfeedback.connectors.store.HighVolumeTier;
 import io.upsertfeedback.connectors.store.LongTermTier;
+import io.upsertfeedback.connectors.store.PersistFrontier;
 import io.upsertfeedback.connectors.store.RangeReader;
 import io.upsertfeedback.connectors.store.Retrier;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.TieredStore;
+import io.upsertfeedback.connectors.store.bigtable.BigtableFrontier;
+import io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier;
+import io.upsertfeedback.connectors.store.localdir.LocalDirectoryLongTermTier;
 import io.upsertfeedback.operators.Update;
 import io.upsertfeedback.operators.UpsertValue;
 import org.apache.flink.api.common.eventtime.Watermark;
@@ -24,6 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -33,6 +36,7 @@ import java.util.concurrent.TimeUnit;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -40,7 +44,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * One sink writer over fault-injected tiers: the bounded window blocks the writer (backpressure),
  * the frontier waits for every operation below it, one failing operation neither fails its
  * neighbours nor lets the frontier pass it, transient errors are retried, and updates consolidate
- * per (key, time). Blocking is done with latches inside storage calls, never with sleeps.
+ * per (key, time) as a sum of diffs. Blocking is done with latches inside storage calls, never with
+ * sleeps; every frontier write is recorded, so the absence of an early one is checked, not assumed.
  */
 class TieredStoreSinkWriterTest {
     private static final int WINDOW = 2;
@@ -51,20 +56,27 @@ class TieredStoreSinkWriterTest {
     private final Faults.Plan faults = new Faults.Plan();
     private final CountDownLatch release = new CountDownLatch(1);
     private final Semaphore entered = new Semaphore(0);
+    private final List<Long> advanced = java.util.Collections.synchronizedList(new ArrayList<>());
     private TieredStore store;
-    private BigtableFrontier frontier;
+    private PersistFrontier frontier;
     private TieredStoreSinkWriter writer;
 
     @BeforeEach
     void setUp() throws IOException {
-        String table = TestBigtable.freshTable("writer");
+        faults.beforeEach("advance", args -> advanced.add(((FrontierState) args[2]).p()));
+        open(TestBigtable.freshTable("writer"), 1, 1);
+    }
+
+    /** A writer with its own store over {@code table}, batches of {@code batchSize} and {@code consolidation} groups. */
+    private void open(String table, int batchSize, int consolidation) throws IOException {
         HighVolumeTier hv = new BigtableHighVolumeTier(TestBigtable.connection(), table, false);
         LongTermTier lt = new LocalDirectoryLongTermTier(dir, RangeReader.Settings.defaults());
         store = new TieredStore(Faults.wrap(HighVolumeTier.class, hv, faults), Faults.wrap(LongTermTier.class, lt, faults), 1024,
-                new Retrier(3, Duration.ofMillis(1), Duration.ofMillis(2)), 16, "epoch/0", null);
-        frontier = new BigtableFrontier(TestBigtable.connection(), table, "test-store", false);
-        writer = new TieredStoreSinkWriter(new StoreHandle(store, frontier, "test-store"), "epoch", 0, 1, WINDOW, 1,
-                Duration.ofMinutes(1), new UnregisteredMetricsGroup());
+                new Retrier(3, Duration.ofMillis(1), Duration.ofMillis(2)), 16, "epoch/0/a", null);
+        PersistFrontier real = new BigtableFrontier(TestBigtable.connection(), table, "test-store", false);
+        frontier = Faults.wrap(PersistFrontier.class, real, faults);
+        writer = new TieredStoreSinkWriter(new StoreHandle(store, frontier, "test-store"), "epoch", 0, 1, WINDOW, batchSize,
+                consolidation, Duration.ofMinutes(1), new UnregisteredMetricsGroup());
     }
 
     @AfterEach
@@ -74,22 +86,34 @@ class TieredStoreSinkWriterTest {
     }
 
     private void blockNextPut() {
-        faults.before("putIfNotTombstone", () -> {
+        faults.before("putAll", () -> {
             entered.release();
             assertTrue(release.await(60, TimeUnit.SECONDS));
         });
     }
 
     private static Update insert(String key, String value, long time) {
-        return Update.insert(key.getBytes(UTF_8), UpsertValue.of(value.getBytes(UTF_8)), time, 0, time);
+        return insert(key, value, time, time);
+    }
+
+    private static Update insert(String key, String value, long time, long offset) {
+        return Update.insert(key.getBytes(UTF_8), UpsertValue.of(value.getBytes(UTF_8)), time, 0, offset);
     }
 
     private static Update retract(String key, String value, long time) {
-        return Update.retract(key.getBytes(UTF_8), UpsertValue.of(value.getBytes(UTF_8)), time, 0, time);
+        return retract(key, value, time, time);
+    }
+
+    private static Update retract(String key, String value, long time, long offset) {
+        return Update.retract(key.getBytes(UTF_8), UpsertValue.of(value.getBytes(UTF_8)), time, 0, offset);
     }
 
     private String stored(String key) throws IOException {
         return store.get(key.getBytes(UTF_8)).map(e -> new String(e.value().bytes(), UTF_8)).orElse(null);
+    }
+
+    private long calls(String method) {
+        return faults.calls().stream().filter(method::equals).count();
     }
 
     @Test
@@ -131,8 +155,14 @@ class TieredStoreSinkWriterTest {
         writer.write(insert("fast", "v", 5), null);
         writer.writeWatermark(new Watermark(5));
         assertTrue(entered.tryAcquire(60, TimeUnit.SECONDS));
+        writer.write(insert("later", "v", 6), null);
         writer.writeWatermark(new Watermark(6));
-        assertEquals(Long.MIN_VALUE, frontier.read().p(), "nothing acknowledged while an operation below is pending");
+        // every operation but the slow one completed and handed its progress to the publisher, and
+        // the publisher ran everything it was given: had it released a mark, it would be written now
+        await("the operations above the slow one", () -> writer.executor().inUse() == 1);
+        writer.publisher().awaitQueued();
+        assertEquals(List.of(), advanced, "nothing acknowledged while an operation below is pending");
+        assertEquals(Long.MIN_VALUE, frontier.read().p());
         release.countDown();
         writer.flush(false);
         assertEquals(7L, frontier.read().p());
@@ -141,7 +171,7 @@ class TieredStoreSinkWriterTest {
 
     @Test
     void aFailedOperationDoesNotFailItsNeighboursAndStopsTheFrontier() throws Exception {
-        faults.on("putIfNotTombstone", 0, Faults.Kind.PERMANENT);
+        faults.on("putAll", 0, Faults.Kind.PERMANENT);
         writer.write(insert("a", "va", 1), null);
         writer.write(insert("b", "vb", 1), null);
         writer.writeWatermark(new Watermark(1));
@@ -153,14 +183,25 @@ class TieredStoreSinkWriterTest {
     }
 
     @Test
+    void aKeyOverTheStoreLimitFailsTheJobAndNeverLetsTheFrontierPassItsTime() throws Exception {
+        writer.write(insert("ok", "v", 4), null);
+        writer.write(Update.insert(new byte[TieredStore.MAX_KEY_BYTES + 1], UpsertValue.of(new byte[] {1}), 5, 0, 9), null);
+        writer.writeWatermark(new Watermark(Long.MAX_VALUE));
+        IOException failure = assertThrows(IOException.class, () -> writer.flush(true));
+        assertTrue(failure.getMessage().contains("test-store"), failure.getMessage());
+        assertTrue(frontier.read().p() <= 5, "P never passes the time of the failed write: " + frontier.read().p());
+        assertTrue(advanced.stream().allMatch(p -> p <= 5), "no frontier above 5 was ever written: " + advanced);
+    }
+
+    @Test
     void transientErrorsAreRetried() throws Exception {
-        faults.on("putIfNotTombstone", 0, Faults.Kind.TRANSIENT);
+        faults.on("putAll", 0, Faults.Kind.TRANSIENT);
         faults.on("compareAndWrite", 0, Faults.Kind.LOST_RESPONSE);
         writer.write(insert("a", "va", 1), null);
         byte[] big = new byte[4096];
         new java.util.Random(1).nextBytes(big);
         writer.write(Update.insert("big".getBytes(UTF_8), UpsertValue.of(big), 1, 0, 2), null);
-        writer.write(Update.progress(2, java.util.Map.of(0, 3L)), null);
+        writer.write(Update.progress(2, Map.of(0, 3L)), null);
         writer.writeWatermark(new Watermark(1));
         writer.flush(false);
         assertEquals("va", stored("a"));
@@ -178,11 +219,55 @@ class TieredStoreSinkWriterTest {
         writer.writeWatermark(new Watermark(2));
         writer.flush(false);
         assertEquals("v2", stored("k"));
-        assertEquals(2, faults.calls().stream().filter("putIfNotTombstone"::equals).count(), "a -old/+new pair is one put");
-        assertEquals(0, faults.calls().stream().filter("deleteIfNotTombstone"::equals).count());
+        assertEquals(2, calls("putAll"), "a -old/+new pair is one write");
         writer.write(retract("k", "v2", 3), null);
         writer.flush(false);
         assertEquals(null, stored("k"), "a lone -old is a delete");
-        assertEquals(1, faults.calls().stream().filter("deleteIfNotTombstone"::equals).count());
+        assertEquals(3, calls("putAll"));
+        assertEquals(0, calls("compareAndWrite"), "inline values over inline values need no condition");
+    }
+
+    /**
+     * Rehydration retimes two replayed commands of a deleted key to P: the operator emits
+     * {@code +a@P} then {@code -a@P}. Their sum is nothing, so the key stays deleted; keeping the
+     * {@code +a} brought deleted keys back.
+     */
+    @Test
+    void aPutAndItsRetractionAtOneTimeCancelOutWhateverTheirOrder() throws Exception {
+        store.delete("k".getBytes(UTF_8), 7, 0, 55);
+        writer.write(insert("k", "a", 10, 60), null);
+        writer.write(retract("k", "a", 10, 70), null);
+        writer.write(retract("j", "old", 10, 71), null);
+        writer.write(insert("j", "new", 10, 71), null);
+        writer.writeWatermark(new Watermark(10));
+        writer.flush(false);
+        assertNull(stored("k"), "the deleted key stays deleted");
+        assertEquals("new", stored("j"), "a retraction before its insert still leaves the insert");
+    }
+
+    @Test
+    void writesOfSmallValuesGoInBatchesAndLargeOnesConditionally() throws Exception {
+        writer.close();
+        open(TestBigtable.freshTable("batches"), 50, 1000);
+        byte[] big = new byte[4096];
+        new java.util.Random(2).nextBytes(big);
+        for (int i = 0; i < 120; i++) {
+            writer.write(insert("k" + i, "v" + i, 1), null);
+        }
+        writer.write(Update.insert("big".getBytes(UTF_8), UpsertValue.of(big), 1, 0, 200), null);
+        writer.writeWatermark(new Watermark(1));
+        writer.flush(false);
+        assertEquals(3, calls("putAll"), "120 inline writes in batches of 50");
+        assertEquals(1, calls("compareAndWrite"), "the large value commits its tombstone conditionally");
+        assertEquals("v119", stored("k119"));
+        assertEquals(2L, frontier.read().p());
+    }
+
+    private static void await(String what, java.util.function.BooleanSupplier condition) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what);
+            Thread.onSpinWait();
+        }
     }
 }

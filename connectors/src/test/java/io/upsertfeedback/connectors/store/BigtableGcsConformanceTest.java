@@ -1,7 +1,7 @@
 package io.upsertfeedback.connectors.store;
 
-import io.upsertfeedback.connectors.store.gcs.GcsLongTermTier;
 import com.google.cloud.storage.contrib.nio.testing.LocalStorageHelper;
+import io.upsertfeedback.connectors.store.gcs.GcsLongTermTier;
 
 import java.util.UUID;
 

@@ -10,8 +10,8 @@ import java.util.Random;
 import java.util.Set;
 
 /**
- * Fault injection around a real tier: a dynamic proxy over {@link HighVolumeTier} or
- * {@link LongTermTier} that consults a {@link Plan} before each storage call. A fault either
+ * Fault injection around a real tier: a dynamic proxy over {@link HighVolumeTier},
+ * {@link LongTermTier} or {@link PersistFrontier} that consults a {@link Plan} before each storage call. A fault either
  * fails the call before it reaches the tier (transient or permanent), or runs it and then loses the
  * response (the effect happened, the caller sees a transient error), or "crashes" the process: the
  * call (optionally after running it) and every later call on every tier sharing the plan fail.
@@ -19,8 +19,8 @@ import java.util.Set;
  */
 public final class Faults {
     /** Calls that reach storage; everything else (names, listing, close) passes through. */
-    private static final Set<String> STORAGE_CALLS = Set.of("read", "putIfNotTombstone", "deleteIfNotTombstone",
-            "compareAndWrite", "addPending", "removePending", "listPending", "write", "delete");
+    private static final Set<String> STORAGE_CALLS = Set.of("read", "putAll", "compareAndWrite", "fence", "addPending",
+            "removePending", "listPending", "write", "delete", "advance", "heartbeat");
 
     private Faults() {}
 
@@ -31,6 +31,12 @@ public final class Faults {
         void run() throws Exception;
     }
 
+    /** Sees the arguments of a call before it is made. */
+    @FunctionalInterface
+    public interface Observer {
+        void see(Object[] args) throws Exception;
+    }
+
     /** Decides the fault of each call. Thread-safe. */
     public static final class Plan {
         private final List<Rule> rules = new ArrayList<>();
@@ -38,6 +44,7 @@ public final class Faults {
         private double probability;
         private boolean crashed;
         private final List<String> calls = new ArrayList<>();
+        private final java.util.Map<String, Observer> observers = new java.util.HashMap<>();
 
         private record Rule(String method, int skip, Kind kind, Hook hook, int[] seen) {}
 
@@ -51,6 +58,16 @@ public final class Faults {
         public synchronized Plan before(String method, Hook hook) {
             rules.add(new Rule(method, 0, Kind.NONE, hook, new int[1]));
             return this;
+        }
+
+        /** Runs {@code observer} before every call of {@code method}, with the call's arguments. */
+        public synchronized Plan beforeEach(String method, Observer observer) {
+            observers.put(method, observer);
+            return this;
+        }
+
+        private synchronized Observer observer(String method) {
+            return observers.get(method);
         }
 
         /** Each call independently: a transient failure or a lost response with {@code probability}. */
@@ -101,6 +118,14 @@ public final class Faults {
         InvocationHandler handler = (proxy, method, args) -> {
             if (!STORAGE_CALLS.contains(method.getName())) {
                 return invoke(method, real, args);
+            }
+            Observer observer = plan.observer(method.getName());
+            if (observer != null) {
+                try {
+                    observer.see(args);
+                } catch (Exception e) {
+                    throw new AssertionError("fault observer failed", e);
+                }
             }
             Decision d = plan.decide(method.getName());
             if (d.hook != null) {

@@ -1,7 +1,7 @@
 package io.upsertfeedback.connectors.store;
 
-import io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier;
 import io.upsertfeedback.connectors.embedded.TestBigtable;
+import io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier;
 import io.upsertfeedback.operators.UpsertValue;
 import io.upsertfeedback.schemas.ValueEncoding;
 import org.junit.jupiter.api.AfterEach;
@@ -32,7 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The one conformance suite of the tiered store (SPEC section 4), run by a subclass per backend
- * combination: the Bigtable emulator as the high-volume tier with each long-term tier. Every test
+ * combination: the Bigtable emulator as the high-volume tier with each long-term tier, and the
+ * in-memory tiers. Every test
  * works on a fresh table and a fresh long-term location; faults are injected by wrapping the real
  * tiers ({@link Faults}). {@link #assertConsistent} is the shared invariant check.
  */
@@ -54,10 +55,20 @@ abstract class TieredStoreConformanceTest {
     /** A fresh, empty long-term tier. */
     protected abstract LongTermTier newLongTerm() throws IOException;
 
+    /** A fresh, empty high-volume tier: a new Bigtable table unless overridden. */
+    protected HighVolumeTier newHighVolume() throws IOException {
+        table = TestBigtable.freshTable("conformance");
+        return highVolumeView();
+    }
+
+    /** Another client of this test's high-volume tier (each store has its own, as separate writers do). */
+    protected HighVolumeTier highVolumeView() throws IOException {
+        return new BigtableHighVolumeTier(TestBigtable.connection(), table, false);
+    }
+
     @BeforeEach
     void setUp() throws IOException {
-        table = TestBigtable.freshTable("conformance");
-        highVolume = new BigtableHighVolumeTier(TestBigtable.connection(), table, false);
+        highVolume = newHighVolume();
         longTerm = newLongTerm();
         faults = new Faults.Plan();
         store = newStore("writer-a", faults, 4);
@@ -74,7 +85,7 @@ abstract class TieredStoreConformanceTest {
 
     /** A store over this test's tiers, with its own owner name and fault plan. */
     protected TieredStore newStore(String owner, Faults.Plan plan, int attempts) throws IOException {
-        HighVolumeTier hv = Faults.wrap(HighVolumeTier.class, new BigtableHighVolumeTier(TestBigtable.connection(), table, false), plan);
+        HighVolumeTier hv = Faults.wrap(HighVolumeTier.class, highVolumeView(), plan);
         LongTermTier lt = Faults.wrap(LongTermTier.class, sharedLongTerm(), plan);
         TieredStore s = new TieredStore(hv, lt, THRESHOLD, new Retrier(attempts, Duration.ofMillis(1), Duration.ofMillis(4)), 64, owner, null);
         opened.add(s);
@@ -111,7 +122,7 @@ abstract class TieredStoreConformanceTest {
         for (TieredStore s : stores.length == 0 ? new TieredStore[] {store} : stores) {
             s.drainCleanup();
         }
-        assertEquals(Set.of(), StoreInvariants.check(table, highVolume, longTerm), "tombstones pointing at missing objects");
+        assertEquals(Set.of(), StoreInvariants.check(highVolume, longTerm), "tombstones pointing at missing objects");
     }
 
     @Test
@@ -211,6 +222,56 @@ abstract class TieredStoreConformanceTest {
         assertEquals(List.of(row(KEY).target()), longTerm.list(), "the loser's first object and theirs are gone");
     }
 
+    /**
+     * An older large put (t=5) whose compare-and-write comes after a newer small put (t=10) by
+     * another writer: the late swap used to delete every version of the data column under the newer
+     * inline metadata, and every read of the key failed as "torn" forever.
+     */
+    @Test
+    void aLateLargePutNeverTearsTheNewerSmallValueItRacedWith() throws Exception {
+        TieredStore other = newStore("writer-b", new Faults.Plan(), 4);
+        faults.before("compareAndWrite", () -> other.put(KEY, UpsertValue.of(small("newer")), 10, 0, 2));
+        assertEquals(TieredStore.Outcome.STALE, store.put(KEY, UpsertValue.of(large(8192)), 5, 0, 1));
+        assertArrayEquals(small("newer"), value(KEY));
+        assertEquals(10, row(KEY).time());
+        assertConsistent(store, other);
+        assertEquals(List.of(), longTerm.list(), "the late put's object is cleaned up");
+    }
+
+    @Test
+    void plainWritesOfOlderTimesLandBelowNewerOnes() throws Exception {
+        store.writePlain(List.of(store.prepare(new TieredStore.Write(KEY, UpsertValue.of(small("v10")), 10, 0, 10))));
+        store.writePlain(List.of(store.prepare(new TieredStore.Write(KEY, UpsertValue.of(small("v5")), 5, 0, 5)),
+                store.prepare(new TieredStore.Write(KEY, null, 7, 0, 7))));
+        assertArrayEquals(small("v10"), value(KEY), "a replayed batch never overwrites a newer value");
+        store.writePlain(List.of(store.prepare(new TieredStore.Write(KEY, null, 12, 0, 12))));
+        store.writePlain(List.of(store.prepare(new TieredStore.Write(KEY, UpsertValue.of(small("v11")), 11, 0, 11))));
+        assertEquals(Optional.empty(), store.get(KEY), "no resurrection below a deletion marker");
+        assertEquals(TieredStore.Outcome.STALE, store.put(KEY, UpsertValue.of(large(5000)), 11, 0, 11),
+                "the conditional path sees the plain writes' order");
+        store.writePlain(List.of(store.prepare(new TieredStore.Write(KEY, UpsertValue.of(small("v13")), 13, 0, 13))));
+        store.put(KEY, UpsertValue.of(large(5000)), 14, 0, 14);
+        assertEquals(RowState.Kind.TOMBSTONE, row(KEY).kind());
+        store.writePlain(List.of(store.prepare(new TieredStore.Write(KEY, UpsertValue.of(small("late")), 13, 0, 13))));
+        assertEquals(RowState.Kind.TOMBSTONE, row(KEY).kind(), "a replayed plain write under a tombstone stays below it");
+        assertNotNull(value(KEY));
+        assertConsistent();
+    }
+
+    @Test
+    void replayingTheSameCommandIsANoOp() throws Exception {
+        byte[] big = large(5000);
+        store.put(KEY, UpsertValue.of(big), 3, 1, 40);
+        String target = row(KEY).target();
+        assertEquals(TieredStore.Outcome.WRITTEN, store.put(KEY, UpsertValue.of(big), 3, 1, 40));
+        assertEquals(target, row(KEY).target(), "no second revision for a replay");
+        assertEquals(TieredStore.Outcome.STALE, store.put(KEY, UpsertValue.of(small("x")), 3, 1, 39), "an earlier offset at the same time");
+        assertEquals(TieredStore.Outcome.WRITTEN, store.put(KEY, UpsertValue.of(small("y")), 3, 2, 0), "a later partition at the same time");
+        assertArrayEquals(small("y"), value(KEY));
+        assertConsistent();
+        assertEquals(List.of(), longTerm.list());
+    }
+
     @Test
     void lostCompareAndWriteResponseIsRetriedAsSuccess() throws Exception {
         faults.on("compareAndWrite", 0, Faults.Kind.LOST_RESPONSE);
@@ -273,11 +334,17 @@ abstract class TieredStoreConformanceTest {
         assertConsistent();
     }
 
+    /**
+     * Writers race on one key with writes at different times, both sizes and deletes: the key ends
+     * holding the write that is last in the key's order {@code (time, partition, offset)}, whatever
+     * the interleaving (SPEC 4.6, 4.9).
+     */
     @Test
-    void concurrentWritersOnOneKeyEndInOneConsistentState() throws Exception {
+    void concurrentWritersAcrossTimesEndWithTheLatestWrite() throws Exception {
         int writers = 4;
+        record Written(long time, int partition, long offset, byte[] value) {}
         List<TieredStore> stores = new ArrayList<>();
-        List<byte[]> written = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<Written> written = java.util.Collections.synchronizedList(new ArrayList<>());
         for (int i = 0; i < writers; i++) {
             stores.add(newStore("concurrent-" + i, new Faults.Plan(), 4));
         }
@@ -290,12 +357,13 @@ abstract class TieredStoreConformanceTest {
                 done.add(pool.submit((Callable<Void>) () -> {
                     Random r = new Random(w);
                     for (int j = 0; j < 12; j++) {
-                        byte[] v = r.nextBoolean() ? ("w" + w + "-" + j).getBytes(UTF_8) : large(2000 + r.nextInt(3000));
-                        written.add(v);
-                        if (r.nextInt(6) == 0) {
-                            s.delete(KEY, 7, w, j);
+                        long t = r.nextInt(8);
+                        byte[] v = r.nextInt(6) == 0 ? null : r.nextBoolean() ? ("w" + w + "-" + j).getBytes(UTF_8) : large(2000 + r.nextInt(3000));
+                        written.add(new Written(t, w, j, v));
+                        if (v == null) {
+                            s.delete(KEY, t, w, j);
                         } else {
-                            s.put(KEY, UpsertValue.of(v), 7, w, j);
+                            s.put(KEY, UpsertValue.of(v), t, w, j);
                         }
                     }
                     return null;
@@ -308,10 +376,9 @@ abstract class TieredStoreConformanceTest {
             pool.shutdown();
         }
         assertConsistent(stores.toArray(new TieredStore[0]));
-        byte[] end = value(KEY);
-        if (end != null) {
-            assertTrue(written.stream().anyMatch(v -> java.util.Arrays.equals(v, end)), "the final value is one of the writes");
-        }
+        Written last = written.stream().max(java.util.Comparator.comparingLong(Written::time).thenComparingInt(Written::partition)
+                .thenComparingLong(Written::offset)).orElseThrow();
+        assertArrayEquals(last.value(), value(KEY), "the key holds the write last in its order: " + last);
     }
 
     @Test

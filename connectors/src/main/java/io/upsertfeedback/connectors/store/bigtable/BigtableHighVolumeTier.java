@@ -8,12 +8,13 @@ import io.upsertfeedback.connectors.store.StoredRow;
 import io.upsertfeedback.connectors.store.TieredStore;
 import io.upsertfeedback.connectors.store.TransientStorageException;
 import io.upsertfeedback.schemas.StoredValueMeta;
+import org.apache.hadoop.hbase.Cell;
+import org.apache.hadoop.hbase.CellUtil;
 import org.apache.hadoop.hbase.TableExistsException;
 import org.apache.hadoop.hbase.TableName;
 import org.apache.hadoop.hbase.client.Admin;
 import org.apache.hadoop.hbase.client.BufferedMutator;
 import org.apache.hadoop.hbase.client.ColumnFamilyDescriptorBuilder;
-import org.apache.hadoop.hbase.client.TableDescriptorBuilder;
 import org.apache.hadoop.hbase.client.Connection;
 import org.apache.hadoop.hbase.client.Delete;
 import org.apache.hadoop.hbase.client.Get;
@@ -23,6 +24,7 @@ import org.apache.hadoop.hbase.client.ResultScanner;
 import org.apache.hadoop.hbase.client.RowMutations;
 import org.apache.hadoop.hbase.client.Scan;
 import org.apache.hadoop.hbase.client.Table;
+import org.apache.hadoop.hbase.client.TableDescriptorBuilder;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -40,24 +42,32 @@ import java.util.zip.CRC32C;
  * <p><b>Row keys.</b> A key's row is {@code 'd' + crc32c(key)[4 bytes] + key}: the hash prefix spreads
  * sequential keys (timestamps, counters) over the whole key space so no single tablet takes all
  * writes, and the key follows verbatim so a scan can give it back. Any key up to
- * {@link TieredStore#MAX_KEY_BYTES} (Bigtable's 4 KiB row-key limit minus the 5-byte prefix) maps to exactly
- * one row; a longer key is rejected. Pending-cleanup notes live in rows {@code 'c' + id} and the
- * persist frontier in row {@code 'f'} ({@link BigtableFrontier}), so data scans never see them.
+ * {@link TieredStore#MAX_KEY_BYTES} (Bigtable's 4 KiB row-key limit minus the 5-byte prefix) maps to
+ * exactly one row; a longer key is rejected. Pending-cleanup notes live in rows {@code 'c' + id} and
+ * the persist frontier in row {@code 'f'} ({@link BigtableFrontier}), so data scans never see them.
  *
- * <p><b>Columns</b> (family {@code s}, one version kept): {@code m} = state kind byte + Avro
- * {@code StoredValueMeta} (authoritative: it says which state the row is in), {@code d} = inline
- * payload, {@code t} = tombstone target. The client only supports the single-column
- * {@code checkAndMutate(row, family).qualifier(q)} builder, so every condition is on the one column
- * that decides races, {@code t}: "no tombstone" is {@code ifNotExists()}, "this tombstone" is
- * {@code ifEquals(target)} (revision names are unique, so equal bytes mean the same object).
- * Each state change is one {@link RowMutations}, so {@code d} and {@code t} never coexist.
+ * <p><b>Columns</b> (family {@code s}): {@code m} = state kind byte + fence (8 bytes, see
+ * {@link RowState#fenced}) + Avro {@code StoredValueMeta} (authoritative: it says which state the row
+ * is in, and it is unique per write), {@code d} = inline payload, {@code t} = tombstone target.
  *
- * <p><b>Time.</b> Cells carry the value's time as their timestamp: a replayed write rewrites the
- * same cells, and reads (latest version) never return an older write's cells over a newer one's.
- * A deletion removes only {@code d} cells at or before its time and leaves its marker in {@code m}.
+ * <p><b>Versions.</b> Every cell of a write carries the write's time as its timestamp (HBase
+ * milliseconds; the client stores them as Bigtable microseconds, times 1000, so timestamps stay
+ * below 2^52). Reads take the latest version of each column, so a replayed or late write of an
+ * older time is stored below the newer one and never read as the row's state: this is what lets
+ * {@link #putAll} write without reading first. A row's state is its latest {@code m}; an inline
+ * state's {@code d} (a tombstone's {@code t}) is the version with {@code m}'s timestamp. An older
+ * {@code d} or {@code t} version under a newer state is an inert leftover of a late write: never
+ * read, removed by the next state change at or above it.
+ *
+ * <p><b>Conditions.</b> The client only supports the single-column
+ * {@code checkAndMutate(row, family).qualifier(q)} builder. {@link #compareAndWrite} conditions on
+ * {@code m} being exactly the expected state's bytes (or absent): a full compare-and-swap of the
+ * row's state, since {@code m} differs between any two writes. Its mutation puts the new state's
+ * cells and deletes the other columns' versions at or below its own time only, so it never erases
+ * what a later write put there (a late tombstone swap can never tear a newer inline row).
  *
  * <p><b>Retries.</b> The client does not retry conditional mutations. A retry of
- * {@link #compareAndWrite} after a lost response fails its condition (the target changed: to ours),
+ * {@link #compareAndWrite} after a lost response fails its condition ({@code m} changed: to ours),
  * so on a failed condition the row is re-read and our own write is recognised as success.
  */
 public final class BigtableHighVolumeTier implements HighVolumeTier {
@@ -72,7 +82,6 @@ public final class BigtableHighVolumeTier implements HighVolumeTier {
     private static final byte NOTE_PREFIX = 'c';
     /** Cell timestamps are milliseconds; the client scales them to microseconds, so stay well inside a long. */
     private static final long MAX_CELL_TS = 1L << 52;
-    private static final int MAX_CONDITION_ROUNDS = 64;
 
     private final Connection connection;
     private final boolean ownsConnection;
@@ -133,56 +142,69 @@ public final class BigtableHighVolumeTier implements HighVolumeTier {
         return Math.max(0, Math.min(time, MAX_CELL_TS));
     }
 
-    static byte[] encodeMeta(RowState.Kind kind, StoredValueMeta meta) throws IOException {
-        ByteBuffer avro = meta.toByteBuffer();
-        return ByteBuffer.allocate(1 + avro.remaining()).put((byte) kind.ordinal()).put(avro).array();
+    /** The {@code m} cell: kind byte, fence (8 bytes), Avro metadata. */
+    static byte[] encodeMeta(RowState state) throws IOException {
+        ByteBuffer avro = state.meta().toByteBuffer();
+        return ByteBuffer.allocate(9 + avro.remaining()).put((byte) state.kind().ordinal()).putLong(state.fence()).put(avro).array();
     }
 
     private static RowState decode(Result r) throws IOException {
-        byte[] m = r.getValue(FAMILY, META);
+        Cell m = r.getColumnLatestCell(FAMILY, META);
         if (m == null) {
             return RowState.ABSENT;
         }
-        RowState.Kind kind = RowState.Kind.values()[m[0]];
-        StoredValueMeta meta = StoredValueMeta.fromByteBuffer(ByteBuffer.wrap(m, 1, m.length - 1));
-        byte[] data = r.getValue(FAMILY, DATA);
-        byte[] target = r.getValue(FAMILY, TARGET);
-        if ((kind == RowState.Kind.INLINE && data == null) || (kind == RowState.Kind.TOMBSTONE && target == null)) {
-            // Bigtable reads are row-atomic; the emulator's are not under concurrent writes: read again
-            throw new TransientStorageException("torn read of a " + kind + " row");
-        }
+        ByteBuffer mv = ByteBuffer.wrap(CellUtil.cloneValue(m));
+        RowState.Kind kind = RowState.Kind.values()[mv.get()];
+        long fence = mv.getLong();
+        StoredValueMeta meta = StoredValueMeta.fromByteBuffer(mv.slice());
         return switch (kind) {
-            case INLINE -> RowState.inline(data, meta);
-            case TOMBSTONE -> RowState.tombstone(new String(target, StandardCharsets.UTF_8), meta);
-            case DELETED -> RowState.deleted(meta);
+            case INLINE -> RowState.inline(cellAt(r, DATA, m.getTimestamp(), kind), meta).fenced(fence);
+            case TOMBSTONE -> RowState.tombstone(new String(cellAt(r, TARGET, m.getTimestamp(), kind), StandardCharsets.UTF_8), meta)
+                    .fenced(fence);
+            case DELETED -> RowState.deleted(meta).fenced(fence);
             case ABSENT -> throw new IOException("corrupt row: state ABSENT recorded in a meta cell");
         };
     }
 
-    /** The one mutation that moves a row into {@code state}; also removes whatever the other states left. */
+    /** The value of {@code column} written with the state ({@code m}'s timestamp). */
+    private static byte[] cellAt(Result r, byte[] column, long ts, RowState.Kind kind) throws IOException {
+        Cell c = r.getColumnLatestCell(FAMILY, column);
+        if (c == null || c.getTimestamp() != ts) {
+            // Bigtable reads are row-atomic; the emulator's are not under concurrent writes: read again
+            throw new TransientStorageException("torn read of a " + kind + " row");
+        }
+        return CellUtil.cloneValue(c);
+    }
+
+    /**
+     * The one mutation that moves a row into {@code state}: its cells at its time, and every version
+     * at or below that time of the columns the state does not use.
+     */
     private static RowMutations mutationsFor(byte[] row, RowState state) throws IOException {
         long ts = cellTs(state.time());
-        Put put = new Put(row).addColumn(FAMILY, META, ts, encodeMeta(state.kind(), state.meta()));
+        RowMutations rm = new RowMutations(row);
         Delete delete = new Delete(row);
+        if (state.kind() != RowState.Kind.INLINE) {
+            delete.addColumns(FAMILY, DATA, ts);
+        }
+        if (state.kind() != RowState.Kind.TOMBSTONE) {
+            delete.addColumns(FAMILY, TARGET, ts);
+        }
+        rm.add(delete);
+        rm.add(putFor(row, state));
+        return rm;
+    }
+
+    private static Put putFor(byte[] row, RowState state) throws IOException {
+        long ts = cellTs(state.time());
+        Put put = new Put(row).addColumn(FAMILY, META, ts, encodeMeta(state));
         switch (state.kind()) {
-            case INLINE -> {
-                put.addColumn(FAMILY, DATA, ts, state.payload());
-                delete.addColumns(FAMILY, TARGET);
-            }
-            case TOMBSTONE -> {
-                put.addColumn(FAMILY, TARGET, ts, bytes(state.target()));
-                delete.addColumns(FAMILY, DATA);
-            }
-            case DELETED -> {
-                delete.addColumns(FAMILY, TARGET);
-                delete.addColumns(FAMILY, DATA, ts);
-            }
+            case INLINE -> put.addColumn(FAMILY, DATA, ts, state.payload());
+            case TOMBSTONE -> put.addColumn(FAMILY, TARGET, ts, bytes(state.target()));
+            case DELETED -> { }
             case ABSENT -> throw new IllegalArgumentException("cannot write the ABSENT state; write a deletion marker");
         }
-        RowMutations rm = new RowMutations(row);
-        rm.add(delete);
-        rm.add(put);
-        return rm;
+        return put;
     }
 
     @Override
@@ -191,36 +213,23 @@ public final class BigtableHighVolumeTier implements HighVolumeTier {
     }
 
     @Override
-    public RowState putIfNotTombstone(byte[] key, byte[] payload, StoredValueMeta meta) throws IOException {
-        return writeIfNoTombstone(key, RowState.inline(payload, meta));
-    }
-
-    @Override
-    public RowState deleteIfNotTombstone(byte[] key, StoredValueMeta meta) throws IOException {
-        return writeIfNoTombstone(key, RowState.deleted(meta));
-    }
-
-    private RowState writeIfNoTombstone(byte[] key, RowState state) throws IOException {
-        byte[] row = dataRow(key);
-        RowMutations rm = mutationsFor(row, state);
-        for (int round = 0; round < MAX_CONDITION_ROUNDS; round++) {
-            if (table.checkAndMutate(row, FAMILY).qualifier(TARGET).ifNotExists().thenMutate(rm)) {
-                return null;
+    public void putAll(List<StoredRow> rows) throws IOException {
+        List<Put> puts = new ArrayList<>(rows.size());
+        for (StoredRow r : rows) {
+            if (r.state().kind() != RowState.Kind.INLINE && r.state().kind() != RowState.Kind.DELETED) {
+                throw new IllegalArgumentException("a plain write only writes inline values and deletion markers, not " + r.state());
             }
-            RowState now = read(key);
-            if (now.isTombstone()) {
-                return now;
-            }
+            puts.add(putFor(dataRow(r.key()), r.state()));
         }
-        throw new TransientStorageException("row of key in " + describe() + " kept changing under a conditional write");
+        table.put(puts);
     }
 
     @Override
-    public boolean compareAndWrite(byte[] key, String expectedTarget, RowState newState) throws IOException {
+    public boolean compareAndWrite(byte[] key, RowState expected, RowState next) throws IOException {
         byte[] row = dataRow(key);
-        Table.CheckAndMutateBuilder check = table.checkAndMutate(row, FAMILY).qualifier(TARGET);
-        check = expectedTarget == null ? check.ifNotExists() : check.ifEquals(bytes(expectedTarget));
-        return check.thenMutate(mutationsFor(row, newState)) || read(key).sameWrite(newState);
+        Table.CheckAndMutateBuilder check = table.checkAndMutate(row, FAMILY).qualifier(META);
+        check = expected.kind() == RowState.Kind.ABSENT ? check.ifNotExists() : check.ifEquals(encodeMeta(expected));
+        return check.thenMutate(mutationsFor(row, next)) || read(key).sameWrite(next);
     }
 
     @Override

@@ -1,14 +1,14 @@
 package io.upsertfeedback.connectors.store.gcs;
 
-import io.upsertfeedback.connectors.store.LongTermTier;
-import io.upsertfeedback.connectors.store.RangeReader;
-import io.upsertfeedback.connectors.store.RevisionNames;
 import com.google.cloud.ReadChannel;
 import com.google.cloud.WriteChannel;
 import com.google.cloud.storage.Blob;
 import com.google.cloud.storage.BlobId;
 import com.google.cloud.storage.BlobInfo;
 import com.google.cloud.storage.Storage;
+import io.upsertfeedback.connectors.store.LongTermTier;
+import io.upsertfeedback.connectors.store.RangeReader;
+import io.upsertfeedback.connectors.store.RevisionNames;
 
 import java.io.IOException;
 import java.net.URI;

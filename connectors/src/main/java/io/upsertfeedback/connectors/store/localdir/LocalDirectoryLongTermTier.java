@@ -3,6 +3,7 @@ package io.upsertfeedback.connectors.store.localdir;
 import io.upsertfeedback.connectors.store.LongTermTier;
 import io.upsertfeedback.connectors.store.RangeReader;
 import io.upsertfeedback.connectors.store.RevisionNames;
+
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;

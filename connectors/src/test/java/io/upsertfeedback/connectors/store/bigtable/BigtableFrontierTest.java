@@ -1,7 +1,7 @@
 package io.upsertfeedback.connectors.store.bigtable;
 
-import io.upsertfeedback.connectors.store.FencedException;
 import io.upsertfeedback.connectors.embedded.TestBigtable;
+import io.upsertfeedback.connectors.store.FencedException;
 import io.upsertfeedback.connectors.store.FrontierState;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

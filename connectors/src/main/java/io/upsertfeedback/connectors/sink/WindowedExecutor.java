@@ -1,0 +1,177 @@
+package io.upsertfeedback.connectors.sink;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * A bounded-window executor of storage operations (objectstore's {@code StreamExecutor}).
+ *
+ * <p><b>Window.</b> At most {@code window} operations are in flight; {@link #submit} takes a permit
+ * before it starts an operation and blocks while none is free, so a slow store backpressures the
+ * caller (the Flink task thread, hence the source). A permit returns when its operation completes.
+ *
+ * <p><b>Per-key order.</b> An operation names the keys it writes; it starts only after every
+ * earlier operation on any of those keys has completed, so the writes of one key apply in
+ * submission order. Operations on disjoint keys run concurrently and complete in any order.
+ *
+ * <p><b>Progress and failure.</b> Each operation gets a sequence number in submission order;
+ * {@link #completedBelow()} is the sequence number below which every operation has completed
+ * successfully (it never passes a failed one). The first failure is kept and {@link #checkFailure()}
+ * rethrows it; operations chained behind it on the same key still run (each is isolated), but the
+ * caller fails at its next call. {@code onComplete} runs after every
+ * completion, on the completing thread.
+ */
+final class WindowedExecutor implements AutoCloseable {
+
+    /** One storage operation. */
+    @FunctionalInterface
+    interface Operation {
+        void run() throws IOException;
+    }
+
+    private final Semaphore permits;
+    private final int window;
+    private final ExecutorService pool;
+    private final Runnable onComplete;
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final Map<ByteBuffer, CompletableFuture<Void>> lastOfKey = new HashMap<>();
+
+    // guarded by this
+    private final TreeSet<Long> inFlight = new TreeSet<>();
+    private long nextSeq;
+    private int running;
+
+    WindowedExecutor(int window, String threadName, Runnable onComplete) {
+        if (window < 1) {
+            throw new IllegalArgumentException("window must be at least 1, was " + window);
+        }
+        this.window = window;
+        this.permits = new Semaphore(window);
+        this.onComplete = onComplete;
+        this.pool = Executors.newFixedThreadPool(window, r -> {
+            Thread t = new Thread(r, threadName);
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /**
+     * Starts {@code op} once a permit is free and every earlier operation on {@code keys} completed.
+     *
+     * @return the operation's sequence number
+     * @throws IOException the first failure of an earlier operation (nothing is submitted then)
+     */
+    long submit(Collection<ByteBuffer> keys, Operation op) throws IOException, InterruptedException {
+        while (!permits.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+            checkFailure();
+        }
+        checkFailure();
+        long seq;
+        synchronized (this) {
+            seq = nextSeq++;
+            inFlight.add(seq);
+            running++;
+        }
+        List<CompletableFuture<Void>> before = new ArrayList<>();
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        synchronized (lastOfKey) {
+            for (ByteBuffer key : keys) {
+                CompletableFuture<Void> previous = lastOfKey.put(key, done);
+                if (previous != null && previous != done) { // a key named twice by one operation
+                    before.add(previous);
+                }
+            }
+        }
+        CompletableFuture.allOf(before.toArray(new CompletableFuture[0])).handle((v, e) -> null)
+                .thenRunAsync(() -> run(op), pool)
+                .whenComplete((v, e) -> finish(seq, keys, done, e));
+        return seq;
+    }
+
+    private static void run(Operation op) {
+        try {
+            op.run();
+        } catch (IOException e) {
+            throw new CompletionException(e);
+        }
+    }
+
+    private void finish(long seq, Collection<ByteBuffer> keys, CompletableFuture<Void> done, Throwable e) {
+        synchronized (lastOfKey) {
+            for (ByteBuffer key : keys) {
+                lastOfKey.remove(key, done);
+            }
+        }
+        synchronized (this) {
+            if (e != null) {
+                failure.compareAndSet(null, e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
+            } else {
+                inFlight.remove(seq); // a failed operation stays "in flight": progress never passes it
+            }
+            running--;
+            notifyAll();
+        }
+        done.complete(null);
+        onComplete.run();
+        permits.release(); // last: a free permit means this operation's completion was fully handled
+    }
+
+    /** The sequence number below which every operation has completed successfully. */
+    synchronized long completedBelow() {
+        return inFlight.isEmpty() ? nextSeq : inFlight.first();
+    }
+
+    /** The sequence number of the last submitted operation ({@code -1} before the first). */
+    synchronized long lastSubmitted() {
+        return nextSeq - 1;
+    }
+
+    /** Operations in flight (permits taken); a completed operation's {@code onComplete} has run before it gives its permit back. */
+    int inUse() {
+        return window - permits.availablePermits();
+    }
+
+    /** Rethrows the first failure of any operation so far. */
+    void checkFailure() throws IOException {
+        Throwable t = failure.get();
+        if (t != null) {
+            throw t instanceof IOException io ? io : new IOException("a storage operation failed: " + t, t);
+        }
+    }
+
+    boolean failed() {
+        return failure.get() != null;
+    }
+
+    /** Waits until every submitted operation completed (successfully or not: see {@link #checkFailure}). */
+    synchronized void awaitIdle() throws InterruptedException {
+        while (running > 0) {
+            wait();
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedIOException {
+        pool.shutdownNow();
+        try {
+            pool.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while stopping storage operations");
+        }
+    }
+}
