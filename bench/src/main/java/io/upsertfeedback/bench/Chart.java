@@ -49,7 +49,7 @@ final class Chart {
         bars(g, "End to end into the store, commands/s (median)", store, results::commandRate, results,
                 "emulator-ceiling", "emulator ceiling, rows/s",
                 results.runs.containsKey("emulator-ceiling") ? results.rowRate("emulator-ceiling") : Double.NaN, 640, 60, 420, 360);
-        sweep(g, results, 1120, 60, 400, 360);
+        sweep(g, results, 1110, 60, 400, 360);
         g.dispose();
         ImageIO.write(image, "png", file.toFile());
     }
@@ -98,7 +98,7 @@ final class Chart {
     }
 
     private static void sweep(Graphics2D g, Runner.Results results, int x, int y, int w, int h) {
-        title(g, "Memory of ours vs keys in one snapshot (-Xmx" + results.sweepHeap + ")", x, y - 25);
+        title(g, "Memory of ours vs keys in a snapshot (-Xmx" + results.sweepHeap + ")", x, y - 25);
         axes(g, x, y, w, h);
         if (results.sweep.isEmpty()) {
             return;

@@ -32,7 +32,8 @@ import java.util.concurrent.TimeUnit;
  * {@code --results=bench/results}, {@code --step-timeout-minutes=8} (for each latency, sweep and sink
  * step: one that fails or runs out of time is reported as such and the run goes on),
  * {@code --end-to-end-minutes=30} (how long a store contender may take; ours then reports how far
- * its persist frontier got), and
+ * its persist frontier got), {@code --backlog-minutes} (the same for the backlog runs; default: the
+ * former), and
  * {@code --flink.<key>=<value>} for every Flink contender. Classpaths come from the system properties
  * {@code bench.classpath} and {@code kstreams.classpath}.
  */
@@ -157,6 +158,7 @@ public final class Runner {
         final List<String> flinkOptions;
         final long stepMinutes;
         final long endToEndMinutes;
+        final long backlogMinutes;
         final String benchClasspath;
         final String kstreamsClasspath;
         final Path logs;
@@ -175,6 +177,7 @@ public final class Runner {
             this.sink = Boolean.parseBoolean(o.getOrDefault("sink", "true"));
             this.stepMinutes = Long.parseLong(o.getOrDefault("step-timeout-minutes", "8"));
             this.endToEndMinutes = Long.parseLong(o.getOrDefault("end-to-end-minutes", "30"));
+            this.backlogMinutes = Long.parseLong(o.getOrDefault("backlog-minutes", String.valueOf(endToEndMinutes)));
             this.flinkOptions = o.entrySet().stream().filter(e -> e.getKey().startsWith(FlinkContender.FLINK_OPTION_PREFIX))
                     .map(e -> "--" + e.getKey() + "=" + e.getValue()).toList();
             this.benchClasspath = require(benchClasspath, "bench.classpath");
@@ -218,15 +221,16 @@ public final class Runner {
                 throws Exception {
             if (STORE_CONTENDERS.contains(contender)) {
                 Workload topic = topicOf(contender, workload);
+                long minutes = contender.startsWith("backlog-") ? backlogMinutes : endToEndMinutes;
                 List<String> args = new ArrayList<>(List.of(
                         "--contender=" + (contender.startsWith("backlog-") ? "ours-end-to-end" : contender),
                         "--bootstrap=" + bootstrap, "--parallelism=" + parallelism,
                         "--first-timestamp=" + out.loaded.get(topic.topic()).firstTimestamp(),
-                        "--time-limit-seconds=" + TimeUnit.MINUTES.toSeconds(endToEndMinutes)));
+                        "--time-limit-seconds=" + TimeUnit.MINUTES.toSeconds(minutes)));
                 args.addAll(List.of(topic.toArgs()));
                 args.addAll(flinkOptions);
                 return ChildProcess.run(contender + "-" + rep, ChildProcess.java(benchClasspath, heap, List.of(),
-                        "io.upsertfeedback.bench.EndToEnd", args), logs, endToEndMinutes + 5);
+                        "io.upsertfeedback.bench.EndToEnd", args), logs, minutes + 5);
             }
             if (contender.startsWith("kstreams-")) {
                 List<String> args = List.of("--bootstrap=" + bootstrap, "--topic=" + workload.topic(),
