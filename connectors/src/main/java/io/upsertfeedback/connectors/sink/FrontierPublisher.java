@@ -17,7 +17,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * Publishes one sink subtask's acknowledged frontier to the store's {@link PersistFrontier}.
+ * Publishes one sink subtask's acknowledged frontier to the store's {@link PersistFrontier}, through
+ * the subtask attempt's {@link PersistFrontier.Lease}.
  *
  * <p><b>Marks.</b> {@link #mark} registers "frontier {@code f}, with these source positions, once
  * every storage operation up to sequence number {@code seq} has completed". {@link #release} is
@@ -35,10 +36,8 @@ import java.util.concurrent.atomic.AtomicReference;
 final class FrontierPublisher implements AutoCloseable {
     private record Mark(long seq, long frontier, Map<Integer, Long> positions) {}
 
-    private final PersistFrontier frontier;
+    private final PersistFrontier.Lease lease;
     private final Retrier retrier;
-    private final String epoch;
-    private final int subtask;
     private final ScheduledExecutorService thread;
     private final ScheduledFuture<?> heartbeats;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -50,17 +49,16 @@ final class FrontierPublisher implements AutoCloseable {
 
     private volatile long published = Long.MIN_VALUE;
 
-    FrontierPublisher(PersistFrontier frontier, Retrier retrier, String epoch, int subtask, Duration lease) {
-        this.frontier = frontier;
+    /** @param lease this subtask attempt's claim on the frontier; {@code leaseDuration} sets the heartbeat (a quarter of it) */
+    FrontierPublisher(PersistFrontier.Lease lease, Retrier retrier, int subtask, Duration leaseDuration) {
+        this.lease = lease;
         this.retrier = retrier;
-        this.epoch = epoch;
-        this.subtask = subtask;
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "tiered-sink-frontier-" + subtask);
             t.setDaemon(true);
             return t;
         });
-        long beat = Math.max(1, lease.toMillis() / 4);
+        long beat = Math.max(1, leaseDuration.toMillis() / 4);
         this.heartbeats = thread.scheduleWithFixedDelay(this::heartbeat, beat, beat, TimeUnit.MILLISECONDS);
     }
 
@@ -102,7 +100,7 @@ final class FrontierPublisher implements AutoCloseable {
         }
         try {
             retrier.call(() -> {
-                frontier.advance(epoch, subtask, new FrontierState(m.frontier(), m.positions()));
+                lease.advance(new FrontierState(m.frontier(), m.positions()));
                 return null;
             });
             published = m.frontier();
@@ -117,7 +115,7 @@ final class FrontierPublisher implements AutoCloseable {
         }
         try {
             retrier.call(() -> {
-                frontier.heartbeat(epoch, subtask);
+                lease.heartbeat();
                 return null;
             });
         } catch (IOException | RuntimeException e) {
@@ -141,7 +139,7 @@ final class FrontierPublisher implements AutoCloseable {
         heartbeats.cancel(false);
         runOnThread(() -> {
             try {
-                frontier.release(epoch, subtask);
+                lease.release();
             } catch (IOException e) {
                 failure.compareAndSet(null, e);
             }

@@ -67,8 +67,7 @@ final class TieredStoreSinkWriter implements SinkWriter<Update> {
         this.handle = handle;
         this.store = handle.store();
         this.batchSize = batchSize;
-        PersistFrontier frontier = handle.frontier();
-        frontier.claim(epoch, parallelism, lease);
+        PersistFrontier.Lease claimed = handle.frontier().claim(epoch, subtask, parallelism, lease);
         // earlier attempts of this subtask (a zombie among them cannot commit past the fenced rows) and other jobs
         String mine = epoch + "/" + subtask + "/";
         int recovered = store.recoverPendingCleanups(owner -> owner.startsWith(mine) || !owner.startsWith(epoch + "/"));
@@ -76,7 +75,7 @@ final class TieredStoreSinkWriter implements SinkWriter<Update> {
             LOG.info("sink subtask {} resolved {} cleanup notes left by earlier writers of {}", subtask, recovered, handle.name());
         }
         this.consolidator = new Consolidator(consolidationCapacity);
-        this.publisher = new FrontierPublisher(frontier, store.retrier(), epoch, subtask, lease);
+        this.publisher = new FrontierPublisher(claimed, store.retrier(), subtask, lease);
         this.executor = new WindowedExecutor(windowSize, "tiered-sink-op-" + subtask, () -> publisher.release(executor().completedBelow()));
         registerMetrics(metrics);
     }

@@ -5,52 +5,61 @@ import java.time.Duration;
 
 /**
  * The store's persist frontier {@code P} and the source positions recorded with it, kept apart from
- * the data (SPEC section 2, invariants 4.8 and 4.11). Readers (the feedback source, the job at build
- * time, local mode) use {@link #read} and {@link #leaseHolder}; the sink's subtasks are its writers.
+ * the data (SPEC section 2, invariants 4.8, 4.10 and 4.11). Readers (the feedback source, the job at
+ * build time, local mode) use {@link #read} and {@link #leaseHolder}; the sink's subtask attempts
+ * are its writers, each through the {@link Lease} its {@link #claim} returns.
  *
  * <p><b>Columns.</b> Each sink subtask {@code i} of the writing job acknowledges its own frontier
  * and positions; {@code P} is the minimum over the subtasks, the positions the per-partition minimum.
+ * A column never goes backwards: an advance below the column's frontier is ignored.
  *
- * <p><b>Fencing.</b> One job (a writer epoch) owns the frontier at a time: {@link #claim} makes an
- * epoch the owner unless another epoch holds a live lease (then it throws {@link FencedException}
- * naming the store and the holder); every write checks ownership in the same mutation, so a writer
- * that lost it gets {@link FencedException} and must stop. All writes are idempotent: retrying after
- * a lost response is safe.
+ * <p><b>Fencing, per attempt.</b> One job (a writer epoch) owns the frontier at a time: a claim by
+ * another epoch fails with {@link FencedException} (naming the store and the holder) while the
+ * holder's lease is live, and otherwise takes every column over. Within the job, each claim is a
+ * new attempt of its subtask and takes that subtask's column over. Every write of a {@link Lease}
+ * is conditioned, in the same mutation, on the column still being the one this lease last wrote,
+ * so a writer whose column was taken over (a zombie attempt after a failover, an old job) gets
+ * {@link FencedException} at its next write and can no longer move {@code P}. All writes are
+ * idempotent: retrying after a lost response is safe.
+ *
+ * <p><b>Rescaling.</b> A claim with another parallelism than the owner's (a new job, or the same
+ * job rescaled in place) folds the columns: every new column starts at the current {@code P} and
+ * positions, and columns of subtasks that no longer exist are removed, so {@code P} neither moves
+ * nor stays pinned by a subtask that is gone.
  */
 public interface PersistFrontier extends AutoCloseable {
 
     /** {@code P} and the resume positions; {@link FrontierState#EMPTY} for a store never written. */
     FrontierState read() throws IOException;
 
-    /** The writer epoch holding the frontier, or {@code null} when none holds it (never claimed, or released). */
+    /** The writer epoch holding a live lease, or {@code null} when none does (never claimed, released, or expired). */
     String leaseHolder() throws IOException;
 
     /**
-     * Makes {@code epoch} the owner with {@code parallelism} subtask columns, each starting at the
-     * current {@code P} and positions (a claim never moves {@code P}). A no-op if {@code epoch}
-     * already owns it with that parallelism.
+     * Claims subtask {@code subtask}'s column for a new attempt of job {@code epoch} running with
+     * {@code parallelism} subtasks (see the class doc); a claim never moves {@code P}.
      *
-     * @param lease how long a silent owner keeps others out
+     * @param lease how long a silent owner keeps other jobs out
      * @throws FencedException while another epoch holds a live lease
      */
-    void claim(String epoch, int parallelism, Duration lease) throws IOException;
+    Lease claim(String epoch, int subtask, int parallelism, Duration lease) throws IOException;
 
-    /**
-     * Records subtask {@code subtask}'s acknowledged frontier and positions (every write below
-     * {@code state.p()} is durable).
-     *
-     * @throws FencedException when {@code epoch} no longer owns the frontier
-     */
-    void advance(String epoch, int subtask, FrontierState state) throws IOException;
+    /** One subtask attempt's hold on its column. */
+    interface Lease {
+        /**
+         * Records the attempt's acknowledged frontier and positions (every write below
+         * {@code state.p()} is durable); a frontier below the one last recorded is ignored.
+         *
+         * @throws FencedException when the column was taken over
+         */
+        void advance(FrontierState state) throws IOException;
 
-    /** Refreshes subtask {@code subtask}'s lease; {@link FencedException} when {@code epoch} lost it. */
-    void heartbeat(String epoch, int subtask) throws IOException;
+        /** Refreshes the lease; {@link FencedException} when the column was taken over. */
+        void heartbeat() throws IOException;
 
-    /**
-     * Gives up subtask {@code subtask}'s lease (its input ended); once every subtask released, another
-     * epoch may claim at once.
-     */
-    void release(String epoch, int subtask) throws IOException;
+        /** Gives the lease up (the input ended): once every subtask released, another job may claim at once. */
+        void release() throws IOException;
+    }
 
     @Override
     void close() throws IOException;

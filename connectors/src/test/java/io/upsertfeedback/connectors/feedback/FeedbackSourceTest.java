@@ -2,6 +2,7 @@ package io.upsertfeedback.connectors.feedback;
 
 import io.upsertfeedback.connectors.embedded.TestBigtable;
 import io.upsertfeedback.connectors.store.FrontierState;
+import io.upsertfeedback.connectors.store.PersistFrontier;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.StoreOptions;
 import io.upsertfeedback.connectors.store.Stores;
@@ -91,8 +92,7 @@ class FeedbackSourceTest {
             handle.store().put("d".getBytes(UTF_8), UpsertValue.of(new byte[] {1}), 40, 0, 5);
             handle.store().delete("d".getBytes(UTF_8), 80, 0, 13);
             handle.store().drainCleanup();
-            handle.frontier().claim("seed", 1, Duration.ofMinutes(1));
-            handle.frontier().advance("seed", 0, new FrontierState(100L, Map.of(0, 13L, 1, 12L)));
+            handle.frontier().claim("seed", 0, 1, Duration.ofMinutes(1)).advance(new FrontierState(100L, Map.of(0, 13L, 1, 12L)));
         }
         assertEquals(new FrontierState(100L, Map.of(0, 13L, 1, 12L)), FeedbackSource.readFrontier(conf));
 
@@ -112,9 +112,10 @@ class FeedbackSourceTest {
         assertEquals(expected, new HashSet<>(beforeFirstWatermark), "every stored value, then watermark P - 1");
 
         try (StoreHandle handle = Stores.open(conf, "seed")) {
-            handle.frontier().advance("seed", 0, new FrontierState(150L, Map.of(0, 20L)));
+            PersistFrontier.Lease seed = handle.frontier().claim("seed", 0, 1, Duration.ofMinutes(1));
+            seed.advance(new FrontierState(150L, Map.of(0, 20L)));
             assertEquals("wm:149", EVENTS.poll(60, TimeUnit.SECONDS));
-            handle.frontier().advance("seed", 0, new FrontierState(Long.MAX_VALUE, Map.of(0, 30L)));
+            seed.advance(new FrontierState(Long.MAX_VALUE, Map.of(0, 30L)));
         }
         job.getJobExecutionResult().get(60, TimeUnit.SECONDS);
         assertEquals("wm:" + (Long.MAX_VALUE - 1), EVENTS.poll(60, TimeUnit.SECONDS));

@@ -130,7 +130,7 @@ class TieredStoreSinkTest {
             assertEquals(Map.of(0, updates.stream().filter(Update::isProgress).reduce((a, b) -> b).orElseThrow().positions().get(0),
                     1, 1040L), frontier.positions());
             // the finished job released its lease: a next job (another epoch) may take over right away
-            handle.frontier().claim("next-job", 2, TieredStoreSink.WRITER_LEASE.defaultValue());
+            handle.frontier().claim("next-job", 0, 2, TieredStoreSink.WRITER_LEASE.defaultValue());
             assertEquals(frontier, handle.frontier().read(), "taking over keeps P and positions");
         }
     }

@@ -63,7 +63,7 @@ class TieredStoreSinkWriterTest {
 
     @BeforeEach
     void setUp() throws IOException {
-        faults.beforeEach("advance", args -> advanced.add(((FrontierState) args[2]).p()));
+        faults.beforeEach("advance", args -> advanced.add(((FrontierState) args[0]).p()));
         open(TestBigtable.freshTable("writer"), 1, 1);
     }
 
@@ -74,7 +74,27 @@ class TieredStoreSinkWriterTest {
         store = new TieredStore(Faults.wrap(HighVolumeTier.class, hv, faults), Faults.wrap(LongTermTier.class, lt, faults), 1024,
                 new Retrier(3, Duration.ofMillis(1), Duration.ofMillis(2)), 16, "epoch/0/a", null);
         PersistFrontier real = new BigtableFrontier(TestBigtable.connection(), table, "test-store", false);
-        frontier = Faults.wrap(PersistFrontier.class, real, faults);
+        frontier = new PersistFrontier() { // every lease's calls pass the fault plan, which records them
+            @Override
+            public FrontierState read() throws IOException {
+                return real.read();
+            }
+
+            @Override
+            public String leaseHolder() throws IOException {
+                return real.leaseHolder();
+            }
+
+            @Override
+            public Lease claim(String epoch, int subtask, int parallelism, Duration lease) throws IOException {
+                return Faults.wrap(Lease.class, real.claim(epoch, subtask, parallelism, lease), faults);
+            }
+
+            @Override
+            public void close() throws IOException {
+                real.close();
+            }
+        };
         writer = new TieredStoreSinkWriter(new StoreHandle(store, frontier, "test-store"), "epoch", 0, 1, WINDOW, batchSize,
                 consolidation, Duration.ofMinutes(1), new UnregisteredMetricsGroup());
     }

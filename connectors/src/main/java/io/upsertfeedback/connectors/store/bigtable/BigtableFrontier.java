@@ -19,37 +19,42 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.UUID;
 import java.util.function.LongSupplier;
 
 import static io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier.FAMILY;
 import static io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier.bytes;
 
 /**
- * The persist frontier row (row key {@code f} of the store's table, apart from all data rows).
+ * The {@link PersistFrontier} in row {@code f} of the store's table, apart from all data rows.
  *
- * <p><b>Columns.</b> {@code epoch}: the writer (one job) that owns the row. {@code c<i>}: sink
- * subtask {@code i}'s acknowledged frontier and source positions (Avro {@link FrontierRecord}).
- * {@code h<i>}: subtask {@code i}'s last heartbeat (epoch millis). The store's
- * {@code P} is the minimum frontier over the {@code c} columns and its positions the
- * per-partition minimum ({@link #read}); no columns means an empty store: {@code P = Long.MIN_VALUE}.
+ * <p><b>Columns.</b> {@code epoch}: the job that owns the row; {@code lease}: its lease in
+ * milliseconds; {@code n}: its parallelism. {@code c<i>}: subtask {@code i}'s column: the token of
+ * the attempt holding it (2-byte length + UTF-8) followed by its acknowledged frontier and
+ * positions (Avro {@link FrontierRecord}). {@code h<i>}: subtask {@code i}'s last heartbeat (epoch
+ * millis; 0 once released). {@code P} is the minimum frontier over the {@code c} columns and the
+ * positions the per-partition minimum; no columns means an empty store: {@code P = Long.MIN_VALUE}.
  *
- * <p><b>Fencing.</b> Every column write is a {@code checkAndMutate} on {@code epoch} equal to the
- * writer's own, so once another writer claimed the row, the old one's next write fails and it
- * stops ({@link FencedException}). A new writer {@link #claim claims} the row only if no other
- * writer's heartbeat is younger than the lease; otherwise it fails fast, naming the store and the
- * running writer; a subtask whose input ended {@link #release releases} its lease. Each write is
- * idempotent, so retrying after a lost response is safe.
+ * <p><b>Conditions</b> (the client's single-column {@code checkAndMutate}): a claim by another
+ * epoch is conditioned on {@code epoch}, a fold within the job on {@code n}, an attempt's claim of
+ * its column and every write of a {@link Lease} on {@code c<i>} holding exactly the bytes that
+ * lease last wrote. Whoever takes a column over changes its token, so the previous holder's next
+ * conditional write fails: fencing by a value checked in the same mutation. A lease's column
+ * only moves forward: it is the only writer of its bytes, and it ignores lower frontiers.
  *
- * <p><b>Rescaling.</b> The claim folds the previous writer's columns into the new writer's
- * {@code parallelism} columns: each new column starts at the old {@code P} and positions, stale
- * columns are deleted, all in the claim's one mutation; {@code P} is unchanged by a claim.
+ * <p><b>Leases between jobs.</b> A claim by another epoch is refused while one of the owner's
+ * heartbeats is younger than the owner's lease, measured on the claimer's clock; released subtasks
+ * (heartbeat 0) do not count. This decides only when a new job may start; which writer may write
+ * is decided by the conditions above, never by clocks.
  */
 public final class BigtableFrontier implements PersistFrontier {
     private static final byte[] ROW = bytes("f");
     private static final byte[] EPOCH = bytes("epoch");
     private static final byte[] LEASE = bytes("lease");
+    private static final byte[] PARALLELISM = bytes("n");
 
     private final Connection connection;
     private final boolean ownsConnection;
@@ -74,12 +79,23 @@ public final class BigtableFrontier implements PersistFrontier {
         return bytes(kind + Integer.toString(subtask));
     }
 
-    @Override
-    public FrontierState read() throws IOException {
-        FrontierRecord r = fold(table.get(new Get(ROW).addFamily(FAMILY)));
-        Map<Integer, Long> positions = new HashMap<>();
-        r.getPositions().forEach((partition, offset) -> positions.put(Integer.parseInt(partition.toString()), offset));
-        return new FrontierState(r.getFrontier(), positions);
+    private static byte[] encode(String token, FrontierRecord record) throws IOException {
+        byte[] t = bytes(token);
+        ByteBuffer avro = record.toByteBuffer();
+        return ByteBuffer.allocate(2 + t.length + avro.remaining()).putShort((short) t.length).put(t).put(avro).array();
+    }
+
+    private static String token(byte[] column) {
+        ByteBuffer b = ByteBuffer.wrap(column);
+        int length = b.getShort();
+        return new String(column, 2, length, StandardCharsets.UTF_8);
+    }
+
+    private static FrontierRecord record(byte[] column) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(column);
+        int length = b.getShort();
+        b.position(2 + length);
+        return FrontierRecord.fromByteBuffer(b.slice());
     }
 
     private static FrontierRecord record(FrontierState state) {
@@ -88,27 +104,39 @@ public final class BigtableFrontier implements PersistFrontier {
         return new FrontierRecord(state.p(), positions);
     }
 
-    /** The owner's epoch while one of its subtasks' heartbeats is younger than the lease it claimed with. */
-    @Override
-    public String leaseHolder() throws IOException {
-        Result r = table.get(new Get(ROW).addFamily(FAMILY));
-        byte[] owner = r.getValue(FAMILY, EPOCH);
-        byte[] lease = r.getValue(FAMILY, LEASE);
-        long youngest = youngestHeartbeat(r);
-        if (owner == null || lease == null || youngest <= 0 || clock.getAsLong() - youngest >= ByteBuffer.wrap(lease).getLong()) {
-            return null;
-        }
-        return new String(owner, StandardCharsets.UTF_8);
+    private static byte[] millis(long value) {
+        return ByteBuffer.allocate(8).putLong(value).array();
     }
 
-    private static long youngestHeartbeat(Result r) {
-        long youngest = Long.MIN_VALUE;
+    private Result row() throws IOException {
+        return table.get(new Get(ROW).addFamily(FAMILY));
+    }
+
+    @Override
+    public FrontierState read() throws IOException {
+        FrontierRecord r = fold(row());
+        Map<Integer, Long> positions = new HashMap<>();
+        r.getPositions().forEach((partition, offset) -> positions.put(Integer.parseInt(partition.toString()), offset));
+        return new FrontierState(r.getFrontier(), positions);
+    }
+
+    @Override
+    public String leaseHolder() throws IOException {
+        Result r = row();
+        byte[] owner = r.getValue(FAMILY, EPOCH);
+        return owner != null && live(r) ? new String(owner, StandardCharsets.UTF_8) : null;
+    }
+
+    /** Whether one of the owner's heartbeats is younger than its lease (on this host's clock). */
+    private boolean live(Result r) {
+        byte[] lease = r.getValue(FAMILY, LEASE);
+        long youngest = 0;
         for (Cell cell : r.isEmpty() ? new Cell[0] : r.rawCells()) {
             if (CellUtil.cloneQualifier(cell)[0] == 'h') {
                 youngest = Math.max(youngest, ByteBuffer.wrap(CellUtil.cloneValue(cell)).getLong());
             }
         }
-        return youngest;
+        return lease != null && youngest > 0 && clock.getAsLong() - youngest < ByteBuffer.wrap(lease).getLong();
     }
 
     private static FrontierRecord fold(Result r) throws IOException {
@@ -116,92 +144,129 @@ public final class BigtableFrontier implements PersistFrontier {
         Map<String, Long> positions = new HashMap<>();
         boolean any = false;
         for (Cell cell : r.isEmpty() ? new Cell[0] : r.rawCells()) {
-            String q = new String(CellUtil.cloneQualifier(cell), StandardCharsets.UTF_8);
-            if (q.startsWith("c")) {
+            if (CellUtil.cloneQualifier(cell)[0] == 'c') {
                 any = true;
-                FrontierRecord rec = FrontierRecord.fromByteBuffer(ByteBuffer.wrap(CellUtil.cloneValue(cell)));
+                FrontierRecord rec = record(CellUtil.cloneValue(cell));
                 p = Math.min(p, rec.getFrontier());
-                rec.getPositions().forEach((part, off) -> positions.merge(part, off, Math::min));
+                rec.getPositions().forEach((part, off) -> positions.merge(part.toString(), off, Math::min));
             }
         }
         return new FrontierRecord(any ? p : Long.MIN_VALUE, positions);
     }
 
-    /**
-     * Makes {@code epoch} the row's writer with {@code parallelism} columns. A no-op if it already
-     * is (a restarted subtask of the same job).
-     *
-     * @throws FencedException when another writer's heartbeat is younger than {@code lease}
-     */
     @Override
-    public void claim(String epoch, int parallelism, Duration lease) throws IOException {
+    public Lease claim(String epoch, int subtask, int parallelism, Duration lease) throws IOException {
+        if (subtask < 0 || subtask >= parallelism) {
+            throw new IllegalArgumentException("subtask " + subtask + " of " + parallelism);
+        }
+        String token = epoch + "/" + subtask + "/" + UUID.randomUUID();
         while (true) {
-            Result r = table.get(new Get(ROW).addFamily(FAMILY));
-            byte[] current = r.getValue(FAMILY, EPOCH);
-            if (current != null && epoch.equals(new String(current, StandardCharsets.UTF_8))) {
-                return;
-            }
+            Result r = row();
+            byte[] owner = r.getValue(FAMILY, EPOCH);
+            byte[] n = r.getValue(FAMILY, PARALLELISM);
             long now = clock.getAsLong();
-            RowMutations rm = new RowMutations(ROW);
-            Delete stale = new Delete(ROW);
-            long youngest = youngestHeartbeat(r);
-            for (Cell cell : r.isEmpty() ? new Cell[0] : r.rawCells()) {
-                String q = new String(CellUtil.cloneQualifier(cell), StandardCharsets.UTF_8);
-                if ((q.startsWith("h") || q.startsWith("c")) && Integer.parseInt(q.substring(1)) >= parallelism) {
-                    stale.addColumns(FAMILY, CellUtil.cloneQualifier(cell));
+            if (owner == null || !epoch.equals(new String(owner, StandardCharsets.UTF_8))) {
+                if (owner != null && live(r)) {
+                    throw new FencedException("store " + storeName + " is being written by another job (writer epoch "
+                            + new String(owner, StandardCharsets.UTF_8) + "): stop that job first, or wait until its lease of "
+                            + ByteBuffer.wrap(r.getValue(FAMILY, LEASE)).getLong() + " ms (sink.writer-lease) has expired");
+                }
+                Table.CheckAndMutateBuilder check = table.checkAndMutate(ROW, FAMILY).qualifier(EPOCH);
+                byte[] mine = encode(token, fold(r));
+                if ((owner == null ? check.ifNotExists() : check.ifEquals(owner)).thenMutate(foldInto(r, epoch, subtask, parallelism, lease, token, now))) {
+                    return new BigtableLease(subtask, token, mine);
+                }
+            } else if (n == null || ByteBuffer.wrap(n).getInt() != parallelism || r.getValue(FAMILY, column('c', subtask)) == null) {
+                // the same job rescaled in place: fold the columns of the old parallelism into the new one
+                Table.CheckAndMutateBuilder check = table.checkAndMutate(ROW, FAMILY).qualifier(PARALLELISM);
+                byte[] mine = encode(token, fold(r));
+                if ((n == null ? check.ifNotExists() : check.ifEquals(n)).thenMutate(foldInto(r, epoch, subtask, parallelism, lease, token, now))) {
+                    return new BigtableLease(subtask, token, mine);
+                }
+            } else {
+                byte[] current = r.getValue(FAMILY, column('c', subtask));
+                byte[] mine = encode(token, record(current));
+                if (table.checkAndMutate(ROW, FAMILY).qualifier(column('c', subtask)).ifEquals(current)
+                        .thenPut(new Put(ROW).addColumn(FAMILY, column('c', subtask), mine).addColumn(FAMILY, column('h', subtask), millis(now)))) {
+                    return new BigtableLease(subtask, token, mine);
                 }
             }
-            if (current != null && now - youngest < lease.toMillis()) {
-                throw new FencedException("store " + storeName + " is being written by another job (writer epoch "
-                        + new String(current, StandardCharsets.UTF_8) + ", last heartbeat " + (now - youngest)
-                        + " ms ago): stop that job first, or wait until its lease of " + lease.toMillis()
-                        + " ms (sink.writer-lease) has expired");
+            // the row changed in between: look again
+        }
+    }
+
+    /** One mutation: owner, lease, parallelism, every column at the folded P and positions, stale columns removed. */
+    private static RowMutations foldInto(Result r, String epoch, int subtask, int parallelism, Duration lease, String token, long now)
+            throws IOException {
+        FrontierRecord folded = fold(r);
+        Put put = new Put(ROW).addColumn(FAMILY, EPOCH, bytes(epoch)).addColumn(FAMILY, LEASE, millis(lease.toMillis()))
+                .addColumn(FAMILY, PARALLELISM, ByteBuffer.allocate(4).putInt(parallelism).array());
+        for (int i = 0; i < parallelism; i++) {
+            String t = i == subtask ? token : epoch + "/" + i + "/unclaimed-" + UUID.randomUUID();
+            put.addColumn(FAMILY, column('c', i), encode(t, folded));
+            put.addColumn(FAMILY, column('h', i), millis(now));
+        }
+        Delete stale = new Delete(ROW);
+        for (Cell cell : r.isEmpty() ? new Cell[0] : r.rawCells()) {
+            byte[] q = CellUtil.cloneQualifier(cell);
+            if ((q[0] == 'c' || q[0] == 'h') && Integer.parseInt(new String(q, 1, q.length - 1, StandardCharsets.UTF_8)) >= parallelism) {
+                stale.addColumns(FAMILY, q);
             }
-            FrontierRecord folded = fold(r);
-            Put put = new Put(ROW).addColumn(FAMILY, EPOCH, bytes(epoch))
-                    .addColumn(FAMILY, LEASE, ByteBuffer.allocate(8).putLong(lease.toMillis()).array());
-            for (int i = 0; i < parallelism; i++) {
-                put.addColumn(FAMILY, column('c', i), folded.toByteBuffer().array());
-                put.addColumn(FAMILY, column('h', i), ByteBuffer.allocate(8).putLong(now).array());
+        }
+        RowMutations rm = new RowMutations(ROW);
+        if (!stale.isEmpty()) {
+            rm.add(stale);
+        }
+        rm.add(put);
+        return rm;
+    }
+
+    /** One attempt's hold on column {@code c<subtask>}. */
+    private final class BigtableLease implements Lease {
+        private final int subtask;
+        private final String token;
+        private byte[] last;
+
+        BigtableLease(int subtask, String token, byte[] last) {
+            this.subtask = subtask;
+            this.token = token;
+            this.last = last;
+        }
+
+        @Override
+        public synchronized void advance(FrontierState state) throws IOException {
+            if (state.p() < record(last).getFrontier()) {
+                return; // a column never goes backwards
             }
-            if (!stale.isEmpty()) {
-                rm.add(stale);
-            }
-            rm.add(put);
-            Table.CheckAndMutateBuilder check = table.checkAndMutate(ROW, FAMILY).qualifier(EPOCH);
-            if ((current == null ? check.ifNotExists() : check.ifEquals(current)).thenMutate(rm)) {
+            byte[] next = encode(token, record(state));
+            write(new Put(ROW).addColumn(FAMILY, column('c', subtask), next).addColumn(FAMILY, column('h', subtask), millis(clock.getAsLong())),
+                    next);
+            last = next;
+        }
+
+        @Override
+        public synchronized void heartbeat() throws IOException {
+            write(new Put(ROW).addColumn(FAMILY, column('h', subtask), millis(clock.getAsLong())), last);
+        }
+
+        @Override
+        public synchronized void release() throws IOException {
+            write(new Put(ROW).addColumn(FAMILY, column('h', subtask), millis(0)), last);
+        }
+
+        /** Applies {@code put} if the column still holds {@code last}; a retry after a lost response finds {@code expectedAfter}. */
+        private void write(Put put, byte[] expectedAfter) throws IOException {
+            byte[] c = column('c', subtask);
+            if (table.checkAndMutate(ROW, FAMILY).qualifier(c).ifEquals(last).thenPut(put)) {
                 return;
             }
-            // another writer claimed in between: look again (its fresh heartbeat will fence us)
+            byte[] now = row().getValue(FAMILY, c);
+            if (now != null && Arrays.equals(now, expectedAfter) && expectedAfter != last) {
+                return;
+            }
+            throw new FencedException("store " + storeName + ": subtask " + subtask + "'s frontier was taken over by "
+                    + (now == null ? "a rescale" : "writer " + token(now)) + "; this writer (" + token + ") stops");
         }
-    }
-
-    @Override
-    public void advance(String epoch, int subtask, FrontierState state) throws IOException {
-        writeColumns(epoch, new Put(ROW).addColumn(FAMILY, column('c', subtask), record(state).toByteBuffer().array())
-                .addColumn(FAMILY, column('h', subtask), ByteBuffer.allocate(8).putLong(clock.getAsLong()).array()));
-    }
-
-    @Override
-    public void heartbeat(String epoch, int subtask) throws IOException {
-        writeColumns(epoch, new Put(ROW).addColumn(FAMILY, column('h', subtask), ByteBuffer.allocate(8).putLong(clock.getAsLong()).array()));
-    }
-
-    @Override
-    public void release(String epoch, int subtask) throws IOException {
-        writeColumns(epoch, new Put(ROW).addColumn(FAMILY, column('h', subtask), ByteBuffer.allocate(8).putLong(0L).array()));
-    }
-
-    private void writeColumns(String epoch, Put put) throws IOException {
-        if (!table.checkAndMutate(ROW, FAMILY).qualifier(EPOCH).ifEquals(bytes(epoch)).thenPut(put)) {
-            throw new FencedException("store " + storeName + " was taken over by writer epoch " + owner()
-                    + "; this writer (epoch " + epoch + ") stops");
-        }
-    }
-
-    private String owner() throws IOException {
-        byte[] e = table.get(new Get(ROW).addColumn(FAMILY, EPOCH)).getValue(FAMILY, EPOCH);
-        return e == null ? null : new String(e, StandardCharsets.UTF_8);
     }
 
     @Override

@@ -1,0 +1,123 @@
+package io.upsertfeedback.connectors.store.memory;
+
+import io.upsertfeedback.connectors.store.FencedException;
+import io.upsertfeedback.connectors.store.FrontierState;
+import io.upsertfeedback.connectors.store.PersistFrontier;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+
+/**
+ * A {@link PersistFrontier} in memory with the Bigtable frontier's contract: per-subtask columns
+ * holding the token of the attempt that owns them, folds on a new epoch or parallelism, leases
+ * between jobs on this process's clock, and every lease write conditioned on its column.
+ */
+public final class InMemoryFrontier implements PersistFrontier {
+    private record Column(String token, FrontierState state) {}
+
+    private String owner;
+    private long leaseMillis;
+    private int parallelism;
+    private final TreeMap<Integer, Column> columns = new TreeMap<>();
+    private final Map<Integer, Long> heartbeats = new HashMap<>();
+
+    @Override
+    public synchronized FrontierState read() {
+        if (columns.isEmpty()) {
+            return FrontierState.EMPTY;
+        }
+        long p = Long.MAX_VALUE;
+        Map<Integer, Long> positions = new HashMap<>();
+        for (Column c : columns.values()) {
+            p = Math.min(p, c.state().p());
+            c.state().positions().forEach((part, off) -> positions.merge(part, off, Math::min));
+        }
+        return new FrontierState(p, positions);
+    }
+
+    private boolean live() {
+        long youngest = heartbeats.values().stream().mapToLong(Long::longValue).max().orElse(0);
+        return youngest > 0 && System.currentTimeMillis() - youngest < leaseMillis;
+    }
+
+    @Override
+    public synchronized String leaseHolder() {
+        return owner != null && live() ? owner : null;
+    }
+
+    @Override
+    public synchronized Lease claim(String epoch, int subtask, int n, Duration lease) throws FencedException {
+        String token = epoch + "/" + subtask + "/" + UUID.randomUUID();
+        long now = System.currentTimeMillis();
+        if (!epoch.equals(owner) || parallelism != n || !columns.containsKey(subtask)) {
+            if (!epoch.equals(owner) && owner != null && live()) {
+                throw new FencedException("store in memory is being written by another job (writer epoch " + owner + ")");
+            }
+            FrontierState folded = read();
+            columns.clear();
+            heartbeats.clear();
+            for (int i = 0; i < n; i++) {
+                columns.put(i, new Column(i == subtask ? token : epoch + "/" + i + "/unclaimed", folded));
+                heartbeats.put(i, now);
+            }
+            owner = epoch;
+            leaseMillis = lease.toMillis();
+            parallelism = n;
+        } else {
+            columns.put(subtask, new Column(token, columns.get(subtask).state()));
+            heartbeats.put(subtask, now);
+        }
+        return new MemoryLease(subtask, token);
+    }
+
+    private final class MemoryLease implements Lease {
+        private final int subtask;
+        private final String token;
+
+        MemoryLease(int subtask, String token) {
+            this.subtask = subtask;
+            this.token = token;
+        }
+
+        private Column held() throws FencedException {
+            Column c = columns.get(subtask);
+            if (c == null || !c.token().equals(token)) {
+                throw new FencedException("subtask " + subtask + "'s frontier was taken over by "
+                        + (c == null ? "a rescale" : "writer " + c.token()) + "; this writer (" + token + ") stops");
+            }
+            return c;
+        }
+
+        @Override
+        public void advance(FrontierState state) throws FencedException {
+            synchronized (InMemoryFrontier.this) {
+                if (state.p() >= held().state().p()) {
+                    columns.put(subtask, new Column(token, state));
+                    heartbeats.put(subtask, System.currentTimeMillis());
+                }
+            }
+        }
+
+        @Override
+        public void heartbeat() throws FencedException {
+            synchronized (InMemoryFrontier.this) {
+                held();
+                heartbeats.put(subtask, System.currentTimeMillis());
+            }
+        }
+
+        @Override
+        public void release() throws FencedException {
+            synchronized (InMemoryFrontier.this) {
+                held();
+                heartbeats.put(subtask, 0L);
+            }
+        }
+    }
+
+    @Override
+    public void close() { }
+}
