@@ -94,7 +94,7 @@ public final class Main {
             case "local" -> LocalMode.run(conf, LocalMode.Flags.from(flags));
             case "run" -> {
                 requireNoLocalFlags(args[0], flags);
-                ClusterMode.run(conf);
+                ClusterMode.run(conf, overrides);
                 yield 0;
             }
             case "produce" -> {
