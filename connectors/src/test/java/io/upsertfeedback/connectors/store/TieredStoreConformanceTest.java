@@ -238,6 +238,22 @@ abstract class TieredStoreConformanceTest {
         assertEquals(List.of(), longTerm.list(), "the late put's object is cleaned up");
     }
 
+    /**
+     * After a failover, the new attempt recovers the cleanup notes while the old attempt (a zombie)
+     * has uploaded its object and is about to commit the tombstone: recovery used to delete the
+     * object and the zombie then committed a pointer to it, so the key read as absent.
+     */
+    @Test
+    void aNewAttemptsRecoveryNeverDeletesWhatAZombieIsAboutToCommit() throws Exception {
+        byte[] big = large(8192);
+        TieredStore next = newStore("writer-a2", new Faults.Plan(), 4);
+        faults.before("compareAndWrite", () -> next.recoverPendingCleanups(owner -> true));
+        assertEquals(TieredStore.Outcome.WRITTEN, store.put(KEY, UpsertValue.of(big), 5, 0, 1));
+        assertTrue(store.metrics().conditionConflicts.sum() >= 1, "the zombie's first commit was fenced");
+        assertArrayEquals(big, value(KEY), "the key holds the value, not a dangling tombstone");
+        assertConsistent(store, next);
+    }
+
     @Test
     void plainWritesOfOlderTimesLandBelowNewerOnes() throws Exception {
         store.writePlain(List.of(store.prepare(new TieredStore.Write(KEY, UpsertValue.of(small("v10")), 10, 0, 10))));

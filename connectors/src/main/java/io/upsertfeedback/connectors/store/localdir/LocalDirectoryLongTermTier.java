@@ -21,6 +21,9 @@ import java.util.stream.Stream;
 /**
  * {@link LongTermTier} in a local directory: the embedded default for local mode and tests.
  *
+ * <p>Objects of a key live in the directory of its hash; deleting a key's last object removes the
+ * directory too, and a write that loses that race creates it again.
+ *
  * <p>An object is streamed into a hidden temporary file, forced to disk, then published with a hard
  * link to its final name: {@code createLink} fails if the name exists, so publishing never
  * overwrites (a retry that finds its name already published with the same length treats the
@@ -59,10 +62,19 @@ public final class LocalDirectoryLongTermTier implements LongTermTier {
     @Override
     public void write(String name, byte[] data) throws IOException {
         Path target = path(name);
-        Files.createDirectories(target.getParent());
         Path tmp = target.resolveSibling(TMP + UUID.randomUUID());
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            FileChannel opened;
+            while (true) {
+                Files.createDirectories(target.getParent());
+                try {
+                    opened = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                    break;
+                } catch (java.nio.file.NoSuchFileException e) {
+                    // a delete of the key's last object removed the directory in between: create it again
+                }
+            }
+            try (FileChannel ch = opened;
                  OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
                 for (int off = 0; off < data.length; off += 1 << 20) {
                     out.write(data, off, Math.min(1 << 20, data.length - off));
@@ -95,9 +107,18 @@ public final class LocalDirectoryLongTermTier implements LongTermTier {
         }
     }
 
+    /** Deletes the object, and its key's directory once that holds nothing else (so the tier shrinks). */
     @Override
     public void delete(String name) throws IOException {
-        Files.deleteIfExists(path(name));
+        Path p = path(name);
+        Files.deleteIfExists(p);
+        try {
+            if (!p.getParent().equals(root)) {
+                Files.deleteIfExists(p.getParent());
+            }
+        } catch (java.nio.file.DirectoryNotEmptyException stillUsed) {
+            // another revision (or an upload in progress) of a key with this hash
+        }
     }
 
     @Override
