@@ -518,10 +518,11 @@ public final class Runner {
                 md.append('\n');
             }
             if (sink != null) {
-                md.append("Tiered sink against the Bigtable emulator (operations per second):\n\n| path | ops/s |\n|---|---:|\n");
+                md.append("Tiered sink against the Bigtable emulator (`SinkBenchmark`: rates per second, and their ratios):\n\n"
+                        + "| figure | value |\n|---|---:|\n");
                 sink.forEach((k, v) -> {
-                    if (k.endsWith("OpsPerSecond")) {
-                        md.append("| ").append(k, 0, k.length() - "OpsPerSecond".length()).append(" | ").append(v).append(" |\n");
+                    if (!List.of("heapPeakBytes", "heapAfterGcPeakBytes", "rssBytes", "cpuMs").contains(k)) {
+                        md.append("| ").append(k).append(" | ").append(v).append(" |\n");
                     }
                 });
                 md.append('\n');
