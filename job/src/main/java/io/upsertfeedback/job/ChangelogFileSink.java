@@ -1,96 +1,162 @@
 package io.upsertfeedback.job;
 
 import io.upsertfeedback.operators.Update;
-import org.apache.flink.api.common.eventtime.Watermark;
 import org.apache.flink.api.connector.sink2.Sink;
-import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
+import org.apache.flink.api.connector.sink2.SupportsWriterState;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
+import org.apache.flink.core.io.SimpleVersionedSerializer;
+import org.apache.flink.core.memory.DataInputDeserializer;
+import org.apache.flink.core.memory.DataOutputSerializer;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 
-import java.io.BufferedWriter;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.stream.Stream;
 
 /**
- * {@code local --changelog-to LOG}: every data update the operator emits, as JSON lines
- * {@code {"key": ..., "value": ..., "time": ..., "diff": 1|-1}} (key and value as UTF-8 text);
- * progress markers are skipped.
+ * {@code local --changelog-to LOG}: every data update the operator emits, once, as JSON lines
+ * {@code {"key": ..., "value": ..., "time": ..., "diff": 1|-1}} (bytes as {@link JsonBytes}; an
+ * error value has {@code "error"} with its reason and the {@code "partition"}/{@code "offset"} of
+ * the record it came from); progress markers are skipped.
  *
- * <p>In-process only: {@code local} opens the file ({@link #open}) and closes it after the job
- * ended; the sink's writers, chained forward behind the operator at its parallelism, append to that
- * one file under its lock. Being chained, a writer holds every update before the store sink can
- * acknowledge it, so once the persist frontier passed a time and the file is closed, every update
- * below that time is in it. Flushed on watermarks and checkpoints. Not an exactly-once sink: after
- * a failover it may repeat lines.
+ * <p>Exactly once (SPEC section 3, invariant 9): subtask {@code i} appends to its part file
+ * {@code LOG.part-i}, and its checkpointed state is the part's length. A subtask restored from a
+ * checkpoint first cuts its part back to the length of that checkpoint, so the updates a failed
+ * attempt wrote after it (which the restored operator emits again) appear once. {@link #assemble}
+ * joins the parts into {@code LOG} once the job has ended. The parts are local files: this sink
+ * only works where every subtask runs on this machine (a MiniCluster).
+ *
+ * <p>Being chained behind the operator, a writer holds every update before the store sink can
+ * acknowledge it, so once the persist frontier passed a time, every update below it is in a part.
  */
-final class ChangelogFileSink implements Sink<Update> {
+final class ChangelogFileSink implements Sink<Update>, SupportsWriterState<Update, ChangelogFileSink.Part> {
     private static final long serialVersionUID = 1L;
-    private static final Map<String, OpenFile> OPEN = new ConcurrentHashMap<>();
 
     private final String file;
+
+    /** The sink of {@code file}: removes parts of an earlier run, and {@code file} itself. */
+    static ChangelogFileSink create(Path file) throws IOException {
+        Path log = file.toAbsolutePath();
+        for (Path part : parts(log)) {
+            Files.delete(part);
+        }
+        Files.deleteIfExists(log);
+        return new ChangelogFileSink(log.toString());
+    }
 
     private ChangelogFileSink(String file) {
         this.file = file;
     }
 
-    /** Creates (truncates) {@code file}; the returned sink appends to it until {@link OpenFile#close()}. */
-    static OpenFile open(Path file) throws IOException {
-        String name = file.toAbsolutePath().toString();
-        OpenFile open = new OpenFile(name, Files.newBufferedWriter(Path.of(name), StandardCharsets.UTF_8));
-        OPEN.put(name, open);
-        return open;
+    /** A part file and how many of its bytes belong to the checkpoint. */
+    record Part(String path, long length) {
     }
 
-    /** The changelog file of this JVM: the sink, and {@link #close()} once the job has ended. */
-    static final class OpenFile implements AutoCloseable {
-        private final String name;
-        private final BufferedWriter out;
-
-        private OpenFile(String name, BufferedWriter out) {
-            this.name = name;
-            this.out = out;
+    /** Joins the parts into {@code file} (in subtask order) and deletes them; call once the job has ended. */
+    static void assemble(Path file) throws IOException {
+        Path log = file.toAbsolutePath();
+        try (OutputStream out = Files.newOutputStream(log)) {
+            for (Path part : parts(log)) {
+                Files.copy(part, out);
+                Files.delete(part);
+            }
         }
+    }
 
-        ChangelogFileSink sink() {
-            return new ChangelogFileSink(name);
+    private static List<Path> parts(Path log) throws IOException {
+        if (!Files.isDirectory(log.getParent())) {
+            return List.of();
         }
-
-        synchronized void write(String line) throws IOException {
-            out.write(line);
-            out.newLine();
+        String prefix = log.getFileName() + ".part-";
+        try (Stream<Path> files = Files.list(log.getParent())) {
+            return files.filter(p -> p.getFileName().toString().startsWith(prefix))
+                    .sorted((a, b) -> Integer.compare(subtaskOf(a, prefix), subtaskOf(b, prefix)))
+                    .toList();
         }
+    }
 
-        synchronized void flush() throws IOException {
-            out.flush();
+    private static int subtaskOf(Path part, String prefix) {
+        return Integer.parseInt(part.getFileName().toString().substring(prefix.length()));
+    }
+
+    @Override
+    public StatefulSinkWriter<Update, Part> createWriter(WriterInitContext context) throws IOException {
+        return restoreWriter(context, List.of());
+    }
+
+    @Override
+    public StatefulSinkWriter<Update, Part> restoreWriter(WriterInitContext context, Collection<Part> recovered) throws IOException {
+        Path own = Path.of(file + ".part-" + context.getTaskInfo().getIndexOfThisSubtask());
+        long ownLength = 0;
+        List<Part> others = new ArrayList<>();
+        for (Part part : recovered) {
+            cut(Path.of(part.path()), part.length());
+            if (Path.of(part.path()).equals(own)) {
+                ownLength = part.length();
+            } else {
+                others.add(part);
+            }
         }
+        cut(own, ownLength);
+        return new Writer(own, others);
+    }
 
-        @Override
-        public synchronized void close() throws IOException {
-            OPEN.remove(name);
-            out.close();
+    /** Cuts {@code part} back to {@code length} bytes (creating it empty if missing). */
+    private static void cut(Path part, long length) throws IOException {
+        try (FileChannel channel = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            channel.truncate(length);
         }
     }
 
     @Override
-    public SinkWriter<Update> createWriter(WriterInitContext context) {
-        OpenFile open = OPEN.get(file);
-        if (open == null) {
-            throw new IllegalStateException("changelog file " + file + " is not open: --changelog-to works in `local` mode only");
-        }
-        return new Writer(open);
+    public SimpleVersionedSerializer<Part> getWriterStateSerializer() {
+        return new SimpleVersionedSerializer<>() {
+            @Override
+            public int getVersion() {
+                return 1;
+            }
+
+            @Override
+            public byte[] serialize(Part part) throws IOException {
+                DataOutputSerializer out = new DataOutputSerializer(128);
+                out.writeUTF(part.path());
+                out.writeLong(part.length());
+                return out.getCopyOfBuffer();
+            }
+
+            @Override
+            public Part deserialize(int version, byte[] serialized) throws IOException {
+                DataInputDeserializer in = new DataInputDeserializer(serialized);
+                return new Part(in.readUTF(), in.readLong());
+            }
+        };
     }
 
-    private static final class Writer implements SinkWriter<Update> {
+    private static final class Writer implements StatefulSinkWriter<Update, Part> {
         private final ObjectMapper json = new ObjectMapper();
-        private final OpenFile file;
+        private final Path path;
+        private final List<Part> others;
+        private final FileChannel channel;
+        private final OutputStream out;
 
-        Writer(OpenFile file) {
-            this.file = file;
+        Writer(Path path, List<Part> others) throws IOException {
+            this.path = path;
+            this.others = others;
+            this.channel = FileChannel.open(path, StandardOpenOption.WRITE);
+            channel.position(channel.size());
+            this.out = new BufferedOutputStream(Channels.newOutputStream(channel), 64 * 1024);
         }
 
         @Override
@@ -99,26 +165,35 @@ final class ChangelogFileSink implements Sink<Update> {
                 return;
             }
             ObjectNode line = json.createObjectNode();
-            line.put("key", new String(update.key(), StandardCharsets.UTF_8));
-            line.put("value", new String(update.value().bytes(), StandardCharsets.UTF_8));
+            JsonBytes.put(line, "key", update.key());
+            JsonBytes.put(line, "value", update.value().bytes());
+            if (update.value().isError()) {
+                line.put("error", update.value().error());
+                line.put("partition", update.partition());
+                line.put("offset", update.offset());
+            }
             line.put("time", update.time());
             line.put("diff", update.diff());
-            file.write(json.writeValueAsString(line));
+            out.write(json.writeValueAsBytes(line));
+            out.write('\n');
         }
 
         @Override
-        public void writeWatermark(Watermark watermark) throws IOException {
-            file.flush();
+        public List<Part> snapshotState(long checkpointId) throws IOException {
+            out.flush();
+            List<Part> state = new ArrayList<>(others);
+            state.add(new Part(path.toString(), channel.position()));
+            return state;
         }
 
         @Override
         public void flush(boolean endOfInput) throws IOException {
-            file.flush();
+            out.flush();
         }
 
         @Override
         public void close() throws IOException {
-            file.flush();
+            out.close();
         }
     }
 }

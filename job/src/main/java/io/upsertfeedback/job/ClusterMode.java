@@ -9,7 +9,9 @@ import java.util.Map;
 /**
  * {@code run}: the production job against real endpoints, as submitted to a cluster
  * ({@code flink run upsert-feedback-job.jar run -Dkafka.bootstrap-servers=...}). The state
- * backend, checkpointing and restarts come from the cluster's configuration.
+ * backend, checkpointing and restarts come from the cluster's configuration. Every endpoint is
+ * reached first ({@link StartupCheck}): one that cannot be used ends the program with one line
+ * naming it, the option, what failed and the fix.
  */
 final class ClusterMode {
     private ClusterMode() {
@@ -25,6 +27,7 @@ final class ClusterMode {
      * {@code rest.port}). Run without the client, the whole {@code conf} applies.
      */
     static void run(Configuration conf, Map<String, String> overrides) throws Exception {
+        StartupCheck.run(conf);
         boolean underClient = StreamExecutionEnvironment.getExecutionEnvironment() instanceof StreamContextEnvironment;
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(
                 underClient ? Configuration.fromMap(overrides) : conf);

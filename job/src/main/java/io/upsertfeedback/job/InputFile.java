@@ -19,11 +19,20 @@ import java.util.concurrent.Future;
 /**
  * The input of {@code local --input FILE}: JSON lines {@code {"key": "k1", "value": "text" | null,
  * "ts": 1700000000000}}, optionally with {@code "partition": n} (else Kafka's default partitioner
- * hashes the key). Blank lines are skipped; a malformed line fails with its line number.
+ * hashes the key); {@code "key_b64"} / {@code "value_b64"} give binary keys and values in base64
+ * instead ({@link JsonBytes}). {@code ts} is the Kafka record timestamp in epoch milliseconds, from
+ * 0 to {@value #MAX_TS} (the end of year 9999). Blank lines are skipped; a malformed line fails with
+ * its line number, the problem and the fix.
  */
 record InputFile(List<Line> lines) {
-    /** One input command. */
-    record Line(String key, String value, long ts, Integer partition) {
+    /** Largest accepted {@code ts}: 9999-12-31T23:59:59.999Z. */
+    static final long MAX_TS = 253_402_300_799_999L;
+
+    private static final String SHAPE = "{\"key\": string, \"value\": string|null, \"ts\": epoch millis[, \"partition\": int]}"
+            + " (or \"key_b64\"/\"value_b64\" with base64)";
+
+    /** One input command (line {@code number} of the file); {@code value == null} deletes. */
+    record Line(int number, byte[] key, byte[] value, long ts, Integer partition) {
     }
 
     static InputFile read(Path file) throws IOException {
@@ -37,19 +46,8 @@ record InputFile(List<Line> lines) {
                     continue;
                 }
                 try {
-                    JsonNode node = json.readTree(text);
-                    JsonNode key = node.get("key");
-                    JsonNode value = node.get("value");
-                    JsonNode ts = node.get("ts");
-                    JsonNode partition = node.get("partition");
-                    if (key == null || !key.isTextual() || ts == null || !ts.canConvertToLong()
-                            || (value != null && !value.isNull() && !value.isTextual())
-                            || (partition != null && !partition.canConvertToInt())) {
-                        throw new IOException("expected {\"key\": string, \"value\": string|null, \"ts\": long[, \"partition\": int]}");
-                    }
-                    lines.add(new Line(key.asText(), value == null || value.isNull() ? null : value.asText(), ts.asLong(),
-                            partition == null ? null : partition.asInt()));
-                } catch (IOException e) {
+                    lines.add(line(number, json.readTree(text)));
+                } catch (IOException | IllegalArgumentException e) {
                     throw new IOException(file + " line " + number + ": " + e.getMessage(), e);
                 }
             }
@@ -57,13 +55,41 @@ record InputFile(List<Line> lines) {
         return new InputFile(lines);
     }
 
+    private static Line line(int number, JsonNode node) throws IOException {
+        JsonNode ts = node.get("ts");
+        JsonNode partition = node.get("partition");
+        if (!JsonBytes.has(node, "key") || ts == null || !ts.canConvertToLong() || !ts.isIntegralNumber()
+                || (partition != null && (!partition.canConvertToInt() || partition.asInt() < 0))) {
+            throw new IOException("expected " + SHAPE);
+        }
+        byte[] key = JsonBytes.get(node, "key");
+        if (key == null) {
+            throw new IOException("\"key\" is null; expected " + SHAPE);
+        }
+        long time = ts.asLong();
+        if (time < 0 || time > MAX_TS) {
+            throw new IOException("\"ts\" is " + time + ", outside the record timestamps Kafka takes here (epoch milliseconds "
+                    + "from 0 to " + MAX_TS + "). Fix: give the time in epoch milliseconds, e.g. 1700000000000 for 2023-11-14");
+        }
+        return new Line(number, key, JsonBytes.get(node, "value"), time, partition == null ? null : partition.asInt());
+    }
+
+    /** Fails naming the first line whose {@code "partition"} the topic does not have. */
+    void checkPartitions(int partitions) {
+        for (Line line : lines) {
+            if (line.partition() != null && line.partition() >= partitions) {
+                throw new IllegalArgumentException("--input: line " + line.number() + ": \"partition\" is " + line.partition()
+                        + ", the upsert topic has partitions 0 to " + (partitions - 1) + ". Fix: pick one of them, or "
+                        + "create more with -D" + JobOptions.LOCAL_PARTITIONS.key() + "=" + (line.partition() + 1));
+            }
+        }
+    }
+
     /** Produces every line in file order (one idempotent producer keeps the order per partition) and waits for the acks. */
     void produce(Producer<byte[], byte[]> producer, String topic) throws ExecutionException, InterruptedException {
         List<Future<RecordMetadata>> acks = new ArrayList<>(lines.size());
         for (Line line : lines) {
-            acks.add(producer.send(new ProducerRecord<>(topic, line.partition(), line.ts(),
-                    line.key().getBytes(StandardCharsets.UTF_8),
-                    line.value() == null ? null : line.value().getBytes(StandardCharsets.UTF_8))));
+            acks.add(producer.send(new ProducerRecord<>(topic, line.partition(), line.ts(), line.key(), line.value())));
         }
         producer.flush();
         for (Future<RecordMetadata> ack : acks) {

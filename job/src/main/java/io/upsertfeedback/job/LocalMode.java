@@ -2,45 +2,33 @@ package io.upsertfeedback.job;
 
 import io.upsertfeedback.connectors.embedded.EmbeddedBigtable;
 import io.upsertfeedback.connectors.embedded.EmbeddedKafka;
+import io.upsertfeedback.connectors.kafka.KafkaCommandSource;
 import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
-import io.upsertfeedback.connectors.store.CloseableIterator;
-import io.upsertfeedback.connectors.store.RowState;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.StoreOptions;
-import io.upsertfeedback.connectors.store.StoredEntry;
-import io.upsertfeedback.connectors.store.StoredRow;
 import io.upsertfeedback.connectors.store.Stores;
-import io.upsertfeedback.operators.UpsertFeedback;
 import io.upsertfeedback.operators.UpsertOptions;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.core.execution.JobClient;
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import sun.misc.Signal;
 
-import java.io.BufferedWriter;
 import java.io.IOException;
 import java.net.BindException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.LocalTime;
-import java.time.ZoneId;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayDeque;
 import java.util.Comparator;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
-import java.util.TreeMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -53,20 +41,19 @@ import java.util.stream.Stream;
  * ({@link EmbeddedBigtable}) with a local directory as the long-term tier, and runs the pipeline on
  * a MiniCluster (RocksDB state backend, checkpoints under {@code local.data-dir}, web UI on
  * {@code rest.port}). Then either feeds demo traffic ({@link LoadGenerator}) until Ctrl-C, or
- * produces an input file and, with {@code --exit-when-done}, reads it as a bounded input, waits until
- * the store's persist frontier has passed every input time, dumps the store and exits 0: the
- * black-box contract described in the README.
+ * produces an input file and, with {@code --exit-when-done}, reads it as a bounded input and waits
+ * until it is done, dumps the store ({@link StoreDump}) and exits 0: the black-box contract
+ * described in the README. Every few seconds it prints a {@link ProgressLine}.
  *
- * <p>Every few seconds it prints one line: commands in, updates out, dead letters, the input
- * frontier {@code I} (from the operator's input watermark), the persist frontier {@code P} (from
- * the store's frontier row) and the store's size (a scan of the Bigtable rows).
+ * <p>Done (SPEC section 3, invariant 11) means all of: the Kafka source reached the end offsets of
+ * every partition (the commands' output watermark is {@code +inf} on every subtask); the records it
+ * read, commands plus dead letters, counted exactly once across failovers (see {@link
+ * KafkaCommandSource}), are as many as the records produced; the job is running, not failing or
+ * restarting; and the store's persist frontier {@code P} passed every input time. When the source
+ * ended and {@code P} passed but records are missing, the run exits 1 saying how many; it never
+ * reports success with data missing.
  */
 final class LocalMode {
-    private static final DateTimeFormatter CLOCK = DateTimeFormatter.ofPattern("HH:mm:ss");
-    /** Operator names of {@code KafkaCommandSource}: the source (records read) and the split (commands, watermark I - 1). */
-    private static final String SOURCE = "Source: kafka-source";
-    private static final String COMMANDS = "commands";
-
     /** The flags of {@code local}. */
     record Flags(Path input, boolean exitWhenDone, Path dumpTo, Path changelogTo) {
         static Flags from(Map<String, String> flags) {
@@ -91,6 +78,9 @@ final class LocalMode {
 
     static int run(Configuration conf, Flags flags) throws Exception {
         InputFile input = flags.input() == null ? null : readInput(flags.input());
+        if (input != null) {
+            input.checkPartitions(conf.get(JobOptions.LOCAL_PARTITIONS));
+        }
         Path dataDir = Path.of(conf.get(JobOptions.LOCAL_DATA_DIR)).toAbsolutePath();
         Deque<AutoCloseable> resources = new ArrayDeque<>();
         AtomicBoolean stop = new AtomicBoolean();
@@ -140,7 +130,7 @@ final class LocalMode {
         String topic = conf.get(KafkaIngestOptions.TOPIC);
         EmbeddedKafka kafka = EmbeddedKafka.start(dataDir.resolve("kafka"));
         resources.push(kafka);
-        kafka.createTopic(topic, conf.get(JobOptions.LOCAL_PARTITIONS));
+        kafka.createUpsertTopic(topic, conf.get(JobOptions.LOCAL_PARTITIONS));
         kafka.createTopic(conf.get(KafkaIngestOptions.DEAD_LETTER_TOPIC), 1);
         EmbeddedBigtable bigtable = EmbeddedBigtable.start();
         resources.push(bigtable);
@@ -163,10 +153,9 @@ final class LocalMode {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf);
         Pipeline.Built built = Pipeline.build(env, conf, flags.exitWhenDone());
         if (flags.changelogTo() != null) {
-            ChangelogFileSink.OpenFile changelog = ChangelogFileSink.open(flags.changelogTo());
-            resources.push(changelog);
-            built.updates().sinkTo(changelog.sink()).name("changelog").uid("changelog-sink")
+            built.updates().sinkTo(ChangelogFileSink.create(flags.changelogTo())).name("changelog").uid("changelog-sink")
                     .setParallelism(built.updates().getParallelism());
+            resources.push(() -> ChangelogFileSink.assemble(flags.changelogTo()));
         }
         JobClient job = start(env, conf);
         resources.push(() -> cancel(job));
@@ -184,21 +173,36 @@ final class LocalMode {
         long nextReport = System.nanoTime() + interval;
         boolean done = false;
         while (!stop.get()) {
-            boolean ended = ended(job);
-            done = flags.exitWhenDone() && store.frontier().read().p() > target;
-            if (done) {
-                System.out.println(progress(store));
-                System.out.println("done: the persist frontier passed every input time");
+            JobStatus status = status(job);
+            boolean ended = status == null || status.isGloballyTerminalState();
+            if (ended && failed(job)) {
+                throw new IllegalStateException("the job failed; see the log above for its failure");
+            }
+            if (flags.exitWhenDone() && (ended || status == JobStatus.RUNNING) && sourceEnded()
+                    && store.frontier().read().p() > target) {
+                System.out.println(ProgressLine.of(store));
+                long commands = ProgressMetrics.latestSum(KafkaCommandSource.COMMANDS_NAME, KafkaCommandSource.COMMANDS_READ);
+                long deadLetters = ProgressMetrics.latestSum(KafkaCommandSource.COMMANDS_NAME, KafkaCommandSource.DEAD_LETTERS_READ);
+                if (commands + deadLetters != input.lines().size()) {
+                    System.out.printf("not done: the source read %,d commands + %,d dead letters = %,d records of the %,d produced; "
+                                    + "%,d records vanished from the topic under the source (deleted or compacted away?)%n",
+                            commands, deadLetters, commands + deadLetters, input.lines().size(),
+                            input.lines().size() - commands - deadLetters);
+                    return 1;
+                }
+                System.out.printf("done: the source read all %,d records (%,d commands, %,d dead letters) and the persist "
+                        + "frontier passed every input time%n", input.lines().size(), commands, deadLetters);
+                done = true;
                 break;
             }
             if (ended) {
-                throw new IllegalStateException("the job ended unexpectedly; see the log above for its failure");
+                throw new IllegalStateException("the job ended before the input was done; see the log above");
             }
             if (System.nanoTime() >= nextReport) {
                 nextReport += interval;
-                String line = progress(store);
+                String line = ProgressLine.of(store);
                 if (!stop.get()) { // on Ctrl-C the emulator (same process group) may already be gone
-                    System.out.println(line);
+                    System.out.println(status == JobStatus.RUNNING ? line : line + " | job " + status);
                 }
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
@@ -211,7 +215,7 @@ final class LocalMode {
             return 130;
         }
         if (flags.dumpTo() != null) {
-            int keys = dump(store, flags.dumpTo());
+            int keys = StoreDump.write(store, topic, flags.dumpTo());
             System.out.printf("wrote %,d keys to %s%n", keys, flags.dumpTo());
         }
         if (stop.get()) {
@@ -260,70 +264,10 @@ final class LocalMode {
         return t;
     }
 
-    /** One line: commands in, updates out, dead letters, I ("-" once the source ended), P, store size. */
-    private static String progress(StoreHandle store) throws IOException {
-        OptionalLong watermark = ProgressMetrics.min(COMMANDS, "currentOutputWatermark");
-        String input = watermark.isPresent() ? time(saturatedIncrement(watermark.getAsLong())) : "-";
-        long deadLetters = ProgressMetrics.sum(SOURCE, "deadLetters");
-        long persist = store.frontier().read().p();
-        long keys = 0;
-        long longTerm = 0;
-        try (CloseableIterator<StoredRow> rows = store.store().highVolume().scan(null)) {
-            while (rows.hasNext()) {
-                RowState.Kind kind = rows.next().state().kind();
-                keys += kind == RowState.Kind.INLINE || kind == RowState.Kind.TOMBSTONE ? 1 : 0;
-                longTerm += kind == RowState.Kind.TOMBSTONE ? 1 : 0;
-            }
-        } catch (Exception e) {
-            throw new IOException("cannot scan the store", e);
-        }
-        return String.format("[%s] commands in %,d | updates out %,d | dead letters %,d | I %s | P %s | store %,d keys (%,d in long-term tier)",
-                LocalTime.now().format(CLOCK), ProgressMetrics.sum(SOURCE, "numRecordsOut") - deadLetters,
-                updatesOut(), deadLetters, input, time(persist), keys, longTerm);
-    }
-
-    /** Data updates the operator emitted: an insert, a retraction and an insert per changed value, a retraction per delete. */
-    private static long updatesOut() {
-        String op = UpsertFeedback.OPERATOR_NAME;
-        return ProgressMetrics.sum(op, "inserts") + 2 * ProgressMetrics.sum(op, "updates") + ProgressMetrics.sum(op, "deletes");
-    }
-
-    private static long saturatedIncrement(long watermark) {
-        return watermark == Long.MIN_VALUE || watermark == Long.MAX_VALUE ? watermark : watermark + 1;
-    }
-
-    private static String time(long t) {
-        if (t == Long.MIN_VALUE) {
-            return "-inf";
-        }
-        if (t == Long.MAX_VALUE) {
-            return "+inf";
-        }
-        return LocalTime.ofInstant(Instant.ofEpochMilli(t), ZoneId.systemDefault()).format(CLOCK);
-    }
-
-    /** Writes the store's live contents as JSON lines sorted by key; returns the number of keys. */
-    static int dump(StoreHandle store, Path out) throws Exception {
-        ObjectMapper json = new ObjectMapper();
-        Map<String, ObjectNode> lines = new TreeMap<>();
-        try (CloseableIterator<StoredEntry> entries = store.store().scan(null)) {
-            while (entries.hasNext()) {
-                StoredEntry e = entries.next();
-                ObjectNode line = json.createObjectNode();
-                String key = new String(e.key(), StandardCharsets.UTF_8);
-                line.put("key", key);
-                line.put("value", new String(e.value().bytes(), StandardCharsets.UTF_8));
-                line.put("time", e.meta().getTime());
-                lines.put(key, line);
-            }
-        }
-        try (BufferedWriter w = Files.newBufferedWriter(out, StandardCharsets.UTF_8)) {
-            for (ObjectNode line : lines.values()) {
-                w.write(json.writeValueAsString(line));
-                w.newLine();
-            }
-        }
-        return lines.size();
+    /** Whether the Kafka source reached its end offsets: the commands' output watermark is +inf on every subtask. */
+    private static boolean sourceEnded() {
+        OptionalLong watermark = ProgressMetrics.latestMin(KafkaCommandSource.COMMANDS_NAME, "currentOutputWatermark");
+        return watermark.isPresent() && watermark.getAsLong() == Long.MAX_VALUE;
     }
 
     /** Cancels the job unless it has ended, and waits (30 s at most) until it has. */
@@ -341,10 +285,21 @@ final class LocalMode {
 
     /** Whether the job reached a terminal state; a MiniCluster that already shut down means it has. */
     private static boolean ended(JobClient job) throws Exception {
+        JobStatus status = status(job);
+        return status == null || status.isGloballyTerminalState();
+    }
+
+    /** Whether the ended job failed (its result is an exception) rather than finished. */
+    private static boolean failed(JobClient job) throws Exception {
+        return job.getJobExecutionResult().handle((result, error) -> error != null).get(30, TimeUnit.SECONDS);
+    }
+
+    /** The job's status; {@code null} when the MiniCluster already shut down (after the job ended). */
+    private static JobStatus status(JobClient job) throws Exception {
         try {
-            return job.getJobStatus().get().isGloballyTerminalState();
+            return job.getJobStatus().get();
         } catch (IllegalStateException e) {
-            return true;
+            return null;
         }
     }
 

@@ -59,6 +59,11 @@ public final class Main {
         } catch (IllegalArgumentException | IllegalConfigurationException e) {
             System.err.println("upsert: " + e.getMessage());
             System.exit(2);
+        } catch (StartupCheck.Failure e) {
+            System.err.println("upsert: " + e.getMessage());
+            System.err.print("caused by: ");
+            e.getCause().printStackTrace();
+            System.exit(1);
         } catch (Throwable e) {
             // exit even though Flink, Kafka or gRPC threads are still alive
             e.printStackTrace();

@@ -24,11 +24,28 @@ import java.util.concurrent.atomic.LongAdder;
  * (a MiniCluster).
  *
  * <p>When a task ends (a bounded source finishes, or a failover replaces it), its counters are kept
- * at their final counts, so totals cover the whole run; its gauges are dropped.
+ * at their final counts, so totals cover the whole run ({@link #sum}); its gauges are dropped.
+ *
+ * <p>Besides, for each operator subtask the metrics of its latest attempt are kept, with the value
+ * they had when that attempt ended ({@link #latestSum}, {@link #latestMin}): for counters restored
+ * from checkpoints this is the exact count of the run, failovers included, and a gauge keeps its
+ * last value once its task finished (e.g. the output watermark {@link Long#MAX_VALUE} of a bounded
+ * source that reached its end).
  */
 public final class ProgressMetrics implements MetricReporter, MetricReporterFactory {
     private static final Map<String, List<Metric>> METRICS = new ConcurrentHashMap<>();
     private static final Map<String, LongAdder> ENDED_COUNTS = new ConcurrentHashMap<>();
+    private static final Map<String, Map<Integer, Latest>> LATEST = new ConcurrentHashMap<>();
+
+    /** The metric of a subtask's latest attempt; {@code ended} holds its value once that attempt ended. */
+    private record Latest(int attempt, Metric metric, Long ended) {
+        long value() {
+            if (ended != null) {
+                return ended;
+            }
+            return valueOf(metric);
+        }
+    }
 
     /** The configuration that installs this reporter. */
     static Map<String, String> reporterConfig() {
@@ -54,15 +71,49 @@ public final class ProgressMetrics implements MetricReporter, MetricReporterFact
         String operator = group.getAllVariables().get("<operator_name>");
         if (operator != null) {
             METRICS.computeIfAbsent(operator + "/" + name, k -> new CopyOnWriteArrayList<>()).add(metric);
+            int attempt = Integer.parseInt(group.getAllVariables().getOrDefault("<task_attempt_num>", "0"));
+            LATEST.computeIfAbsent(operator + "/" + name, k -> new ConcurrentHashMap<>())
+                    .merge(subtask(group), new Latest(attempt, metric, null), (old, now) -> now.attempt >= old.attempt ? now : old);
         }
+    }
+
+    private static int subtask(MetricGroup group) {
+        return Integer.parseInt(group.getAllVariables().getOrDefault("<subtask_index>", "0"));
+    }
+
+    private static long valueOf(Metric metric) {
+        if (metric instanceof Counter c) {
+            return c.getCount();
+        }
+        if (metric instanceof Gauge<?> g && g.getValue() instanceof Number n) {
+            return n.longValue();
+        }
+        return 0;
     }
 
     @Override
     public void notifyOfRemovedMetric(Metric metric, String name, MetricGroup group) {
         String operator = group.getAllVariables().get("<operator_name>");
-        if (operator != null && METRICS.getOrDefault(operator + "/" + name, List.of()).remove(metric) && metric instanceof Counter c) {
+        if (operator == null) {
+            return;
+        }
+        if (METRICS.getOrDefault(operator + "/" + name, List.of()).remove(metric) && metric instanceof Counter c) {
             ENDED_COUNTS.computeIfAbsent(operator + "/" + name, k -> new LongAdder()).add(c.getCount());
         }
+        Map<Integer, Latest> latest = LATEST.get(operator + "/" + name);
+        if (latest != null) {
+            latest.computeIfPresent(subtask(group), (s, l) -> l.metric == metric ? new Latest(l.attempt, metric, valueOf(metric)) : l);
+        }
+    }
+
+    /** Sum of a counter over the operator's subtasks, each at its latest attempt (ended or not); 0 if none registered. */
+    static long latestSum(String operator, String counter) {
+        return LATEST.getOrDefault(operator + "/" + counter, Map.of()).values().stream().mapToLong(Latest::value).sum();
+    }
+
+    /** Minimum of a numeric gauge over the operator's subtasks, each at its latest attempt (ended or not). */
+    static OptionalLong latestMin(String operator, String gauge) {
+        return LATEST.getOrDefault(operator + "/" + gauge, Map.of()).values().stream().mapToLong(Latest::value).min();
     }
 
     /** Sum of a counter over the operator's subtasks, ended ones included. */

@@ -39,7 +39,10 @@ class MainTest {
     void localFlagsMustFitTogether(@TempDir Path tmp) throws Exception {
         assertFails("--exit-when-done needs --input", "local", "--conf-dir", CONF_DIR, "--exit-when-done");
         Path input = Files.writeString(tmp.resolve("in.jsonl"), "{\"key\": \"k\", \"value\": 1, \"ts\": 5}\n");
-        assertFails("--input: " + input + " line 1: expected", "local", "--conf-dir", CONF_DIR, "--input", input.toString());
+        assertFails("--input: " + input + " line 1: \"value\" is not a string", "local", "--conf-dir", CONF_DIR, "--input", input.toString());
+        Files.writeString(input, "{\"key\": \"k\", \"value\": \"v\", \"ts\": 5, \"partition\": 4}\n");
+        assertFails("--input: line 1: \"partition\" is 4, the upsert topic has partitions 0 to 3. Fix:", "local", "--conf-dir", CONF_DIR,
+                "--input", input.toString(), "-Dlocal.data-dir=" + tmp.resolve("data"));
         assertFails("--dump-to is a flag of `local`", "run", "--conf-dir", CONF_DIR, "--dump-to", "x");
         assertFails("unknown command 'serve'", "serve");
     }

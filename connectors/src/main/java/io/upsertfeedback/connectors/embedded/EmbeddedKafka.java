@@ -5,6 +5,7 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
@@ -13,6 +14,7 @@ import org.apache.kafka.common.test.TestKitNodes;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -27,6 +29,14 @@ import java.util.concurrent.ExecutionException;
  * <p>Used by tests, by the job's {@code local} mode and by the benchmarks. Defaults fit one broker:
  * replication factor 1 everywhere, transactions allowed (min ISR 1), records up to 16 MiB so the
  * tiered-storage demo can send values over 1 MiB. Producers are idempotent by default (acks=all).
+ *
+ * <p>Record times are data here, not the clock: inputs replay days-old or future times. So no
+ * record is ever deleted by age ({@code log.retention.ms=-1}; Kafka's default of 7 days, measured
+ * on record timestamps, deleted whole segments of 2023-stamped records under a reading source) and
+ * the broker accepts any timestamp ahead of its clock ({@code log.message.timestamp.after.max.ms};
+ * Kafka's default refuses a batch with a record more than one hour ahead). Upsert topics are
+ * compacted ({@link #createUpsertTopic}), as in production, but never while records may still be
+ * read: see there.
  */
 public final class EmbeddedKafka implements AutoCloseable {
     /** Largest record the broker (and {@link #newProducer()}) accepts. */
@@ -58,6 +68,8 @@ public final class EmbeddedKafka implements AutoCloseable {
                 .setConfigProp("message.max.bytes", String.valueOf(MAX_MESSAGE_BYTES))
                 .setConfigProp("replica.fetch.max.bytes", String.valueOf(MAX_MESSAGE_BYTES))
                 .setConfigProp("auto.create.topics.enable", "false")
+                .setConfigProp("log.retention.ms", "-1")
+                .setConfigProp("log.message.timestamp.after.max.ms", String.valueOf(Long.MAX_VALUE))
                 .build();
         PrintStream stdout = System.out;
         try {
@@ -81,11 +93,31 @@ public final class EmbeddedKafka implements AutoCloseable {
         return cluster.bootstrapServers();
     }
 
-    /** Creates {@code topic} with {@code partitions} partitions; an existing topic is left as it is. */
+    /**
+     * Creates {@code topic} with {@code partitions} partitions and the broker's defaults (nothing
+     * deleted by age, records of any key, null included); an existing topic is left as it is.
+     */
     public void createTopic(String topic, int partitions) throws InterruptedException {
+        createTopic(topic, partitions, Map.of());
+    }
+
+    /**
+     * Creates an upsert topic: {@code cleanup.policy=compact} (as upsert topics are in production:
+     * never deleted by age or size; a record needs a key), with compaction held back for good
+     * ({@code min.compaction.lag.ms} = {@link Long#MAX_VALUE}), so every record produced stays
+     * readable and a bounded run can check it read them all (SPEC section 3, invariant 11). An
+     * existing topic is left as it is.
+     */
+    public void createUpsertTopic(String topic, int partitions) throws InterruptedException {
+        createTopic(topic, partitions, Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
+                TopicConfig.MIN_COMPACTION_LAG_MS_CONFIG, String.valueOf(Long.MAX_VALUE)));
+    }
+
+    private void createTopic(String topic, int partitions, Map<String, String> configs) throws InterruptedException {
+        Map<String, String> all = new HashMap<>(configs);
+        all.put(TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(MAX_MESSAGE_BYTES));
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers()))) {
-            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1)
-                    .configs(Map.of("max.message.bytes", String.valueOf(MAX_MESSAGE_BYTES))))).all().get();
+            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1).configs(all))).all().get();
         } catch (ExecutionException e) {
             if (!(e.getCause() instanceof TopicExistsException)) {
                 throw new IllegalStateException("cannot create topic " + topic, e.getCause());

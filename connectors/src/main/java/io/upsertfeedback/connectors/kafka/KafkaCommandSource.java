@@ -5,24 +5,25 @@ import io.upsertfeedback.operators.UpsertOptions;
 import io.upsertfeedback.operators.serialization.UpsertCommandSerializer;
 import org.apache.avro.Schema;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
-import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.connector.base.DeliveryGuarantee;
-import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
-import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.types.Either;
 import org.apache.flink.util.Collector;
-import org.apache.flink.util.OutputTag;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 
 import java.io.IOException;
@@ -43,7 +44,17 @@ import static io.upsertfeedback.connectors.kafka.KafkaIngestOptions.invalid;
  * UpsertCommand}s (see {@link UpsertCommandDeserializer}), with per-partition watermarks (bounded
  * out-of-orderness on the command time, idle partitions released after a configurable idleness),
  * and a dead-letter branch: records that cannot be commands leave through the side output {@link
- * #DEAD_LETTERS} (Avro {@code DeadLetter} bytes) into the dead-letter topic.
+ * DeadLetters#OUTPUT_TAG} (Avro {@code DeadLetter} bytes) into the dead-letter topic.
+ *
+ * <p>Transactions: the consumer reads with {@code isolation.level=read_committed} (SPEC section 2:
+ * records of aborted transactions are never applied) unless {@code kafka.properties.isolation.level}
+ * says otherwise.
+ *
+ * <p>Counting (SPEC section 3, invariant 11): the operator {@value #COMMANDS_NAME} counts the
+ * commands and dead letters it passed on in the counters {@value #COMMANDS_READ} and {@value
+ * #DEAD_LETTERS_READ}. Unlike Flink's own record counters, these are part of the checkpoint: a
+ * restored subtask resumes the count of the checkpoint its source offsets come from, so the latest
+ * attempt of every subtask together counts each record read exactly once, failovers included.
  *
  * <pre>{@code
  * KafkaCommandSource source = KafkaCommandSource.builder()
@@ -56,23 +67,30 @@ import static io.upsertfeedback.connectors.kafka.KafkaIngestOptions.invalid;
  * watermark is the minimum over its non-idle partitions, which is the input frontier {@code I - 1}.
  */
 public final class KafkaCommandSource {
-    /** Dead letters: the Avro binary of {@code io.upsertfeedback.schemas.DeadLetter} records. */
-    public static final OutputTag<byte[]> DEAD_LETTERS =
-            new OutputTag<>("dead-letters", PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO);
+    /** Name of the Kafka source operator (its records read are Flink's {@code numRecordsOut}). */
+    public static final String SOURCE_NAME = "kafka-source";
+    /** Name of the operator that splits commands from dead letters; its output watermark is {@code I - 1}. */
+    public static final String COMMANDS_NAME = "commands";
+    /** Counter of {@value #COMMANDS_NAME}: commands read, restored with checkpoints (exact per latest attempt). */
+    public static final String COMMANDS_READ = "commandsRead";
+    /** Counter of {@value #COMMANDS_NAME}: dead letters, restored with checkpoints (exact per latest attempt). */
+    public static final String DEAD_LETTERS_READ = "deadLettersRead";
 
     private final KafkaSource<Either<UpsertCommand, byte[]>> source;
     private final WatermarkStrategy<Either<UpsertCommand, byte[]>> watermarks;
     private final String deadLetterTopic;
     private final String bootstrapServers;
     private final Properties properties;
+    private final DeadLetters deadLetters;
 
     private KafkaCommandSource(Builder b, KafkaSource<Either<UpsertCommand, byte[]>> source,
-                               WatermarkStrategy<Either<UpsertCommand, byte[]>> watermarks) {
+                               WatermarkStrategy<Either<UpsertCommand, byte[]>> watermarks, DeadLetters deadLetters) {
         this.source = source;
         this.watermarks = watermarks;
         this.deadLetterTopic = b.deadLetterTopic;
         this.bootstrapServers = b.bootstrapServers;
         this.properties = b.properties;
+        this.deadLetters = deadLetters;
     }
 
     public static Builder builder() {
@@ -82,16 +100,16 @@ public final class KafkaCommandSource {
     /**
      * Adds the source, the dead-letter split and the dead-letter sink to {@code env}; returns the
      * commands (with their event times and watermarks). The dead letters are also available as
-     * {@code result.getSideOutput(DEAD_LETTERS)}.
+     * {@code result.getSideOutput(DeadLetters.OUTPUT_TAG)}.
      */
     public SingleOutputStreamOperator<UpsertCommand> addTo(StreamExecutionEnvironment env) {
-        SingleOutputStreamOperator<UpsertCommand> commands = env.fromSource(source, watermarks, "kafka-source")
+        SingleOutputStreamOperator<UpsertCommand> commands = env.fromSource(source, watermarks, SOURCE_NAME)
                 .uid("kafka-source")
                 .process(new SplitDeadLetters(), UpsertCommandSerializer.TYPE_INFO)
-                .name("commands")
+                .name(COMMANDS_NAME)
                 .uid("split-dead-letters");
-        commands.getSideOutput(DEAD_LETTERS)
-                .sinkTo(deadLetterSink())
+        commands.getSideOutput(DeadLetters.OUTPUT_TAG)
+                .sinkTo(deadLetters.sink(bootstrapServers, properties, deadLetterTopic))
                 .name("dead-letters")
                 .uid("dead-letter-sink");
         return commands;
@@ -107,33 +125,46 @@ public final class KafkaCommandSource {
         return watermarks;
     }
 
-    private KafkaSink<byte[]> deadLetterSink() {
-        return KafkaSink.<byte[]>builder()
-                .setBootstrapServers(bootstrapServers)
-                .setKafkaProducerConfig(properties)
-                .setProperty(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, String.valueOf(16 * 1024 * 1024))
-                .setDeliveryGuarantee(DeliveryGuarantee.AT_LEAST_ONCE)
-                .setRecordSerializer(new DeadLetterRecords(deadLetterTopic))
-                .build();
-    }
+    /**
+     * Commands to the main output, dead letters to {@link DeadLetters#OUTPUT_TAG}; counts both in
+     * counters that are restored with the checkpoint (see the class comment).
+     */
+    private static final class SplitDeadLetters extends ProcessFunction<Either<UpsertCommand, byte[]>, UpsertCommand>
+            implements CheckpointedFunction {
+        private transient ListState<Long> commandsState;
+        private transient ListState<Long> deadLettersState;
+        private transient Counter commands;
+        private transient Counter deadLetters;
 
-    /** Dead letters (already Avro bytes) as record values of the dead-letter topic. */
-    private record DeadLetterRecords(String topic) implements KafkaRecordSerializationSchema<byte[]> {
         @Override
-        public ProducerRecord<byte[], byte[]> serialize(byte[] deadLetter, KafkaSinkContext context, Long timestamp) {
-            return new ProducerRecord<>(topic, deadLetter);
+        public void initializeState(FunctionInitializationContext context) throws Exception {
+            commandsState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>(COMMANDS_READ, Long.class));
+            deadLettersState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>(DEAD_LETTERS_READ, Long.class));
         }
-    }
 
-    /** Commands to the main output, dead letters to {@link #DEAD_LETTERS}. */
-    private static final class SplitDeadLetters extends ProcessFunction<Either<UpsertCommand, byte[]>, UpsertCommand> {
+        @Override
+        public void open(OpenContext openContext) throws Exception {
+            commands = getRuntimeContext().getMetricGroup().counter(COMMANDS_READ);
+            deadLetters = getRuntimeContext().getMetricGroup().counter(DEAD_LETTERS_READ);
+            commandsState.get().forEach(commands::inc);
+            deadLettersState.get().forEach(deadLetters::inc);
+        }
+
         @Override
         public void processElement(Either<UpsertCommand, byte[]> record, Context ctx, Collector<UpsertCommand> out) {
             if (record.isLeft()) {
+                commands.inc();
                 out.collect(record.left());
             } else {
-                ctx.output(DEAD_LETTERS, record.right());
+                deadLetters.inc();
+                ctx.output(DeadLetters.OUTPUT_TAG, record.right());
             }
+        }
+
+        @Override
+        public void snapshotState(FunctionSnapshotContext context) throws Exception {
+            commandsState.update(List.of(commands.getCount()));
+            deadLettersState.update(List.of(deadLetters.getCount()));
         }
     }
 
@@ -149,6 +180,7 @@ public final class KafkaCommandSource {
         private Duration outOfOrderness = KafkaIngestOptions.OUT_OF_ORDERNESS.defaultValue();
         private Duration idleness = KafkaIngestOptions.IDLENESS.defaultValue();
         private OffsetsInitializer startingOffsets = OffsetsInitializer.earliest();
+        private int deadLetterMaxBytes = (int) KafkaIngestOptions.DEAD_LETTER_MAX_BYTES.defaultValue().getBytes();
         private boolean bounded;
 
         private Builder() {
@@ -164,6 +196,12 @@ public final class KafkaCommandSource {
             topic(config.get(KafkaIngestOptions.TOPIC));
             groupId(config.get(KafkaIngestOptions.GROUP_ID));
             deadLetterTopic(config.get(KafkaIngestOptions.DEAD_LETTER_TOPIC));
+            long maxBytes = config.get(KafkaIngestOptions.DEAD_LETTER_MAX_BYTES).getBytes();
+            if (maxBytes < 4096 || maxBytes > Integer.MAX_VALUE / 2) {
+                throw invalid(KafkaIngestOptions.DEAD_LETTER_MAX_BYTES, "is " + maxBytes + " bytes",
+                        "set it to the dead-letter topic's max.message.bytes (at least 4kb)");
+            }
+            deadLetterMaxBytes((int) maxBytes);
             tick(config.get(UpsertOptions.TICK));
             outOfOrderness(config.get(KafkaIngestOptions.OUT_OF_ORDERNESS));
             idleness(config.get(KafkaIngestOptions.IDLENESS));
@@ -275,6 +313,12 @@ public final class KafkaCommandSource {
             return this;
         }
 
+        /** Largest dead letter (bytes); larger ones are truncated, see {@link DeadLetters}. */
+        public Builder deadLetterMaxBytes(int deadLetterMaxBytes) {
+            this.deadLetterMaxBytes = deadLetterMaxBytes;
+            return this;
+        }
+
         /** Times are coarsened to multiples of {@code tick} (the operator's {@code upsert.tick}). */
         public Builder tick(Duration tick) {
             this.tick = tick;
@@ -333,13 +377,15 @@ public final class KafkaCommandSource {
             if (idleness.isNegative()) {
                 throw invalid(KafkaIngestOptions.IDLENESS, "is negative", "set it to 0 (off) or more");
             }
+            DeadLetters deadLetters = new DeadLetters(deadLetterMaxBytes);
             KafkaSourceBuilder<Either<UpsertCommand, byte[]>> kafka = KafkaSource.<Either<UpsertCommand, byte[]>>builder()
                     .setBootstrapServers(bootstrapServers)
                     .setTopics(topic)
                     .setGroupId(groupId)
+                    .setProperty(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed")
                     .setProperties(properties)
                     .setStartingOffsets(startingOffsets)
-                    .setDeserializer(new UpsertCommandDeserializer(valueDecoder, tick.toMillis()));
+                    .setDeserializer(new UpsertCommandDeserializer(valueDecoder, tick.toMillis(), deadLetters));
             if (bounded) {
                 kafka.setBounded(OffsetsInitializer.latest());
             }
@@ -349,7 +395,7 @@ public final class KafkaCommandSource {
             if (!idleness.isZero()) {
                 strategy = strategy.withIdleness(idleness);
             }
-            return new KafkaCommandSource(this, kafka.build(), strategy);
+            return new KafkaCommandSource(this, kafka.build(), strategy, deadLetters);
         }
     }
 }

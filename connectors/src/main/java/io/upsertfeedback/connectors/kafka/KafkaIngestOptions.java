@@ -3,6 +3,7 @@ package io.upsertfeedback.connectors.kafka;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.DescribedEnum;
+import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.description.InlineElement;
 
 import java.time.Duration;
@@ -56,8 +57,13 @@ public final class KafkaIngestOptions {
 
     public static final ConfigOption<String> DEAD_LETTER_TOPIC = ConfigOptions.key("ingest.dead-letter.topic")
             .stringType().defaultValue("upserts-dead-letters")
-            .withDescription("Topic that receives records that cannot be commands (null key, key over 4 KiB, no usable time), "
-                    + "as Avro DeadLetter records. It must accept records as large as the largest input record.");
+            .withDescription("Topic that receives records that cannot be commands (null key, key over the store's limit of "
+                    + "4091 bytes, no usable time), as Avro DeadLetter records.");
+
+    public static final ConfigOption<MemorySize> DEAD_LETTER_MAX_BYTES = ConfigOptions.key("ingest.dead-letter.max-bytes")
+            .memoryType().defaultValue(MemorySize.parse("1mb"))
+            .withDescription("Largest dead letter sent: the dead-letter topic's max.message.bytes (Kafka's default is 1 MiB). "
+                    + "A dead letter of a larger record keeps the head of its key and value, and its reason gives the original sizes.");
 
     public static final ConfigOption<ValueFormat> VALUE_FORMAT = ConfigOptions.key("ingest.value.format")
             .enumType(ValueFormat.class).defaultValue(ValueFormat.RAW)

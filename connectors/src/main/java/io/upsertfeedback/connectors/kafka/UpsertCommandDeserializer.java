@@ -1,14 +1,9 @@
 package io.upsertfeedback.connectors.kafka;
 
+import io.upsertfeedback.connectors.store.TieredStore;
 import io.upsertfeedback.operators.UpsertCommand;
 import io.upsertfeedback.operators.UpsertValue;
 import io.upsertfeedback.operators.serialization.UpsertCommandSerializer;
-import io.upsertfeedback.schemas.DeadLetter;
-import org.apache.avro.io.BinaryEncoder;
-import org.apache.avro.io.DecoderFactory;
-import org.apache.avro.io.EncoderFactory;
-import org.apache.avro.specific.SpecificDatumReader;
-import org.apache.avro.specific.SpecificDatumWriter;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -21,14 +16,9 @@ import org.apache.flink.types.Either;
 import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-
 /**
  * Turns each Kafka record into an {@link UpsertCommand} ({@code Left}) or, when it cannot be a
- * command at all, into a dead letter ({@code Right}: the Avro binary of a {@link DeadLetter}).
+ * command at all, into a dead letter ({@code Right}: the Avro bytes made by {@link DeadLetters}).
  *
  * <p>A record becomes a command with its key bytes, its value decoded by the {@link ValueDecoder}
  * (a null value is a delete; a value that does not decode is an error value, still a command), its
@@ -36,9 +26,11 @@ import java.nio.ByteBuffer;
  * and set, else the record timestamp, coarsened to the tick ({@code floor(t / tick) * tick}), so a
  * replay assigns every record the same time.
  *
- * <p>Dead-letter reasons: a null key; a key over {@value #MAX_KEY_BYTES} bytes; no usable time (a
- * record timestamp below 0 where the time must come from it). Metrics on the source's group:
- * {@code deadLetters} and {@code errorValues}.
+ * <p>Dead-letter reasons (SPEC section 2): a null key; a key over {@value #MAX_KEY_BYTES} bytes, the
+ * store's limit (one number, checked here at ingestion so the store never refuses a key); no usable
+ * time (a record timestamp below 0 where the time must come from it). Metrics on the source's
+ * group: {@code deadLetters} and {@code errorValues} (monitoring counts: after a failover they
+ * also count the records read again).
  *
  * <p>Per record: one command object (plus the value bytes a decoder may re-encode), no reflection,
  * no Kryo: the produced type is an {@link EitherTypeInfo} of the command type and a byte array.
@@ -46,22 +38,23 @@ import java.nio.ByteBuffer;
 public final class UpsertCommandDeserializer implements KafkaRecordDeserializationSchema<Either<UpsertCommand, byte[]>> {
     private static final long serialVersionUID = 1L;
 
-    /** Longest key accepted as a command (4 KiB). */
-    public static final int MAX_KEY_BYTES = 4096;
+    /** Longest key accepted as a command: the store's limit. */
+    public static final int MAX_KEY_BYTES = TieredStore.MAX_KEY_BYTES;
 
     private final ValueDecoder decoder;
     private final long tickMillis;
+    private final DeadLetters deadLetters;
 
-    private transient Counter deadLetters;
+    private transient Counter deadLetterCount;
     private transient Counter errorValues;
-    private transient SpecificDatumWriter<DeadLetter> deadLetterWriter;
 
-    public UpsertCommandDeserializer(ValueDecoder decoder, long tickMillis) {
+    public UpsertCommandDeserializer(ValueDecoder decoder, long tickMillis, DeadLetters deadLetters) {
         if (tickMillis < 1) {
             throw new IllegalArgumentException("tick must be at least 1 ms, was " + tickMillis);
         }
         this.decoder = decoder;
         this.tickMillis = tickMillis;
+        this.deadLetters = deadLetters;
     }
 
     @Override
@@ -72,9 +65,8 @@ public final class UpsertCommandDeserializer implements KafkaRecordDeserializati
     /** Opens outside a Flink source (tests, tools); {@code metrics} may be {@code null}. */
     public void open(MetricGroup metrics) {
         decoder.open();
-        deadLetters = metrics == null ? new SimpleCounter() : metrics.counter("deadLetters");
+        deadLetterCount = metrics == null ? new SimpleCounter() : metrics.counter("deadLetters");
         errorValues = metrics == null ? new SimpleCounter() : metrics.counter("errorValues");
-        deadLetterWriter = new SpecificDatumWriter<>(DeadLetter.class);
     }
 
     @Override
@@ -85,7 +77,8 @@ public final class UpsertCommandDeserializer implements KafkaRecordDeserializati
             return;
         }
         if (key.length > MAX_KEY_BYTES) {
-            out.collect(Either.Right(deadLetter(record, "key of " + key.length + " bytes is over the " + MAX_KEY_BYTES + "-byte limit")));
+            out.collect(Either.Right(deadLetter(record, "key of " + key.length + " bytes is over the store's "
+                    + MAX_KEY_BYTES + "-byte limit")));
             return;
         }
         UpsertValue value = null;
@@ -113,33 +106,8 @@ public final class UpsertCommandDeserializer implements KafkaRecordDeserializati
     }
 
     private byte[] deadLetter(ConsumerRecord<byte[], byte[]> record, String reason) {
-        deadLetters.inc();
-        DeadLetter letter = DeadLetter.newBuilder()
-                .setTopic(record.topic())
-                .setPartition(record.partition())
-                .setOffset(record.offset())
-                .setTimestamp(record.timestamp())
-                .setReason(reason)
-                .setKey(record.key() == null ? null : ByteBuffer.wrap(record.key()))
-                .setValue(record.value() == null ? null : ByteBuffer.wrap(record.value()))
-                .build();
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(bytes, null);
-        try {
-            deadLetterWriter.write(letter, encoder);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return bytes.toByteArray();
-    }
-
-    /** Reads back a dead letter produced by this deserializer (the dead-letter topic's record values). */
-    public static DeadLetter readDeadLetter(byte[] avro) {
-        try {
-            return new SpecificDatumReader<>(DeadLetter.class).read(null, DecoderFactory.get().binaryDecoder(avro, null));
-        } catch (IOException e) {
-            throw new UncheckedIOException("not a DeadLetter record", e);
-        }
+        deadLetterCount.inc();
+        return deadLetters.encode(record, reason);
     }
 
     @Override

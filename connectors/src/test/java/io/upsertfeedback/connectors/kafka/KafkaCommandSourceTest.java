@@ -13,7 +13,9 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.flink.util.CloseableIterator;
 import org.apache.flink.util.Collector;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,6 +27,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -34,7 +37,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The source against a real broker on a MiniCluster: commands in offset order per partition, dead
- * letters in their topic, and an empty partition does not hold the watermark back once idle.
+ * letters in their topic, only committed transactions, and an empty partition does not hold the
+ * watermark back once idle.
  */
 class KafkaCommandSourceTest {
     @RegisterExtension
@@ -98,6 +102,49 @@ class KafkaCommandSourceTest {
         assertEquals(150, letters.get(0).getOffset());
         assertTrue(letters.get(1).getReason().startsWith("key of 5000 bytes"));
         assertEquals(5000, letters.get(1).getKey().remaining());
+    }
+
+    /**
+     * SPEC section 2: records of aborted transactions are never applied. A real transactional
+     * producer commits, aborts, commits; the source (default options) reads only the committed
+     * values, while {@code isolation.level=read_uncommitted} given as a client property would read
+     * all three, which shows the test can fail.
+     */
+    @Test
+    void abortedTransactionsAreNeverRead() throws Exception {
+        kafka.createTopic("tx", 1);
+        kafka.createTopic("tx-dead", 1);
+        Properties p = kafka.producerProperties();
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "tx-test");
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p)) {
+            producer.initTransactions();
+            for (String value : List.of("committed-1", "aborted", "committed-2")) {
+                producer.beginTransaction();
+                producer.send(new ProducerRecord<>("tx", 0, 1_700_000_000_000L, "k".getBytes(StandardCharsets.UTF_8),
+                        value.getBytes(StandardCharsets.UTF_8)));
+                producer.flush();
+                if (value.equals("aborted")) {
+                    producer.abortTransaction();
+                } else {
+                    producer.commitTransaction();
+                }
+            }
+        }
+        assertEquals(List.of("committed-1", "committed-2"), readValues(KafkaCommandSource.builder()));
+        assertEquals(List.of("committed-1", "aborted", "committed-2"),
+                readValues(KafkaCommandSource.builder().property(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted")));
+    }
+
+    private static List<String> readValues(KafkaCommandSource.Builder builder) throws Exception {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.setParallelism(1);
+        KafkaCommandSource source = builder.bootstrapServers(kafka.bootstrapServers()).topic("tx").deadLetterTopic("tx-dead")
+                .bounded().build();
+        List<String> values = new ArrayList<>();
+        try (CloseableIterator<UpsertCommand> it = source.addTo(env).executeAndCollect()) {
+            it.forEachRemaining(c -> values.add(new String(c.value().bytes(), StandardCharsets.UTF_8)));
+        }
+        return values;
     }
 
     /** The largest watermark seen after the source (a lower bound, set by {@link WatermarkProbe}). */

@@ -1,5 +1,6 @@
 package io.upsertfeedback.connectors.kafka;
 
+import io.upsertfeedback.connectors.store.TieredStore;
 import io.upsertfeedback.operators.UpsertCommand;
 import io.upsertfeedback.operators.UpsertValue;
 import io.upsertfeedback.schemas.DeadLetter;
@@ -71,7 +72,7 @@ class UpsertCommandDeserializerTest {
 
     @Test
     void tickCoarseningFloorsEvenBelowZero() {
-        UpsertCommandDeserializer d = new UpsertCommandDeserializer(ValueDecoder.raw(), 1000);
+        UpsertCommandDeserializer d = new UpsertCommandDeserializer(ValueDecoder.raw(), 1000, new DeadLetters(1024 * 1024));
         assertEquals(0, d.coarsen(999));
         assertEquals(-1000, d.coarsen(-1));
         assertEquals(5000, d.coarsen(5000));
@@ -207,14 +208,34 @@ class UpsertCommandDeserializerTest {
         assertArrayEquals(bytes("orphan"), array(dl.getValue()));
     }
 
+    /**
+     * long-key.jsonl: a 4,093-byte key passed ingestion (limit 4,096) and the store refused it
+     * (limit 4,091), failing the sink again and again. One limit, the store's, checked here.
+     */
     @Test
-    void keyOver4KiBIsDeadLetter() {
-        byte[] big = new byte[4097];
+    void keyTheStoreWouldRefuseIsDeadLetter() {
+        assertEquals(TieredStore.MAX_KEY_BYTES, UpsertCommandDeserializer.MAX_KEY_BYTES);
+        byte[] big = new byte[4093];
         DeadLetter dl = deadLetter(ValueDecoder.raw(), record(big, null, TS));
-        assertEquals("key of 4097 bytes is over the 4096-byte limit", dl.getReason());
+        assertEquals("key of 4093 bytes is over the store's 4091-byte limit", dl.getReason());
         assertArrayEquals(big, array(dl.getKey()));
         assertNull(dl.getValue());
-        assertFalse(outcome(ValueDecoder.raw(), record(new byte[4096], null, TS)).isRight());
+        assertFalse(outcome(ValueDecoder.raw(), record(new byte[4091], null, TS)).isRight());
+    }
+
+    /** A dead letter larger than the dead-letter topic takes is sent truncated, with the original sizes. */
+    @Test
+    void oversizedDeadLetterIsTruncatedWithItsOriginalSize() {
+        byte[] key = new byte[5000];
+        byte[] value = new byte[3 * 1024 * 1024];
+        ConsumerRecord<byte[], byte[]> r = record(key, value, TS);
+        byte[] encoded = new DeadLetters(1024 * 1024).encode(r, "key of 5000 bytes is over the store's 4091-byte limit");
+        assertTrue(encoded.length <= 1024 * 1024, "dead letter of " + encoded.length + " bytes");
+        DeadLetter dl = DeadLetters.decode(encoded);
+        assertTrue(dl.getReason().startsWith("key of 5000 bytes is over the store's 4091-byte limit; value truncated from 3145728 to "),
+                dl.getReason());
+        assertArrayEquals(key, array(dl.getKey()));
+        assertEquals(42, dl.getOffset());
     }
 
     @Test
@@ -269,7 +290,7 @@ class UpsertCommandDeserializerTest {
     }
 
     private static Either<UpsertCommand, byte[]> outcome(ValueDecoder decoder, ConsumerRecord<byte[], byte[]> record) {
-        UpsertCommandDeserializer d = new UpsertCommandDeserializer(decoder, 1000);
+        UpsertCommandDeserializer d = new UpsertCommandDeserializer(decoder, 1000, new DeadLetters(1024 * 1024));
         d.open((MetricGroup) null);
         List<Either<UpsertCommand, byte[]>> out = new ArrayList<>();
         d.deserialize(record, new Collector<>() {
@@ -291,7 +312,7 @@ class UpsertCommandDeserializerTest {
     }
 
     private static DeadLetter deadLetter(ValueDecoder decoder, ConsumerRecord<byte[], byte[]> record) {
-        return UpsertCommandDeserializer.readDeadLetter(outcome(decoder, record).right());
+        return DeadLetters.decode(outcome(decoder, record).right());
     }
 
     private static ConsumerRecord<byte[], byte[]> record(byte[] key, byte[] value, long ts) {

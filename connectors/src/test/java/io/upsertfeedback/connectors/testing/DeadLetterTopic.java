@@ -1,7 +1,7 @@
 package io.upsertfeedback.connectors.testing;
 
 import io.upsertfeedback.connectors.embedded.EmbeddedKafka;
-import io.upsertfeedback.connectors.kafka.UpsertCommandDeserializer;
+import io.upsertfeedback.connectors.kafka.DeadLetters;
 import io.upsertfeedback.schemas.DeadLetter;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -38,7 +38,7 @@ public final class DeadLetterTopic {
             consumer.subscribe(List.of(topic));
             while (letters.size() < expected && System.nanoTime() < deadline) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                    letters.add(UpsertCommandDeserializer.readDeadLetter(r.value()));
+                    letters.add(DeadLetters.decode(r.value()));
                 }
             }
         }
