@@ -19,7 +19,9 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import sun.misc.Signal;
 
 import java.io.IOException;
+import java.io.Writer;
 import java.net.BindException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,6 +30,7 @@ import java.util.Comparator;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -55,15 +58,19 @@ import java.util.stream.Stream;
  */
 final class LocalMode {
     /** The flags of {@code local}. */
-    record Flags(Path input, boolean exitWhenDone, Path dumpTo, Path changelogTo) {
+    record Flags(Path input, boolean exitWhenDone, Path dumpTo, Path changelogTo, Path deadLettersTo, boolean resume) {
         static Flags from(Map<String, String> flags) {
             Flags f = new Flags(path(flags.get("--input")), flags.containsKey("--exit-when-done"),
-                    path(flags.get("--dump-to")), path(flags.get("--changelog-to")));
+                    path(flags.get("--dump-to")), path(flags.get("--changelog-to")), path(flags.get("--dead-letters-to")),
+                    flags.containsKey("--resume"));
             if (f.exitWhenDone && f.input == null) {
                 throw new IllegalArgumentException("--exit-when-done needs --input FILE (demo traffic never ends)");
             }
             if (f.dumpTo != null && !f.exitWhenDone) {
                 throw new IllegalArgumentException("--dump-to needs --exit-when-done (the dump is taken when the input is done)");
+            }
+            if (f.deadLettersTo != null && !f.exitWhenDone) {
+                throw new IllegalArgumentException("--dead-letters-to needs --exit-when-done (they are written when the input is done)");
             }
             return f;
         }
@@ -72,6 +79,11 @@ final class LocalMode {
             return p == null ? null : Path.of(p);
         }
     }
+
+    /** In the data directory: the process id and port of the run's Bigtable emulator. */
+    private static final String EMULATOR_FILE = "bigtable-emulator";
+    /** In the data directory: written once the input file is in the topic. */
+    private static final String INPUT_FILE = "input-produced";
 
     private LocalMode() {
     }
@@ -125,14 +137,36 @@ final class LocalMode {
 
     private static int runWith(Configuration conf, Flags flags, InputFile input, Path dataDir,
                                Deque<AutoCloseable> resources, AtomicBoolean stop) throws Exception {
-        deleteRecursively(dataDir);
+        Optional<EmbeddedBigtable> earlierStore = earlierEmulator(dataDir);
+        if (flags.resume()) {
+            if (!Files.isDirectory(dataDir.resolve("kafka"))) {
+                throw new IllegalArgumentException("--resume: no data of an earlier run in " + dataDir
+                        + ". Fix: start without --resume, or point -D" + JobOptions.LOCAL_DATA_DIR.key() + " at that run's directory");
+            }
+        } else {
+            earlierStore.ifPresent(EmbeddedBigtable::close);
+            earlierStore = Optional.empty();
+            deleteRecursively(dataDir);
+        }
         Files.createDirectories(dataDir);
         String topic = conf.get(KafkaIngestOptions.TOPIC);
-        EmbeddedKafka kafka = EmbeddedKafka.start(dataDir.resolve("kafka"));
+        EmbeddedKafka kafka = EmbeddedKafka.startKeeping(dataDir.resolve("kafka"));
         resources.push(kafka);
         kafka.createUpsertTopic(topic, conf.get(JobOptions.LOCAL_PARTITIONS));
         kafka.createTopic(conf.get(KafkaIngestOptions.DEAD_LETTER_TOPIC), 1);
-        EmbeddedBigtable bigtable = EmbeddedBigtable.start();
+        EmbeddedBigtable bigtable;
+        if (earlierStore.isPresent()) {
+            bigtable = earlierStore.get();
+            System.out.printf("resuming on the store of the earlier run (its Bigtable emulator still runs at %s)%n", bigtable.endpoint());
+        } else {
+            if (flags.resume()) {
+                System.out.println("resuming without the earlier run's store (the Bigtable emulator keeps its data in memory and "
+                        + "stopped with that run): the store is rebuilt from the topic");
+                deleteRecursively(dataDir.resolve("long-term"));
+            }
+            bigtable = EmbeddedBigtable.start();
+            Files.writeString(dataDir.resolve(EMULATOR_FILE), bigtable.pid() + " " + bigtable.port() + "\n");
+        }
         resources.push(bigtable);
 
         conf.set(KafkaIngestOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
@@ -143,10 +177,18 @@ final class LocalMode {
         StoreHandle store = Stores.open(conf, "local-client");
         resources.push(store);
 
-        if (input != null) {
+        Path produced = dataDir.resolve(INPUT_FILE);
+        if (input != null && Files.exists(produced)) {
+            System.out.printf("the input is in topic %s already (produced by the earlier run: %s)%n", topic, Files.readString(produced).trim());
+        } else if (input != null) {
+            if (kafka.endOffsets(topic).values().stream().mapToLong(Long::longValue).sum() > 0) {
+                throw new IllegalArgumentException("--resume: the earlier run stopped while producing its input, so the topic holds "
+                        + "part of it. Fix: start without --resume");
+            }
             try (KafkaProducer<byte[], byte[]> producer = kafka.newProducer()) {
                 input.produce(producer, topic);
             }
+            Files.writeString(produced, String.format("%d records from %s%n", input.lines().size(), flags.input()));
             System.out.printf("produced %,d commands from %s into topic %s%n", input.lines().size(), flags.input(), topic);
         }
 
@@ -156,6 +198,14 @@ final class LocalMode {
             built.updates().sinkTo(ChangelogFileSink.create(flags.changelogTo())).name("changelog").uid("changelog-sink")
                     .setParallelism(built.updates().getParallelism());
             resources.push(() -> ChangelogFileSink.assemble(flags.changelogTo()));
+        }
+        long expected = input == null ? 0 : input.lines().size();
+        if (input != null && !built.resumedFrom().isEmpty()) {
+            expected = 0;
+            for (Map.Entry<Integer, Long> end : kafka.endOffsets(topic).entrySet()) {
+                expected += end.getValue() - built.resumedFrom().getOrDefault(end.getKey(), 0L);
+            }
+            System.out.printf("rehydrating from the store: the source resumes at %s, %,d records to read%n", built.resumedFrom(), expected);
         }
         JobClient job = start(env, conf);
         resources.push(() -> cancel(job));
@@ -183,15 +233,15 @@ final class LocalMode {
                 System.out.println(ProgressLine.of(store));
                 long commands = ProgressMetrics.latestSum(KafkaCommandSource.COMMANDS_NAME, KafkaCommandSource.COMMANDS_READ);
                 long deadLetters = ProgressMetrics.latestSum(KafkaCommandSource.COMMANDS_NAME, KafkaCommandSource.DEAD_LETTERS_READ);
-                if (commands + deadLetters != input.lines().size()) {
+                if (commands + deadLetters != expected) {
                     System.out.printf("not done: the source read %,d commands + %,d dead letters = %,d records of the %,d produced; "
-                                    + "%,d records vanished from the topic under the source (deleted or compacted away?)%n",
-                            commands, deadLetters, commands + deadLetters, input.lines().size(),
-                            input.lines().size() - commands - deadLetters);
+                                    + "%,d records were not read (deleted or compacted away under the source, or skipped, "
+                                    + "e.g. by kafka.starting-offsets)%n",
+                            commands, deadLetters, commands + deadLetters, expected, expected - commands - deadLetters);
                     return 1;
                 }
                 System.out.printf("done: the source read all %,d records (%,d commands, %,d dead letters) and the persist "
-                        + "frontier passed every input time%n", input.lines().size(), commands, deadLetters);
+                        + "frontier passed every input time%n", expected, commands, deadLetters);
                 done = true;
                 break;
             }
@@ -213,6 +263,11 @@ final class LocalMode {
         if (flags.exitWhenDone() && !done) {
             System.out.println("stopping before the input was done: no dump");
             return 130;
+        }
+        if (flags.deadLettersTo() != null) {
+            try (Writer w = Files.newBufferedWriter(flags.deadLettersTo(), StandardCharsets.UTF_8)) {
+                System.out.printf("wrote %,d dead letters to %s%n", Inspect.deadLetters(conf, w), flags.deadLettersTo());
+            }
         }
         if (flags.dumpTo() != null) {
             int keys = StoreDump.write(store, topic, flags.dumpTo());
@@ -262,6 +317,19 @@ final class LocalMode {
         t.setDaemon(true);
         t.start();
         return t;
+    }
+
+    /**
+     * The Bigtable emulator an earlier run in {@code dataDir} left running (it was killed with
+     * SIGKILL, so it could not stop it), if it still runs: its store survived.
+     */
+    private static Optional<EmbeddedBigtable> earlierEmulator(Path dataDir) throws IOException {
+        Path file = dataDir.resolve(EMULATOR_FILE);
+        if (!Files.exists(file)) {
+            return Optional.empty();
+        }
+        String[] pidAndPort = Files.readString(file).trim().split(" ");
+        return EmbeddedBigtable.reattach(Long.parseLong(pidAndPort[0]), Integer.parseInt(pidAndPort[1]));
     }
 
     /** Whether the Kafka source reached its end offsets: the commands' output watermark is +inf on every subtask. */

@@ -10,7 +10,10 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.GlobalConfiguration;
 import org.apache.flink.configuration.IllegalConfigurationException;
 
+import java.io.OutputStreamWriter;
+import java.io.Writer;
 import java.lang.reflect.Field;
+import java.nio.charset.StandardCharsets;
 import java.lang.reflect.Modifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,8 +44,12 @@ public final class Main {
             "             --exit-when-done    (with --input) stop once the persist frontier passed every input time",
             "             --dump-to OUT       (with --exit-when-done) write the store's live contents as JSON lines",
             "             --changelog-to LOG  write every update the operator emits as JSON lines",
+            "             --resume            start on the data of the earlier run in local.data-dir instead of wiping it",
+            "             --dead-letters-to F (with --exit-when-done) write the run's dead letters as JSON lines",
             "  run      the production job against real endpoints (kafka.*, store.*), e.g. with `flink run`",
             "  produce  a load generator for a real broker (kafka.bootstrap-servers, kafka.topic, produce.*)",
+            "  errors        list the keys whose stored value is an error value, with reason and source record (store.*)",
+            "  dead-letters  list the dead-letter topic's records as JSON lines (kafka.bootstrap-servers, ingest.dead-letter.topic)",
             "common flags: --conf-dir DIR (directory of config.yaml; default $FLINK_CONF_DIR, else ./flink-conf)");
 
     private static final List<String> NAMESPACES = List.of("kafka.", "ingest.", "upsert.", "store.", "sink.", "feedback.",
@@ -77,7 +84,7 @@ public final class Main {
             System.out.println(USAGE);
             return args.length == 0 ? 2 : 0;
         }
-        if (!List.of("local", "run", "produce").contains(args[0])) {
+        if (!List.of("local", "run", "produce", "errors", "dead-letters").contains(args[0])) {
             throw new IllegalArgumentException("unknown command '" + args[0] + "'\n" + USAGE);
         }
         Map<String, String> flags = new TreeMap<>();
@@ -86,9 +93,9 @@ public final class Main {
             String a = args[i];
             if (a.startsWith("-D") && a.contains("=")) {
                 overrides.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
-            } else if (a.equals("--exit-when-done")) {
+            } else if (a.equals("--exit-when-done") || a.equals("--resume")) {
                 flags.put(a, "true");
-            } else if (Set.of("--input", "--dump-to", "--changelog-to", "--conf-dir").contains(a) && i + 1 < args.length) {
+            } else if (Set.of("--input", "--dump-to", "--changelog-to", "--dead-letters-to", "--conf-dir").contains(a) && i + 1 < args.length) {
                 flags.put(a, args[++i]);
             } else {
                 throw new IllegalArgumentException("unknown argument '" + a + "'\n" + USAGE);
@@ -105,6 +112,13 @@ public final class Main {
             case "produce" -> {
                 requireNoLocalFlags(args[0], flags);
                 Produce.run(conf);
+                yield 0;
+            }
+            case "errors", "dead-letters" -> {
+                requireNoLocalFlags(args[0], flags);
+                Writer out = new OutputStreamWriter(System.out, StandardCharsets.UTF_8);
+                int n = args[0].equals("errors") ? Inspect.errors(conf, out) : Inspect.deadLetters(conf, out);
+                System.err.printf("%,d %s%n", n, args[0].equals("errors") ? "error values" : "dead letters");
                 yield 0;
             }
             default -> throw new AssertionError(args[0]);

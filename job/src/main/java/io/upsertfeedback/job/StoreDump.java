@@ -7,6 +7,7 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMap
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.BufferedWriter;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,11 +28,21 @@ final class StoreDump {
 
     /** Writes the dump of {@code store} (records from {@code topic}) to {@code out}; returns the number of keys. */
     static int write(StoreHandle store, String topic, Path out) throws Exception {
+        try (BufferedWriter w = Files.newBufferedWriter(out, StandardCharsets.UTF_8)) {
+            return write(store, topic, false, w);
+        }
+    }
+
+    /** Writes the lines of {@code store}'s live keys ({@code errorsOnly}: of those holding an error value) to {@code out}. */
+    static int write(StoreHandle store, String topic, boolean errorsOnly, Writer out) throws Exception {
         ObjectMapper json = new ObjectMapper();
         Map<byte[], ObjectNode> lines = new TreeMap<>(Arrays::compareUnsigned);
         try (CloseableIterator<StoredEntry> entries = store.store().scan(null)) {
             while (entries.hasNext()) {
                 StoredEntry e = entries.next();
+                if (errorsOnly && !e.value().isError()) {
+                    continue;
+                }
                 ObjectNode line = json.createObjectNode();
                 JsonBytes.put(line, "key", e.key());
                 JsonBytes.put(line, "value", e.value().bytes());
@@ -45,12 +56,11 @@ final class StoreDump {
                 lines.put(e.key(), line);
             }
         }
-        try (BufferedWriter w = Files.newBufferedWriter(out, StandardCharsets.UTF_8)) {
-            for (ObjectNode line : lines.values()) {
-                w.write(json.writeValueAsString(line));
-                w.newLine();
-            }
+        for (ObjectNode line : lines.values()) {
+            out.write(json.writeValueAsString(line));
+            out.write('\n');
         }
+        out.flush();
         return lines.size();
     }
 }

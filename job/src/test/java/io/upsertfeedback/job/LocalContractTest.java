@@ -119,6 +119,11 @@ class LocalContractTest {
         commands.add(new String[] {"normal", "v-normal", Long.toString(T0 + 1)});
         String output = assertContract(tmp, commands, 300, "x".repeat(4093));
         assertTrue(output.contains("(1 commands, 1 dead letters)"), output);
+        List<JsonNode> letters = readLines(tmp.resolve("dead-letters.jsonl"));
+        assertEquals(1, letters.size());
+        assertEquals("key of 4093 bytes is over the store's 4091-byte limit", letters.get(0).get("reason").asText());
+        assertEquals("x".repeat(4093), letters.get(0).get("key").asText());
+        assertEquals("upserts", letters.get(0).get("topic").asText());
     }
 
     /**
@@ -192,6 +197,51 @@ class LocalContractTest {
     }
 
     /**
+     * Local mode restarts on existing data: a run killed with SIGKILL mid-input is started again
+     * with {@code --resume} on the same data directory; the broker comes back with its records, the
+     * store (the emulator outlived the killed JVM) is rehydrated, and the dump equals the oracle, i.e.
+     * what an uninterrupted run dumps (the other contract tests check that one against it).
+     */
+    @Test
+    void killedMidInputThenResumedGivesTheSameDump(@TempDir Path tmp) throws Exception {
+        Random random = new Random(16);
+        StringBuilder lines = new StringBuilder();
+        Map<String, String[]> oracle = new TreeMap<>();
+        for (int i = 0; i < 20_000; i++) {
+            String key = "k" + random.nextInt(2_000);
+            String value = random.nextDouble() < 0.1 ? null : "v" + i;
+            long ts = T0 + i;
+            lines.append(JSON.writeValueAsString(JSON.createObjectNode().put("key", key).put("value", value).put("ts", ts))).append('\n');
+            if (value == null) {
+                oracle.remove(key);
+            } else {
+                oracle.put(key, new String[] {value, Long.toString(ts / 1000 * 1000)});
+            }
+        }
+        Path input = Files.writeString(tmp.resolve("input.jsonl"), lines.toString());
+        Path first = tmp.resolve("first.txt");
+        Process killed = startLocal(tmp, first, "--input", input.toString(), "--exit-when-done");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
+        while (!Files.readString(first).matches("(?s).*\\| store [1-9][0-9,]* keys.*") && killed.isAlive() && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+        }
+        assertTrue(killed.isAlive() && !Files.readString(first).contains("done:"), "not mid-input:\n" + Files.readString(first));
+        killed.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, nothing stopped in order
+
+        Path out = tmp.resolve("out.jsonl");
+        Path second = tmp.resolve("second.txt");
+        String output = awaitExit(startLocal(tmp, second, "--resume", "--input", input.toString(), "--exit-when-done",
+                "--dump-to", out.toString()), second, 300, 0);
+        assertTrue(output.contains("resuming on the store of the earlier run") && output.contains("rehydrating from the store"), output);
+        Map<String, String[]> dumped = new TreeMap<>();
+        for (JsonNode line : readLines(out)) {
+            dumped.put(line.get("key").asText(), new String[] {line.get("value").asText(), line.get("time").asText()});
+        }
+        assertEquals(oracle.keySet(), dumped.keySet());
+        oracle.forEach((key, expected) -> assertArrayEquals(expected, dumped.get(key), key));
+    }
+
+    /**
      * Runs {@code local} on {@code commands} ({key, value or null, ts}, one producer in this order),
      * asserts exit 0, OUT equal to the oracle (value and time of every live key) and LOG accumulating
      * to OUT, and prints the wall time and counts; {@code deadLetterKeys} are expected as dead
@@ -220,7 +270,8 @@ class LocalContractTest {
         Path stdout = tmp.resolve("stdout.txt");
         long start = System.nanoTime();
         Process process = startLocal(tmp, stdout,
-                "--input", input.toString(), "--exit-when-done", "--dump-to", out.toString(), "--changelog-to", log.toString());
+                "--input", input.toString(), "--exit-when-done", "--dump-to", out.toString(), "--changelog-to", log.toString(),
+                "--dead-letters-to", tmp.resolve("dead-letters.jsonl").toString());
         String output = awaitExit(process, stdout, seconds, 0);
         System.out.printf("contract run: %,d commands, %,d live keys, %.1f s wall%n", commands.size(), oracle.size(),
                 (System.nanoTime() - start) / 1e9);

@@ -3,8 +3,12 @@ package io.upsertfeedback.connectors.embedded;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -13,10 +17,12 @@ import org.apache.kafka.common.test.TestKitNodes;
 
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 
@@ -53,13 +59,35 @@ public final class EmbeddedKafka implements AutoCloseable {
         return start(null);
     }
 
-    /** Starts a broker with its data under {@code baseDir} ({@code null}: a fresh temporary directory). */
+    /** Starts a broker with its data under {@code baseDir} ({@code null}: a fresh temporary directory), deleted on close. */
     public static EmbeddedKafka start(Path baseDir) throws Exception {
+        return start(baseDir, false);
+    }
+
+    /**
+     * Starts a broker whose data under {@code baseDir} outlives it: kept on close (and after a
+     * crash), and a later call on the same directory starts the same cluster on it again, with
+     * its topics, records and committed offsets (its cluster id is kept in {@code baseDir/cluster.id}).
+     */
+    public static EmbeddedKafka startKeeping(Path baseDir) throws Exception {
+        return start(Objects.requireNonNull(baseDir), true);
+    }
+
+    private static EmbeddedKafka start(Path baseDir, boolean keep) throws Exception {
         TestKitNodes.Builder nodes = new TestKitNodes.Builder().setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1);
         if (baseDir != null) {
             nodes.setBaseDirectory(baseDir);
         }
+        if (keep) {
+            Files.createDirectories(baseDir);
+            Path idFile = baseDir.resolve("cluster.id");
+            if (!Files.exists(idFile)) {
+                Files.writeString(idFile, Uuid.randomUuid().toString());
+            }
+            nodes.setClusterId(Files.readString(idFile).trim());
+        }
         KafkaClusterTestKit cluster = new KafkaClusterTestKit.Builder(nodes.build())
+                .setDeleteOnClose(!keep)
                 .setConfigProp("offsets.topic.replication.factor", "1")
                 .setConfigProp("offsets.topic.num.partitions", "1")
                 .setConfigProp("transaction.state.log.replication.factor", "1")
@@ -122,6 +150,19 @@ public final class EmbeddedKafka implements AutoCloseable {
             if (!(e.getCause() instanceof TopicExistsException)) {
                 throw new IllegalStateException("cannot create topic " + topic, e.getCause());
             }
+        }
+    }
+
+    /** The end offset of every partition of {@code topic} (partition -> offset of the next record). */
+    public Map<Integer, Long> endOffsets(String topic) throws InterruptedException, ExecutionException {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers()))) {
+            Map<TopicPartition, OffsetSpec> request = new HashMap<>();
+            for (TopicPartitionInfo p : admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions()) {
+                request.put(new TopicPartition(topic, p.partition()), OffsetSpec.latest());
+            }
+            Map<Integer, Long> ends = new HashMap<>();
+            admin.listOffsets(request).all().get().forEach((tp, info) -> ends.put(tp.partition(), info.offset()));
+            return ends;
         }
     }
 

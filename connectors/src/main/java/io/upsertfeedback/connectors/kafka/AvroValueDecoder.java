@@ -22,7 +22,7 @@ import java.util.Map;
  * Decodes Avro values in one of three framings ({@link ValueFormat#AVRO}, {@link
  * ValueFormat#AVRO_SINGLE_OBJECT}, {@link ValueFormat#CONFLUENT}) against one reader schema.
  *
- * <p>Algorithm: the framing gives a writer-schema id (none for plain Avro, the CRC-64-AVRO
+ * <p>Algorithm: the {@link Framing} gives a writer-schema id (none for plain Avro, the CRC-64-AVRO
  * fingerprint for single-object encoding, the registry id for Confluent) and the offset of the
  * Avro body. The id selects a prepared {@link GenericDatumReader} (writer schema resolved against
  * the reader schema, built once in {@link #open()}). The body is first <em>skipped</em> through the
@@ -40,10 +40,6 @@ import java.util.Map;
  */
 public final class AvroValueDecoder implements ValueDecoder {
     private static final long serialVersionUID = 1L;
-    private static final byte[] SINGLE_OBJECT_MAGIC = {(byte) 0xC3, (byte) 0x01};
-
-    private enum Framing { PLAIN, SINGLE_OBJECT, CONFLUENT }
-
     private final Framing framing;
     private final String readerSchema;
     private final long[] writerIds;
@@ -72,7 +68,7 @@ public final class AvroValueDecoder implements ValueDecoder {
 
     /** Plain Avro binary; {@code writer} ({@code null}: same as the reader) is what producers wrote with. */
     public static AvroValueDecoder plain(Schema reader, Schema writer, String timeField) {
-        return new AvroValueDecoder(Framing.PLAIN, reader, Map.of(0L, writer == null ? reader : writer), timeField);
+        return new AvroValueDecoder(PlainFraming.INSTANCE, reader, Map.of(0L, writer == null ? reader : writer), timeField);
     }
 
     /** Single-object encoding; the reader schema and every schema in {@code writers} are known by fingerprint. */
@@ -82,7 +78,7 @@ public final class AvroValueDecoder implements ValueDecoder {
         for (Schema w : writers) {
             byFingerprint.put(SchemaNormalization.parsingFingerprint64(w), w);
         }
-        return new AvroValueDecoder(Framing.SINGLE_OBJECT, reader, byFingerprint, timeField);
+        return new AvroValueDecoder(SingleObjectFraming.INSTANCE, reader, byFingerprint, timeField);
     }
 
     /** Confluent wire format; {@code schemasById} maps registry ids to writer schemas. */
@@ -92,7 +88,7 @@ public final class AvroValueDecoder implements ValueDecoder {
         }
         Map<Long, Schema> byId = new LinkedHashMap<>();
         schemasById.forEach((id, s) -> byId.put((long) id, s));
-        return new AvroValueDecoder(Framing.CONFLUENT, reader, byId, timeField);
+        return new AvroValueDecoder(ConfluentFraming.INSTANCE, reader, byId, timeField);
     }
 
     /** Position of {@code timeField} in {@code reader}, -1 for none; rejects fields that are not long or int. */
@@ -139,35 +135,14 @@ public final class AvroValueDecoder implements ValueDecoder {
     @Override
     public UpsertValue decode(byte[] raw) {
         lastTime = Long.MIN_VALUE;
-        int start;
-        long id;
-        switch (framing) {
-            case PLAIN -> {
-                start = 0;
-                id = 0;
-            }
-            case SINGLE_OBJECT -> {
-                if (raw.length < 10 || raw[0] != SINGLE_OBJECT_MAGIC[0] || raw[1] != SINGLE_OBJECT_MAGIC[1]) {
-                    return UpsertValue.error(raw, "not Avro single-object encoding: no 0xC3 0x01 header");
-                }
-                id = 0;
-                for (int i = 9; i >= 2; i--) {
-                    id = (id << 8) | (raw[i] & 0xFF);
-                }
-                start = 10;
-            }
-            default -> {
-                if (raw.length < 5 || raw[0] != 0) {
-                    return UpsertValue.error(raw, "not Confluent wire format: no magic byte 0 and 4-byte schema id");
-                }
-                id = ((raw[1] & 0xFF) << 24) | ((raw[2] & 0xFF) << 16) | ((raw[3] & 0xFF) << 8) | (raw[4] & 0xFF);
-                start = 5;
-            }
+        Framing.Header header = framing.read(raw);
+        if (header.error() != null) {
+            return UpsertValue.error(raw, header.error());
         }
-        int w = indexOf(id);
+        int start = header.bodyStart();
+        int w = indexOf(header.writerId());
         if (w < 0) {
-            return UpsertValue.error(raw, framing == Framing.SINGLE_OBJECT
-                    ? "unknown writer schema fingerprint " + Long.toHexString(id) : "unknown schema id " + id);
+            return UpsertValue.error(raw, framing.unknown(header.writerId()));
         }
         GenericRecord record;
         try {
