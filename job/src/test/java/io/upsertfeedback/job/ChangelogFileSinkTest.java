@@ -21,8 +21,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -37,7 +39,7 @@ class ChangelogFileSinkTest {
     static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
             .setNumberTaskManagers(1).setNumberSlotsPerTaskManager(2).build());
 
-    private static final int UPDATES = 5_000;
+    private static final int UPDATES = 20_000;
     private static final AtomicLong SEEN = new AtomicLong();
     private static final AtomicBoolean CHECKPOINTED = new AtomicBoolean();
     private static final AtomicBoolean FAILED = new AtomicBoolean();
@@ -73,10 +75,16 @@ class ChangelogFileSinkTest {
         }
     }
 
-    /** Number {@code i} as an insert of key {@code k<i>}; fails once, past half of them, after a checkpoint completed. */
+    /**
+     * Number {@code i} as an insert of key {@code k<i>}; fails once, past half of them, after a
+     * checkpoint completed. Pauses 1 ms every 20 numbers, so checkpoints complete while numbers flow.
+     */
     private static final class FailOnceAfterACheckpoint implements MapFunction<Long, Update>, CheckpointListener {
         @Override
         public Update map(Long i) {
+            if (i % 20 == 0) {
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+            }
             if (SEEN.incrementAndGet() > UPDATES / 2 && CHECKPOINTED.get() && FAILED.compareAndSet(false, true)) {
                 throw new IllegalStateException("injected failure");
             }

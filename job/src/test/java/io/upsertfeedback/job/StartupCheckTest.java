@@ -32,7 +32,7 @@ class StartupCheckTest {
             Result r = run(tmp, "-Dstore.bigtable.emulator-host=" + bigtable.endpoint(), "-Dstore.bigtable.table=t",
                     "-Dstore.long-term.path=" + tmp.resolve("long-term"),
                     "-Dkafka.bootstrap-servers=localhost:1",
-                    "-Dkafka.properties.security.protocol=SASL_SSL", "-Dkafka.properties.sasl.mechanism=PLAIN",
+                    "-Dkafka.properties.security.protocol=SASL_PLAINTEXT", "-Dkafka.properties.sasl.mechanism=PLAIN",
                     "-Dkafka.properties.ssl.truststore.password=" + TRUSTSTORE_SECRET,
                     "-Dkafka.properties.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
                             + "username=\"u\" password=\"" + JAAS_SECRET + "\";");

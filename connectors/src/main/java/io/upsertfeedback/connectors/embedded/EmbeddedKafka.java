@@ -15,6 +15,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 
+import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -25,6 +26,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
+import java.util.stream.Stream;
 
 /**
  * A real single-node KRaft Kafka cluster (one combined broker+controller) running inside this JVM,
@@ -103,7 +105,9 @@ public final class EmbeddedKafka implements AutoCloseable {
         try {
             System.setOut(new PrintStream(OutputStream.nullOutputStream()));
             try {
-                cluster.format(); // prints its bootstrap metadata to stdout, which is the user's console in local mode
+                if (!(keep && formatted(baseDir))) {
+                    cluster.format(); // prints its bootstrap metadata to stdout, which is the user's console in local mode
+                }
             } finally {
                 System.setOut(stdout);
             }
@@ -114,6 +118,13 @@ public final class EmbeddedKafka implements AutoCloseable {
             throw e;
         }
         return new EmbeddedKafka(cluster);
+    }
+
+    /** Whether {@code baseDir} holds the log directories of an earlier start (Kafka refuses to format them again). */
+    private static boolean formatted(Path baseDir) throws IOException {
+        try (Stream<Path> files = Files.walk(baseDir, 3)) {
+            return files.anyMatch(f -> f.getFileName().toString().equals("meta.properties"));
+        }
     }
 
     /** {@code host:port} of the broker, for {@code bootstrap.servers}. */
