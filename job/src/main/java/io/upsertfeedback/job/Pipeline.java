@@ -2,6 +2,7 @@ package io.upsertfeedback.job;
 
 import io.upsertfeedback.connectors.feedback.FeedbackSource;
 import io.upsertfeedback.connectors.kafka.KafkaCommandSource;
+import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
 import io.upsertfeedback.connectors.sink.TieredStoreSink;
 import io.upsertfeedback.connectors.store.TierWrapper;
 import io.upsertfeedback.operators.Update;
@@ -23,10 +24,15 @@ import java.util.function.UnaryOperator;
  * and {@code P}) into the upsert feedback operator, whose updates go forward into the tiered store
  * sink.
  *
+ * <p>Commands get their time from the records alone (SPEC section 2): {@code CommandTimes}, chained
+ * to the source, raises each to its partition's watermark, so a replay assigns the same times.
+ *
  * <p>Rehydration: before building, the store's frontier record is read. When it holds source
- * positions, the Kafka source starts there (instead of {@code kafka.starting-offsets}) and the
- * operator drops commands below them, which the store already holds. A restore from a checkpoint
- * or savepoint overrides both with the checkpointed offsets and state, as usual in Flink.
+ * positions, the Kafka source starts there (instead of {@code kafka.starting-offsets}) and an
+ * operator that starts without state drops commands below them, which the store already holds. A
+ * restore from a checkpoint or savepoint ({@code flink run -s}) overrides both: the source resumes
+ * at its checkpointed offsets and the restored operator ignores the positions (its state never saw
+ * what it replays, whatever the store did since).
  *
  * <p>Public for the end-to-end benchmark ({@code bench}), which runs this very graph.
  */
@@ -69,7 +75,8 @@ public final class Pipeline {
         if (bounded) {
             source.bounded();
         }
-        SingleOutputStreamOperator<UpsertCommand> commands = source.build().addTo(env);
+        SingleOutputStreamOperator<UpsertCommand> commands = UpsertFeedback.commandTimes(source.build().addTo(env),
+                options.tick(), conf.get(KafkaIngestOptions.OUT_OF_ORDERNESS));
         DataStream<UpsertCommand> feedback = env.fromSource(FeedbackSource.builder().setStoreConfig(conf).build(),
                 WatermarkStrategy.noWatermarks(), "feedback").uid("feedback-source");
         SingleOutputStreamOperator<Update> updates = UpsertFeedback.apply(hooks.afterSource().apply(commands), feedback, options);

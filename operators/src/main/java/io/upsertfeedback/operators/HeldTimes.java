@@ -145,11 +145,22 @@ final class HeldTimes {
         size++;
     }
 
-    /** The stash entry at {@code time} of some key was replaced by a newer command. */
+    /** The stash entry at {@code time} of some key was replaced by a newer command of the same partition. */
     void replace(long time, int partition, long offset) {
         Run run = run(partition);
         int slot = run.bucket(time);
         run.minOffsets[slot] = Math.min(run.minOffsets[slot], offset);
+    }
+
+    /**
+     * The stash entry at {@code time} from {@code partition} left the stash before its drain pass
+     * (replaced by a command of another partition). Its bucket may stay, empty, until the pass
+     * that drops it: the earliest time and the positions stay conservative meanwhile.
+     */
+    void remove(long time, int partition) {
+        Run run = run(partition);
+        run.counts[run.bucket(time)]--;
+        size--;
     }
 
     /**

@@ -9,27 +9,41 @@ import org.apache.flink.core.memory.DataOutputView;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * Everything the operator keeps for one key, in one keyed {@code ValueState} so the common path
  * costs one state read and one state write per command: the <b>applied</b> prior value (absent =
- * {@code null}) with the order key and time of the command that wrote it, and the <b>stash</b>: the
- * pending commands of the key, one per time, in ascending time order.
+ * {@code null}) with the order key {@code (t, partition, offset)} of the command that wrote it
+ * (SPEC section 2), the key's last time per source partition it was read from (the time rule's
+ * "key's previous t in that partition"), and the <b>stash</b>: the pending commands of the key, one
+ * per (effective) time, in ascending time order.
  *
- * <p>Every accepted command has a higher order key than everything the key holds and a time no
- * earlier than the key's last time (the operator retimes it), so the stash only ever grows at its
- * end: replace the last entry (same time, higher order key wins) or append. Internal to the operator.
+ * <p>A stash entry keeps two times: {@code time}, when it drains (never behind the state frontier
+ * at its arrival), and {@code orderTime}, its {@code t} in the order key, which decides which of
+ * two commands wins. A later time always has a higher order key (an entry is stashed at
+ * {@code max(t, open time)}), so within the stash and against the applied value, time order and
+ * order-key order agree. Internal to the operator.
  */
 public final class KeyState {
-    /** A stashed command: its (possibly retimed) time, order key and value ({@code null} = delete). */
-    record Pending(long time, int partition, long offset, UpsertValue value) {
+    /** A stashed command: its drain time, its order key {@code (orderTime, partition, offset)} and value ({@code null} = delete). */
+    record Pending(long time, long orderTime, int partition, long offset, UpsertValue value) {
+        int compareOrder(long otherTime, int otherPartition, long otherOffset) {
+            return KeyState.compareOrder(orderTime, partition, offset, otherTime, otherPartition, otherOffset);
+        }
     }
 
+    private static final int[] NO_PARTITIONS = new int[0];
+    private static final long[] NO_TIMES = new long[0];
+
     UpsertValue value;
+    long appliedTime = Long.MIN_VALUE;
     int appliedPartition = Integer.MIN_VALUE;
     long appliedOffset = Long.MIN_VALUE;
-    long appliedTime = Long.MIN_VALUE;
+    /** Per source partition the key was read from: its last order time there (parallel arrays, usually one entry). */
+    int[] partitions = NO_PARTITIONS;
+    long[] partitionTimes = NO_TIMES;
     final List<Pending> stash;
 
     KeyState() {
@@ -40,33 +54,72 @@ public final class KeyState {
         this.stash = new ArrayList<>(stashCapacity);
     }
 
-    /** Orders order keys: partition, then offset. */
-    static int compareOrder(int partition, long offset, int otherPartition, long otherOffset) {
-        int c = Integer.compare(partition, otherPartition);
+    /** Orders order keys (SPEC section 2): time, then partition, then offset. */
+    static int compareOrder(long time, int partition, long offset, long otherTime, int otherPartition, long otherOffset) {
+        int c = Long.compare(time, otherTime);
+        if (c != 0) {
+            return c;
+        }
+        c = Integer.compare(partition, otherPartition);
         return c != 0 ? c : Long.compare(offset, otherOffset);
     }
 
-    /** Is {@code (partition, offset)} newer than everything this key has applied or stashed? */
-    boolean isNewer(int partition, long offset) {
-        if (!stash.isEmpty()) {
-            Pending last = stash.get(stash.size() - 1);
-            if (compareOrder(partition, offset, last.partition(), last.offset()) <= 0) {
-                return false;
+    /** Is {@code (time, partition, offset)} newer than the applied value's order key? */
+    boolean isNewerThanApplied(long time, int partition, long offset) {
+        return compareOrder(time, partition, offset, appliedTime, appliedPartition, appliedOffset) > 0;
+    }
+
+    /** The key's last order time in {@code partition}, or {@code Long.MIN_VALUE}. */
+    long lastTimeIn(int partition) {
+        for (int i = 0; i < partitions.length; i++) {
+            if (partitions[i] == partition) {
+                return partitionTimes[i];
             }
         }
-        return compareOrder(partition, offset, appliedPartition, appliedOffset) > 0;
+        return Long.MIN_VALUE;
     }
 
-    /** The key's last time: of its last stashed command, else of its applied value. */
-    long lastTime() {
-        return stash.isEmpty() ? appliedTime : Math.max(appliedTime, stash.get(stash.size() - 1).time());
+    /** Records that the key got a command (or a stored value) at order time {@code time} from {@code partition}. */
+    void noteTime(int partition, long time) {
+        for (int i = 0; i < partitions.length; i++) {
+            if (partitions[i] == partition) {
+                partitionTimes[i] = Math.max(partitionTimes[i], time);
+                return;
+            }
+        }
+        partitions = Arrays.copyOf(partitions, partitions.length + 1);
+        partitionTimes = Arrays.copyOf(partitionTimes, partitionTimes.length + 1);
+        partitions[partitions.length - 1] = partition;
+        partitionTimes[partitionTimes.length - 1] = time;
     }
 
-    void setApplied(UpsertValue newValue, int partition, long offset, long time) {
+    /**
+     * Stashes {@code pending} at its time: a new entry in time order, or, when an entry holds that
+     * time, the one of the two with the higher order key. Returns the entry that lost (superseded),
+     * {@code pending} itself when it lost, or {@code null} when nothing was displaced.
+     */
+    Pending stash(Pending pending) {
+        int slot = stash.size();
+        while (slot > 0 && stash.get(slot - 1).time() > pending.time()) {
+            slot--;
+        }
+        if (slot > 0 && stash.get(slot - 1).time() == pending.time()) {
+            Pending existing = stash.get(slot - 1);
+            if (pending.compareOrder(existing.orderTime(), existing.partition(), existing.offset()) <= 0) {
+                return pending;
+            }
+            stash.set(slot - 1, pending);
+            return existing;
+        }
+        stash.add(slot, pending);
+        return null;
+    }
+
+    void setApplied(UpsertValue newValue, long time, int partition, long offset) {
         value = newValue;
+        appliedTime = time;
         appliedPartition = partition;
         appliedOffset = offset;
-        appliedTime = time;
     }
 
     /** Nothing applied worth keeping and nothing stashed: the state can be cleared. */
@@ -75,16 +128,20 @@ public final class KeyState {
     }
 
     /**
-     * When {@link #isEmpty}, forgets the applied order key and time, as clearing the state would:
-     * a state kept on the heap then behaves exactly like the cleared one.
+     * When {@link #isEmpty}, forgets the applied order key and the partition times, as clearing
+     * the state would: a state kept on the heap then behaves exactly like the cleared one. (A
+     * later command of the key has a time at or above the state frontier, which is past every
+     * time forgotten here, unless its partition was idle: SPEC section 2.)
      */
     void forgetIfEmpty() {
         if (isEmpty()) {
-            setApplied(null, Integer.MIN_VALUE, Long.MIN_VALUE, Long.MIN_VALUE);
+            setApplied(null, Long.MIN_VALUE, Integer.MIN_VALUE, Long.MIN_VALUE);
+            partitions = NO_PARTITIONS;
+            partitionTimes = NO_TIMES;
         }
     }
 
-    /** Serializer of {@link KeyState}: value, applied order key and time, then the stash entries. */
+    /** Serializer of {@link KeyState}: value, applied order key, partition times, then the stash entries. */
     public static final class Serializer extends TypeSerializerSingleton<KeyState> {
         private static final long serialVersionUID = 1L;
         public static final Serializer INSTANCE = new Serializer();
@@ -103,7 +160,9 @@ public final class KeyState {
         @Override
         public KeyState copy(KeyState from) {
             KeyState copy = new KeyState(from.stash.size() + 1);
-            copy.setApplied(from.value, from.appliedPartition, from.appliedOffset, from.appliedTime);
+            copy.setApplied(from.value, from.appliedTime, from.appliedPartition, from.appliedOffset);
+            copy.partitions = from.partitions.clone();
+            copy.partitionTimes = from.partitionTimes.clone();
             copy.stash.addAll(from.stash);
             return copy;
         }
@@ -121,12 +180,18 @@ public final class KeyState {
         @Override
         public void serialize(KeyState state, DataOutputView out) throws IOException {
             ValueCodec.writeValue(state.value, out);
+            out.writeLong(state.appliedTime);
             out.writeInt(state.appliedPartition);
             out.writeLong(state.appliedOffset);
-            out.writeLong(state.appliedTime);
+            out.writeInt(state.partitions.length);
+            for (int i = 0; i < state.partitions.length; i++) {
+                out.writeInt(state.partitions[i]);
+                out.writeLong(state.partitionTimes[i]);
+            }
             out.writeInt(state.stash.size());
             for (Pending pending : state.stash) {
                 out.writeLong(pending.time());
+                out.writeLong(pending.orderTime());
                 out.writeInt(pending.partition());
                 out.writeLong(pending.offset());
                 ValueCodec.writeValue(pending.value(), out);
@@ -136,14 +201,23 @@ public final class KeyState {
         @Override
         public KeyState deserialize(DataInputView in) throws IOException {
             UpsertValue value = ValueCodec.readValue(in);
+            long time = in.readLong();
             int partition = in.readInt();
             long offset = in.readLong();
-            long time = in.readLong();
+            int partitions = in.readInt();
+            int[] partitionIds = new int[partitions];
+            long[] partitionTimes = new long[partitions];
+            for (int i = 0; i < partitions; i++) {
+                partitionIds[i] = in.readInt();
+                partitionTimes[i] = in.readLong();
+            }
             int size = in.readInt();
             KeyState state = new KeyState(size + 1);
-            state.setApplied(value, partition, offset, time);
+            state.setApplied(value, time, partition, offset);
+            state.partitions = partitionIds;
+            state.partitionTimes = partitionTimes;
             for (int i = 0; i < size; i++) {
-                state.stash.add(new Pending(in.readLong(), in.readInt(), in.readLong(), ValueCodec.readValue(in)));
+                state.stash.add(new Pending(in.readLong(), in.readLong(), in.readInt(), in.readLong(), ValueCodec.readValue(in)));
             }
             return state;
         }
@@ -156,12 +230,19 @@ public final class KeyState {
         @Override
         public void copy(DataInputView in, DataOutputView out) throws IOException {
             ValueCodec.copyValue(in, out);
+            out.writeLong(in.readLong());
             out.writeInt(in.readInt());
             out.writeLong(in.readLong());
-            out.writeLong(in.readLong());
+            int partitions = in.readInt();
+            out.writeInt(partitions);
+            for (int i = 0; i < partitions; i++) {
+                out.writeInt(in.readInt());
+                out.writeLong(in.readLong());
+            }
             int size = in.readInt();
             out.writeInt(size);
             for (int i = 0; i < size; i++) {
+                out.writeLong(in.readLong());
                 out.writeLong(in.readLong());
                 out.writeInt(in.readInt());
                 out.writeLong(in.readLong());

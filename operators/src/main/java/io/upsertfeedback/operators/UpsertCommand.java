@@ -9,9 +9,10 @@ import java.util.Objects;
 
 /**
  * One upsert command read from the source: set {@code key} to {@code value} at {@code time}, or
- * delete it when {@code value} is {@code null}. The order key {@code (partition, offset)} decides
- * which command wins: per key, the highest order key wins whatever its time (Kafka's upsert
- * meaning; a key lives in one partition).
+ * delete it when {@code value} is {@code null}. The order key {@code (time, partition, offset)}
+ * decides which command of a key wins (SPEC section 2): within a partition the highest offset, as
+ * Kafka's upsert meaning asks (a key's time never goes back within a partition), across
+ * partitions the later time.
  *
  * <p>The same type carries rehydrated prior values on the operator's feedback input: there it is
  * the value the store holds for {@code key} as of the persist frontier, with the order key and
@@ -76,12 +77,7 @@ public final class UpsertCommand {
         return new String(key, StandardCharsets.ISO_8859_1);
     }
 
-    /** Compares order keys: negative when this command is older (lower partition, then offset). */
-    public int compareOrder(int otherPartition, long otherOffset) {
-        int c = Integer.compare(partition, otherPartition);
-        return c != 0 ? c : Long.compare(offset, otherOffset);
-    }
-
+    /** The same command at {@code newTime} (the time rule of SPEC section 2 raised its time). */
     public UpsertCommand withTime(long newTime) {
         return newTime == time ? this : new UpsertCommand(key, value, partition, offset, newTime);
     }

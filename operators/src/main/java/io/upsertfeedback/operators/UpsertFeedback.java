@@ -18,6 +18,23 @@ public final class UpsertFeedback {
     }
 
     /**
+     * Applies the time rule's per-partition part ({@link CommandTimes}) to commands straight from
+     * the source: chained to it (same parallelism), so each partition's records arrive in order.
+     *
+     * @param commands          commands with their record times (coarsened to the tick) and the source's watermarks
+     * @param tick              {@code upsert.tick}
+     * @param outOfOrderness    the source's out-of-orderness bound
+     */
+    public static SingleOutputStreamOperator<UpsertCommand> commandTimes(SingleOutputStreamOperator<UpsertCommand> commands,
+                                                                        java.time.Duration tick,
+                                                                        java.time.Duration outOfOrderness) {
+        return commands.transform(CommandTimes.NAME, UpsertCommandSerializer.TYPE_INFO,
+                        new CommandTimes(tick.toMillis(), outOfOrderness.toMillis()))
+                .uid(CommandTimes.NAME)
+                .setParallelism(commands.getParallelism());
+    }
+
+    /**
      * Keys both inputs by {@link UpsertCommand#flinkKey} and applies the operator.
      *
      * @param commands upsert commands, timestamped and watermarked with their time ({@code I})

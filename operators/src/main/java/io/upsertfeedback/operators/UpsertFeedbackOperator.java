@@ -21,6 +21,7 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.runtime.watermarkstatus.WatermarkStatus;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -178,7 +179,6 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
 
     private final UpsertOptions options;
 
-    private transient long lead;
     private transient Map<Integer, Long> resumePositions;
     private transient ValueState<KeyState> keyStates;
     private transient InternalTimerService<VoidNamespace> timers;
@@ -191,13 +191,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     private transient long bufferedBytes;
     private transient long bufferLimit;
 
-    private transient long inputFrontier;
-    private transient long persistFrontier;
-    private transient boolean feedbackEnded;
-    /** True when the operator started without state: a {@code P} ahead of {@code S} is a rehydrated store. */
-    private transient boolean adoptsPersistFrontier;
-    private transient long stateFrontier;
-    private transient long outputWatermark;
+    private transient Frontiers frontiers;
     /** During a drain pass: its bound {@code D} and the state frontier it started from. */
     private transient long passBound;
     private transient long passStart;
@@ -217,21 +211,24 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     private transient long lastDrainEligible;
     private transient long lastDrainIneligible;
 
-    /** A buffered key: its state, its key bytes (for the updates) and whether a timer is registered for it. */
+    /** A buffered key: its state, its key bytes (for the updates) and the time of its pending timer. */
     private static final class Buffered {
         final KeyState state;
         final byte[] key;
-        /** A timer exists at the first stash entry: the key had stashed entries when its state was read. */
-        boolean timer;
+        /**
+         * A timer of the key is pending at this time or earlier ({@code Long.MAX_VALUE}: none known):
+         * the key had stashed entries when its state was read (their first has a timer), or spilled.
+         */
+        long timerAt;
         /** Got a command since eviction last looked at it: it gets a second chance (CLOCK). */
         boolean referenced;
         /** Its share of {@code bufferedBytes}. */
         long bytes;
 
-        Buffered(KeyState state, byte[] key, boolean timer) {
+        Buffered(KeyState state, byte[] key) {
             this.state = state;
             this.key = key;
-            this.timer = timer;
+            this.timerAt = state.stash.isEmpty() ? Long.MAX_VALUE : state.stash.get(0).time();
         }
     }
 
@@ -242,13 +239,10 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     @Override
     public void initializeState(StateInitializationContext context) throws Exception {
         super.initializeState(context);
-        lead = options.leadMillis();
-        resumePositions = options.resumePositions();
-        inputFrontier = Long.MIN_VALUE;
-        persistFrontier = Long.MIN_VALUE;
-        stateFrontier = Long.MIN_VALUE;
-        outputWatermark = Long.MIN_VALUE;
-        adoptsPersistFrontier = !context.isRestored();
+        // the store's positions only concern an operator without state: a restored one replays
+        // from its own checkpointed offsets, and its state never saw what it replays
+        resumePositions = context.isRestored() ? Map.of() : options.resumePositions();
+        frontiers = new Frontiers(options.leadMillis(), !context.isRestored());
         held = new HeldTimes();
         buffer = new LinkedHashMap<>();
         bufferedBytes = 0;
@@ -271,27 +265,22 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     }
 
     /**
-     * One entry per subtask: {@code [S, I, P, feedbackEnded, output watermark, subtask index,
-     * parallelism, HeldTimes.encode()...]}. Frontiers restore to the minimum over the entries, seen
-     * offsets to the maximum. The held times restore from this subtask's own entry when the
-     * parallelism is unchanged (same key groups); otherwise (rescaling) this returns false and the
-     * caller rebuilds them from the keyed state.
+     * One entry per subtask ({@link Frontiers#encode}). Frontiers restore to the minimum over the
+     * entries, seen offsets to the maximum. The held times restore from this subtask's own entry
+     * when the parallelism is unchanged (same key groups); otherwise (rescaling) this returns false
+     * and the caller rebuilds them from the keyed state.
      */
     private boolean restoreFrontiersAndHeldTimes() throws Exception {
         int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
         int parallelism = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
-        boolean first = true;
+        List<long[]> entries = new ArrayList<>();
+        frontiersState.get().forEach(entries::add);
+        frontiers.restore(entries);
         boolean heldTimesRestored = false;
-        for (long[] entry : frontiersState.get()) {
-            stateFrontier = first ? entry[0] : Math.min(stateFrontier, entry[0]);
-            inputFrontier = first ? entry[1] : Math.min(inputFrontier, entry[1]);
-            persistFrontier = first ? entry[2] : Math.min(persistFrontier, entry[2]);
-            feedbackEnded = first ? entry[3] == 1 : feedbackEnded && entry[3] == 1;
-            outputWatermark = first ? entry[4] : Math.min(outputWatermark, entry[4]);
-            boolean own = entry[5] == subtask && entry[6] == parallelism;
-            held.decode(entry, 7, own);
+        for (long[] entry : entries) {
+            boolean own = Frontiers.isOwnEntry(entry, subtask, parallelism);
+            held.decode(entry, Frontiers.ENTRY_HEADER, own);
             heldTimesRestored |= own;
-            first = false;
         }
         return heldTimesRestored;
     }
@@ -300,17 +289,8 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     public void snapshotState(StateSnapshotContext context) throws Exception {
         spill(0);
         super.snapshotState(context);
-        long[] heldTimes = held.encode();
-        long[] entry = new long[7 + heldTimes.length];
-        entry[0] = stateFrontier;
-        entry[1] = inputFrontier;
-        entry[2] = persistFrontier;
-        entry[3] = feedbackEnded ? 1 : 0;
-        entry[4] = outputWatermark;
-        entry[5] = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
-        entry[6] = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
-        System.arraycopy(heldTimes, 0, entry, 7, heldTimes.length);
-        frontiersState.update(List.of(entry));
+        frontiersState.update(List.of(frontiers.encode(getRuntimeContext().getTaskInfo().getIndexOfThisSubtask(),
+                getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks(), held.encode())));
     }
 
     @Override
@@ -336,11 +316,11 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         group.gauge("heldTimes", () -> held.buckets());
         group.gauge("lastDrainEligible", () -> lastDrainEligible);
         group.gauge("lastDrainIneligible", () -> lastDrainIneligible);
-        group.gauge("inputFrontier", () -> inputFrontier);
-        group.gauge("persistFrontier", () -> persistFrontier);
-        group.gauge("stateFrontier", () -> stateFrontier);
-        group.gauge("outputWatermark", () -> outputWatermark);
-        group.gauge("rehydrating", () -> persistFrontier == Long.MIN_VALUE && !feedbackEnded ? 1 : 0);
+        group.gauge("inputFrontier", () -> frontiers.input);
+        group.gauge("persistFrontier", () -> frontiers.persist);
+        group.gauge("stateFrontier", () -> frontiers.state);
+        group.gauge("outputWatermark", () -> frontiers.outputWatermark);
+        group.gauge("rehydrating", () -> frontiers.persistKnown() ? 0 : 1);
     }
 
     /** Commands held in the stash (ineligible or not yet drained); also the {@code stashEntries} gauge. */
@@ -399,33 +379,39 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             state = buffered.state;
         } else {
             state = keyStates.value();
-        }
-        if (state == null) {
-            state = new KeyState();
-        } else if (!state.isNewer(partition, offset)) {
-            droppedSuperseded.inc();
-            return;
-        }
-        if (buffered == null) {
-            buffered = new Buffered(state, command.key(), !state.stash.isEmpty());
+            if (state == null) {
+                state = new KeyState();
+            }
+            buffered = new Buffered(state, command.key());
             buffer.put(flinkKey, buffered);
             resize(buffered, estimate(buffered));
         }
-        long openTime = Math.max(Math.max(stateFrontier, frontierOf(outputWatermark)), state.lastTime());
-        long time = Math.max(command.time(), openTime);
-        if (time != command.time()) {
+        // the time rule's last step (SPEC 2): never behind the key's previous time in this partition
+        long orderTime = Math.max(command.time(), state.lastTimeIn(partition));
+        state.noteTime(partition, orderTime);
+        if (!state.isNewerThanApplied(orderTime, partition, offset)) {
+            droppedSuperseded.inc();
+            spill(bufferLimit);
+            return;
+        }
+        long time = Math.max(orderTime, frontiers.openTime());
+        if (time != orderTime) {
             retimed.inc();
         }
-        KeyState.Pending pending = new KeyState.Pending(time, partition, offset, command.value());
-        List<KeyState.Pending> stash = state.stash;
-        int last = stash.size() - 1;
-        if (last >= 0 && stash.get(last).time() == time) {
-            resize(buffered, buffered.bytes - pendingBytes(stash.get(last)) + pendingBytes(pending));
-            stash.set(last, pending);
-            held.replace(time, partition, offset);
+        KeyState.Pending pending = new KeyState.Pending(time, orderTime, partition, offset, command.value());
+        KeyState.Pending displaced = state.stash(pending);
+        if (displaced == pending) {
+            droppedSuperseded.inc();
+        } else if (displaced != null) {
+            resize(buffered, buffered.bytes - pendingBytes(displaced) + pendingBytes(pending));
+            if (displaced.partition() == partition) {
+                held.replace(time, partition, offset);
+            } else {
+                held.remove(time, displaced.partition());
+                held.add(time, partition, offset);
+            }
         } else {
             resize(buffered, buffered.bytes + pendingBytes(pending));
-            stash.add(pending);
             held.add(time, partition, offset);
         }
         spill(bufferLimit);
@@ -482,7 +468,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             List<KeyState.Pending> stash = buffered.state.stash;
             resize(buffered, 0);
             setCurrentKey(entry.getKey());
-            if (!buffered.timer && !stash.isEmpty()) {
+            if (!stash.isEmpty() && stash.get(0).time() < buffered.timerAt) {
                 timers.registerEventTimeTimer(VoidNamespace.INSTANCE, stash.get(0).time());
             }
             write(buffered.state);
@@ -506,31 +492,28 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         if (state == null) {
             state = new KeyState();
         }
-        if (KeyState.compareOrder(prior.partition(), prior.offset(), state.appliedPartition, state.appliedOffset) > 0) {
-            state.setApplied(prior.value(), prior.partition(), prior.offset(), prior.time());
+        state.noteTime(prior.partition(), prior.time());
+        if (state.isNewerThanApplied(prior.time(), prior.partition(), prior.offset())) {
+            state.setApplied(prior.value(), prior.time(), prior.partition(), prior.offset());
             rehydratedValues.inc();
-            if (buffered == null) {
-                write(state);
-            } else {
-                state.forgetIfEmpty();
-                resize(buffered, estimate(buffered));
-            }
+        }
+        if (buffered == null) {
+            write(state);
+        } else {
+            state.forgetIfEmpty();
+            resize(buffered, estimate(buffered));
         }
     }
 
     @Override
     public void processWatermark1(Watermark mark) throws Exception {
-        inputFrontier = Math.max(inputFrontier, frontierOf(mark.getTimestamp()));
+        frontiers.inputWatermark(mark.getTimestamp());
         advance();
     }
 
     @Override
     public void processWatermark2(Watermark mark) throws Exception {
-        if (mark.getTimestamp() == Long.MAX_VALUE) {
-            feedbackEnded = true;
-        } else {
-            persistFrontier = Math.max(persistFrontier, frontierOf(mark.getTimestamp()));
-        }
+        frontiers.feedbackWatermark(mark.getTimestamp());
         advance();
     }
 
@@ -544,14 +527,11 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     }
 
     private void advance() throws Exception {
-        long adoptedFrontier = adoptsPersistFrontier ? persistFrontier : Long.MIN_VALUE;
-        if (adoptedFrontier > stateFrontier) {
-            stateFrontier = adoptedFrontier;
-        }
-        long bound = Math.min(inputFrontier, feedbackEnded ? Long.MAX_VALUE : saturatingAdd(persistFrontier, lead));
-        if (bound > stateFrontier) {
+        frontiers.adopt();
+        long bound = frontiers.drainBound();
+        if (bound > frontiers.state) {
             passBound = bound;
-            passStart = stateFrontier;
+            passStart = frontiers.state;
             passEligible = 0;
             passDrained = 0;
             long due = held.removeBelow(bound);
@@ -563,16 +543,15 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
                 throw new IllegalStateException("drain pass to " + bound + " took " + passDrained
                         + " stash entries, but " + due + " were held below it");
             }
-            stateFrontier = bound;
+            frontiers.state = bound;
             lastDrainEligible = passEligible;
             lastDrainIneligible = held.size();
         }
-        long heldFrontier = held.isEmpty() ? Long.MAX_VALUE : Math.max(held.earliestTime(), stateFrontier);
-        long frontier = Math.max(Math.min(inputFrontier, heldFrontier), adoptedFrontier);
-        long watermark = frontier == Long.MAX_VALUE ? Long.MAX_VALUE : saturatingAdd(frontier, -1);
-        if (watermark > outputWatermark) {
+        long frontier = frontiers.outputFrontier(held.isEmpty() ? Long.MAX_VALUE : held.earliestTime());
+        long watermark = Frontiers.toWatermark(frontier);
+        if (watermark > frontiers.outputWatermark) {
             output.collect(outRecord.replace(Update.progress(frontier, held.positions()), watermark));
-            outputWatermark = watermark;
+            frontiers.outputWatermark = watermark;
             output.emitWatermark(new Watermark(watermark));
         }
     }
@@ -586,7 +565,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     public void onEventTime(InternalTimer<String, VoidNamespace> timer) throws Exception {
         Buffered buffered = buffer.get(timer.getKey());
         if (buffered != null) {
-            buffered.timer = false;
+            buffered.timerAt = Long.MAX_VALUE;
             resize(buffered, buffered.bytes + drain(buffered.state, buffered.key));
             return;
         }
@@ -622,7 +601,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         while (drained < stash.size() && stash.get(drained).time() < passBound) {
             KeyState.Pending pending = stash.get(drained++);
             released += pendingBytes(pending);
-            if (KeyState.compareOrder(pending.partition(), pending.offset(), state.appliedPartition, state.appliedOffset) <= 0) {
+            if (!state.isNewerThanApplied(pending.orderTime(), pending.partition(), pending.offset())) {
                 droppedSuperseded.inc();
                 continue;
             }
@@ -666,7 +645,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             }
             emit(Update.insert(key, next, time, partition, offset), time);
         }
-        state.setApplied(next, partition, offset, time);
+        state.setApplied(next, pending.orderTime(), partition, offset);
     }
 
     private void emit(Update update, long time) {
@@ -676,18 +655,5 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     @Override
     public void onProcessingTime(InternalTimer<String, VoidNamespace> timer) {
         throw new IllegalStateException("the upsert feedback operator registers no processing-time timers");
-    }
-
-    /** Frontier of a watermark: {@code w + 1}, saturating. */
-    static long frontierOf(long watermark) {
-        return saturatingAdd(watermark, 1);
-    }
-
-    static long saturatingAdd(long a, long b) {
-        long sum = a + b;
-        if (((a ^ sum) & (b ^ sum)) < 0) {
-            return a < 0 ? Long.MIN_VALUE : Long.MAX_VALUE;
-        }
-        return sum;
     }
 }

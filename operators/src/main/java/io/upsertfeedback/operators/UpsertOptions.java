@@ -38,9 +38,11 @@ public final class UpsertOptions implements Serializable {
             .noDefaultValue()
             .withDescription("How far the operator's output may run ahead of what the store has durably written: "
                     + "commands at time t are drained only when t < P + lead, P being the persist frontier. "
-                    + "Defaults to one upsert.tick, which is Materialize's strict rule (drain only t == P). "
-                    + "Larger values trade a longer replay after a failure without checkpoint for lower latency. "
-                    + "Must be at least 1 ms.");
+                    + "Unset (the default): unbounded, drains are gated by the input frontier alone and a backlog "
+                    + "costs no feedback round trip at all (SPEC invariant 12). Set it to one upsert.tick for "
+                    + "Materialize's strict rule (drain only t == P): each distinct time then waits one feedback "
+                    + "round trip (sink acknowledgement, frontier row write, feedback.poll-interval), i.e. a few "
+                    + "ticks per second on a backlog. Must be at least 1 ms when set.");
 
     public static final ConfigOption<Duration> STATE_TTL = ConfigOptions.key("upsert.state.ttl")
             .durationType()
@@ -73,14 +75,14 @@ public final class UpsertOptions implements Serializable {
 
     private UpsertOptions(Duration tick, Duration lead, Map<Integer, Long> resumePositions, MemorySize bufferSize) {
         this.tick = requireAtLeastOneMilli(TICK, tick);
-        this.lead = requireAtLeastOneMilli(LEAD, lead);
+        this.lead = lead == null ? null : requireAtLeastOneMilli(LEAD, lead);
         this.resumePositions = resumePositions;
         this.bufferSize = Objects.requireNonNull(bufferSize, BUFFER_SIZE.key());
     }
 
-    /** Defaults: 1 s tick, lead = 1 tick (strict), no resume positions (a fresh job), default buffer size. */
+    /** Defaults: 1 s tick, unbounded lead, no resume positions (a fresh job), default buffer size. */
     public static UpsertOptions defaults() {
-        return new UpsertOptions(TICK.defaultValue(), TICK.defaultValue(), Map.of(), BUFFER_SIZE.defaultValue());
+        return new UpsertOptions(TICK.defaultValue(), null, Map.of(), BUFFER_SIZE.defaultValue());
     }
 
     /**
@@ -99,7 +101,7 @@ public final class UpsertOptions implements Serializable {
                     + "TTL is not supported by the upsert feedback operator. Set it to 0 or remove it.");
         }
         Duration tick = config.get(TICK);
-        return new UpsertOptions(tick, config.getOptional(LEAD).orElse(tick), Map.of(), config.get(BUFFER_SIZE));
+        return new UpsertOptions(tick, config.getOptional(LEAD).orElse(null), Map.of(), config.get(BUFFER_SIZE));
     }
 
     private static Duration requireAtLeastOneMilli(ConfigOption<Duration> option, Duration value) {
@@ -116,14 +118,15 @@ public final class UpsertOptions implements Serializable {
         return new UpsertOptions(newTick, lead, resumePositions, bufferSize);
     }
 
+    /** {@code null}: unbounded (the default). */
     public UpsertOptions withLead(Duration newLead) {
         return new UpsertOptions(tick, newLead, resumePositions, bufferSize);
     }
 
     /**
      * Rehydration: the source positions recorded with the store's persist frontier. Commands whose
-     * offset is below the position of their partition are already in the store; the operator drops
-     * (and counts) them.
+     * offset is below the position of their partition are already in the store; an operator that
+     * starts without state drops (and counts) them. A restored operator ignores them (SPEC 3.9).
      */
     public UpsertOptions withResumePositions(Map<Integer, Long> positions) {
         return new UpsertOptions(tick, lead, new HashMap<>(positions), bufferSize);
@@ -138,12 +141,14 @@ public final class UpsertOptions implements Serializable {
         return tick;
     }
 
-    public Duration lead() {
-        return lead;
+    /** The lead, empty when unbounded. */
+    public java.util.Optional<Duration> lead() {
+        return java.util.Optional.ofNullable(lead);
     }
 
+    /** The lead in ms; {@code Long.MAX_VALUE} when unbounded. */
     public long leadMillis() {
-        return lead.toMillis();
+        return lead == null ? Long.MAX_VALUE : lead.toMillis();
     }
 
     /** Partition -> first offset not yet in the store; empty for a fresh job. */

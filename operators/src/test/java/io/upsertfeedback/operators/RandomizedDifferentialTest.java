@@ -2,28 +2,39 @@ package io.upsertfeedback.operators;
 
 import io.upsertfeedback.operators.testing.DifferentialScenario;
 import io.upsertfeedback.operators.testing.OperatorDriver.Backend;
+import io.upsertfeedback.operators.testing.SpecModel;
 import org.apache.flink.configuration.MemorySize;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
 /**
- * Issue test 11: random command sequences over a few keys, with random moves of {@code I} and
- * {@code P} (including {@code P} passing held times, and the feedback input ending), random
- * rehydrations (prior values and resume positions), random checkpoints and random failures
- * restored from the last checkpoint with the inputs since replayed, with the default command buffer
- * or one of 0 to 3 commands (so keys spill to the state backend and drain through timers, also
- * while buffered). After every step the operator must agree with the {@code CollectionOracle}.
+ * Random runs of the operator against the {@link SpecModel} (the failure-free run of the same
+ * records, SPEC sections 2 and 3). A run reads records from 2 or 3 partitions with times that
+ * follow SPEC 2's rule (a partition's running maximum minus the out-of-orderness bound, so they
+ * may go back within a partition), keys that move between partitions, an input frontier that
+ * follows the partitions' watermarks, and a persist frontier that follows the output as a sink's
+ * would (or a finite or {@code +inf} store the run rehydrates from). Along the way: random
+ * checkpoints and failures, restored with the same inputs replayed, or replayed in one burst
+ * (other watermark and feedback timing than the failed attempt), or resubmitted with the store's
+ * newer positions ({@code flink run -s} against a store that moved on). One run in three ends in a
+ * failure without checkpoint: a second run starts from the store the first left (its values up to
+ * its {@code P}, some partial writes above, its positions; or a finished store at {@code P = +inf})
+ * and must end with the values the failure-free run of all records gives (SPEC 3.10); keys do not
+ * move between partitions in these runs: the store forgets a deleted key's order key, so records
+ * of an older time from another partition would bring it back (a known limit). After every
+ * step everything below the output frontier must match the model; at the end, everything.
  *
  * <p>Reproduce a failure with {@code -Dupsert.seed=<seed printed in the failure>}; change the
- * amount with {@code -Dupsert.sequences=<n>}. Defaults: 1,000 sequences on the heap backend and
- * 150 on RocksDB (each RocksDB harness start, snapshot and restore costs tens of milliseconds),
- * together ~1,150 sequences and ~20,000 commands, about 25 s on 2 idle cores.
+ * amount with {@code -Dupsert.sequences=<n>} (defaults: 150 on the heap backend, 30 on RocksDB:
+ * about 30 s of CPU; a long run: {@code -Dupsert.sequences=10000}).
  */
 class RandomizedDifferentialTest {
     private static final String[] VALUES = {"x", "y", "z"};
@@ -32,12 +43,12 @@ class RandomizedDifferentialTest {
     @EnumSource(Backend.class)
     void randomizedDifferential(Backend backend) throws Exception {
         Long fixedSeed = Long.getLong("upsert.seed");
-        int sequences = fixedSeed != null ? 1 : Integer.getInteger("upsert.sequences", defaultSequences(backend));
+        int sequences = fixedSeed != null ? 1 : Integer.getInteger("upsert.sequences", backend == Backend.ROCKSDB ? 30 : 150);
         long baseSeed = fixedSeed != null ? fixedSeed : new Random().nextLong();
         for (int i = 0; i < sequences; i++) {
             long seed = baseSeed + i;
             try {
-                runSequence(backend, new Random(seed));
+                new Run(backend, new Random(seed)).run();
             } catch (Throwable failure) {
                 throw new AssertionError("random sequence failed on " + backend + "; reproduce with -Dupsert.seed=" + seed
                         + "\n" + failure.getMessage(), failure);
@@ -45,74 +56,193 @@ class RandomizedDifferentialTest {
         }
     }
 
-    private static int defaultSequences(Backend backend) {
-        return backend == Backend.ROCKSDB ? 150 : 1_000;
-    }
+    /** One random run (and its rehydrated successor, if any). */
+    private static final class Run {
+        final Backend backend;
+        final Random random;
+        final int partitions;
+        final int keys;
+        final long outOfOrderness;
+        /** Ends in a failure without checkpoint and a second run from the store the first left. */
+        final boolean rehydrate;
+        final UpsertOptions options;
+        final long[] runningMax;
+        final long[] nextOffset;
+        final int[] partitionOf;
+        final List<UpsertCommand> records = new ArrayList<>();
+        long input = Long.MIN_VALUE;
+        long persist;
 
-    private static void runSequence(Backend backend, Random random) throws Exception {
-        long lead = 1 + random.nextInt(3);
-        int keys = 1 + random.nextInt(4);
-        boolean rehydrate = random.nextInt(3) == 0;
-        long[] nextOffset = {random.nextInt(5), random.nextInt(5)};
-        Map<Integer, Long> resumePositions = new HashMap<>();
-        if (rehydrate) {
-            for (int partition = 0; partition < 2; partition++) {
-                resumePositions.put(partition, nextOffset[partition] + 3);
+        Run(Backend backend, Random random) {
+            this.backend = backend;
+            this.random = random;
+            partitions = 2 + random.nextInt(2);
+            keys = 1 + random.nextInt(4);
+            outOfOrderness = random.nextInt(3) == 0 ? 2 : 0;
+            rehydrate = outOfOrderness == 0 && random.nextInt(3) == 0;
+            runningMax = new long[partitions];
+            nextOffset = new long[partitions];
+            for (int p = 0; p < partitions; p++) {
+                runningMax[p] = random.nextInt(4);
+            }
+            partitionOf = new int[keys];
+            for (int k = 0; k < keys; k++) {
+                partitionOf[k] = k % partitions;
+            }
+            int leadChoice = random.nextInt(4);
+            // half the runs with a buffer small enough to spill keys to the state backend (below ~400 bytes: every command)
+            MemorySize bufferSize = random.nextBoolean() ? UpsertOptions.BUFFER_SIZE.defaultValue()
+                    : MemorySize.parse(random.nextInt(2_000) + "b");
+            options = UpsertOptions.defaults().withTick(Duration.ofMillis(1))
+                    .withLead(leadChoice == 3 ? null : Duration.ofMillis(1 + leadChoice)).withBufferSize(bufferSize);
+        }
+
+        /** The highest input frontier the partitions' watermarks allow now. */
+        long inputBound() {
+            long bound = Long.MAX_VALUE;
+            for (int p = 0; p < partitions; p++) {
+                bound = Math.min(bound, runningMax[p] - outOfOrderness);
+            }
+            return bound;
+        }
+
+        UpsertCommand nextRecord() {
+            int k = random.nextInt(keys);
+            if (!rehydrate && random.nextInt(12) == 0) {
+                partitionOf[k] = random.nextInt(partitions); // a new partitioner, more partitions
+            }
+            int p = partitionOf[k];
+            long recordTime = Math.max(0, runningMax[p] + random.nextInt(5) - 2);
+            long time = Math.max(recordTime, runningMax[p] - outOfOrderness); // SPEC 2: never behind the partition's watermark
+            runningMax[p] = Math.max(runningMax[p], recordTime);
+            long offset = nextOffset[p]++;
+            UpsertCommand record = random.nextInt(5) == 0 ? UpsertCommand.delete(key(k), p, offset, time)
+                    : UpsertCommand.put(key(k), randomValue(random), p, offset, time);
+            records.add(record);
+            return record;
+        }
+
+        void run() throws Exception {
+            try (DifferentialScenario first = new DifferentialScenario(backend, options)) {
+                persist = Frontiers.EMPTY_STORE;
+                first.storeFrontier(persist);
+                steps(first, 10 + random.nextInt(40));
+                if (!rehydrate) {
+                    finish(first);
+                    return;
+                }
+                boolean finished = random.nextBoolean();
+                if (finished) {
+                    finish(first);
+                    persist = Long.MAX_VALUE;
+                }
+                rehydrateFrom(first);
             }
         }
-        // half the sequences with a buffer small enough to spill keys to the state backend (below ~400 bytes: every command)
-        MemorySize bufferSize = random.nextBoolean() ? UpsertOptions.BUFFER_SIZE.defaultValue() : MemorySize.parse(random.nextInt(2_000) + "b");
-        UpsertOptions options = UpsertOptions.defaults().withTick(Duration.ofMillis(1)).withLead(Duration.ofMillis(lead))
-                .withResumePositions(resumePositions).withBufferSize(bufferSize);
-        try (DifferentialScenario s = new DifferentialScenario(backend, options)) {
-            long input = 0;
-            long persist = 0;
-            if (rehydrate) {
-                persist = 2 + random.nextInt(4);
-                for (int k = 0; k < keys; k++) {
-                    if (random.nextBoolean()) {
-                        int partition = k % 2;
-                        s.prior(UpsertCommand.put(key(k), randomValue(random), partition, nextOffset[partition] + random.nextInt(3),
-                                random.nextInt((int) persist)));
+
+        /** Random steps on a running scenario; checks it against the model after each. */
+        void steps(DifferentialScenario s, int count) throws Exception {
+            DifferentialScenario.Snapshot checkpoint = s.snapshot();
+            for (int step = 0; step < count; step++) {
+                int choice = random.nextInt(100);
+                if (choice < 55) {
+                    s.command(nextRecord());
+                } else if (choice < 70) {
+                    long bound = inputBound();
+                    if (bound > input) {
+                        input = input == Long.MIN_VALUE ? bound - random.nextInt(3) : input + 1 + random.nextInt((int) Math.min(4, bound - input));
+                        input = Math.min(input, bound);
+                        s.inputFrontier(input);
+                    }
+                } else if (choice < 84) {
+                    long output = s.driver().outputFrontier();
+                    if (output > persist && output != Long.MAX_VALUE) {
+                        persist = persist < 0 ? output : persist + 1 + random.nextInt((int) (output - persist));
+                        s.persistFrontier(persist);
+                    }
+                } else if (choice < 92) {
+                    checkpoint = s.snapshot();
+                } else {
+                    int how = random.nextInt(3);
+                    UpsertOptions resubmitted = how == 2 && s.driver().lastProgress() != null
+                            ? options.withResumePositions(s.driver().lastProgress().positions()) : null;
+                    s.failAndRestore(checkpoint, resubmitted, how == 1);
+                    if (how != 0 && persist > Long.MIN_VALUE) {
+                        s.persistFrontier(persist); // the store moved on meanwhile
+                    }
+                    if (how == 1 && input > Long.MIN_VALUE) {
+                        s.inputFrontier(input);
+                    }
+                }
+                s.assertMatchesModel("after step " + step);
+                s.driver().operator().bufferedBytes();
+            }
+        }
+
+        /** Every frontier past everything: the run is complete. */
+        void finish(DifferentialScenario s) throws Exception {
+            input = Long.MAX_VALUE; // the input ended (a bounded run)
+            s.inputFrontier(input);
+            // the sink acknowledges what the operator released, the feedback brings it back, until all is out
+            for (int round = 0; round < 1_000 && s.driver().outputFrontier() > persist; round++) {
+                persist = s.driver().outputFrontier();
+                s.persistFrontier(persist);
+            }
+            s.assertComplete("at the end");
+        }
+
+        /**
+         * The first run dies without a checkpoint; a second starts from what it left in the store:
+         * its output below its last {@code P}, some keys' writes above it (partial), the positions
+         * of the progress marker it released with that {@code P}.
+         */
+        void rehydrateFrom(DifferentialScenario first) throws Exception {
+            Map<Integer, Long> positions = new HashMap<>();
+            Map<String, Update> stored = new HashMap<>();
+            List<Update> output = first.driver().output();
+            Map<String, Boolean> partial = new HashMap<>();
+            for (Update update : output) {
+                if (update.isProgress()) {
+                    if (update.time() <= persist) {
+                        positions = update.positions();
+                    }
+                    continue;
+                }
+                String key = UpsertCommand.keyOf(update.key());
+                boolean written = update.time() < persist || partial.computeIfAbsent(key, k -> random.nextBoolean());
+                if (written) {
+                    if (update.diff() > 0) {
+                        stored.put(key, update);
+                    } else if (stored.containsKey(key) && stored.get(key).value().equals(update.value())) {
+                        stored.remove(key);
                     }
                 }
             }
-            s.persistFrontier(persist);
-            DifferentialScenario.Snapshot checkpoint = s.snapshot();
-            int steps = 10 + random.nextInt(40);
-            for (int step = 0; step < steps; step++) {
-                int choice = random.nextInt(100);
-                if (choice < 55) {
-                    int k = random.nextInt(keys);
-                    int partition = k % 2;
-                    long offset = nextOffset[partition]++;
-                    long time = Math.max(0, input + random.nextInt(8) - 3);
-                    s.command(random.nextInt(5) == 0 ? UpsertCommand.delete(key(k), partition, offset, time)
-                            : UpsertCommand.put(key(k), randomValue(random), partition, offset, time));
-                } else if (choice < 70) {
-                    input += random.nextInt(4);
-                    s.inputFrontier(input);
-                } else if (choice < 84) {
-                    persist += random.nextInt(4);
-                    s.persistFrontier(persist);
-                } else if (choice < 85 && !rehydrate) {
-                    s.endFeedback();
-                } else if (choice < 93) {
-                    checkpoint = s.snapshot();
-                } else {
-                    s.failAndRestore(checkpoint);
+            try (DifferentialScenario second = new DifferentialScenario(backend, options.withResumePositions(positions))) {
+                for (Update value : stored.values()) {
+                    second.prior(UpsertCommand.put(value.key(), value.value(), value.partition(), value.offset(), value.time()));
                 }
-                s.assertMatchesOracle("after step " + step);
-                s.driver().operator().bufferedBytes();
-            }
-            // P first: what P passes is retimed to P and needs I > P to drain
-            long beyondEverything = Math.max(persist, input) + 20;
-            s.persistFrontier(beyondEverything);
-            s.inputFrontier(beyondEverything + 1);
-            s.assertMatchesOracle("at the end");
-            if (s.driver().stashEntries() != 0) {
-                throw new AssertionError("commands left in the stash with every frontier past them: "
-                        + s.driver().stashEntries() + " held, output frontier " + s.driver().outputFrontier() + ", oracle " + s.oracle().outputFrontier() + "/" + s.oracle().pendingCount());
+                long storedFrontier = persist;
+                second.storeFrontier(persist);
+                if (persist == Long.MAX_VALUE) {
+                    persist = Frontiers.EMPTY_STORE; // this run's own sink never claims less; the feedback ended
+                }
+                input = Long.MIN_VALUE;
+                for (UpsertCommand record : List.copyOf(records)) {
+                    Long position = positions.get(record.partition());
+                    if (position == null || record.offset() >= position) {
+                        second.command(record);
+                    }
+                }
+                steps(second, 10 + random.nextInt(30));
+                finish(second);
+                SpecModel failureFree = new SpecModel(Map.of());
+                records.forEach(failureFree::record);
+                if (!failureFree.finalValues().equals(second.finalValues())) {
+                    throw new AssertionError("after rehydration from P " + storedFrontier + ", positions " + positions + " and "
+                            + stored.values() + " the store differs from the failure-free run of " + records + "\n--- expected\n"
+                            + failureFree.finalValues() + "\n--- actual\n" + second.finalValues() + "\n--- changelog\n" + second.driver().output());
+                }
             }
         }
     }

@@ -51,12 +51,15 @@ class SerializersTest {
     @Test
     void keyStateRoundTrips() throws Exception {
         KeyState state = new KeyState();
-        state.setApplied(ERROR, 1, 10, 3);
-        state.stash.add(new KeyState.Pending(4, 1, 11, null));
-        state.stash.add(new KeyState.Pending(5, 1, 12, GOOD));
+        state.setApplied(ERROR, 3, 1, 10);
+        state.noteTime(1, 5);
+        state.noteTime(0, 2);
+        state.stash.add(new KeyState.Pending(4, 4, 1, 11, null));
+        state.stash.add(new KeyState.Pending(6, 5, 1, 12, GOOD));
         KeyState back = roundTrip(KeyState.Serializer.INSTANCE, state);
         assertEquals(ERROR, back.value);
-        assertEquals(List.of(1, 10L, 3L), List.of(back.appliedPartition, back.appliedOffset, back.appliedTime));
+        assertEquals(List.of(3L, 1, 10L), List.of(back.appliedTime, back.appliedPartition, back.appliedOffset));
+        assertEquals(List.of(5L, 2L, Long.MIN_VALUE), List.of(back.lastTimeIn(1), back.lastTimeIn(0), back.lastTimeIn(7)));
         assertEquals(state.stash, back.stash);
     }
 

@@ -15,18 +15,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class UpsertOptionsTest {
     @Test
-    void defaultsAreOneSecondTickAndStrictLead() {
+    void defaultsAreOneSecondTickAndUnboundedLead() {
         UpsertOptions options = UpsertOptions.fromConfiguration(new Configuration());
         assertEquals(Duration.ofSeconds(1), options.tick());
-        assertEquals(Duration.ofSeconds(1), options.lead());
+        assertTrue(options.lead().isEmpty());
+        assertEquals(Long.MAX_VALUE, options.leadMillis());
         assertEquals(Map.of(), options.resumePositions());
     }
 
     @Test
-    void leadDefaultsToTheConfiguredTick() {
+    void leadIsUnboundedUnlessSet() {
         Configuration config = new Configuration();
         config.set(UpsertOptions.TICK, Duration.ofMillis(100));
-        assertEquals(100, UpsertOptions.fromConfiguration(config).leadMillis());
+        assertEquals(Long.MAX_VALUE, UpsertOptions.fromConfiguration(config).leadMillis());
         config.set(UpsertOptions.LEAD, Duration.ofSeconds(5));
         assertEquals(5_000, UpsertOptions.fromConfiguration(config).leadMillis());
     }

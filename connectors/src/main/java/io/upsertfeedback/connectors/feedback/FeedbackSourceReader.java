@@ -5,6 +5,7 @@ import io.upsertfeedback.connectors.store.PersistFrontier;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.StoredEntry;
 import io.upsertfeedback.connectors.store.Stores;
+import io.upsertfeedback.operators.Frontiers;
 import io.upsertfeedback.operators.UpsertCommand;
 import org.apache.flink.api.common.eventtime.Watermark;
 import org.apache.flink.api.connector.source.ReaderOutput;
@@ -26,7 +27,8 @@ import java.util.concurrent.TimeUnit;
  * {@link UpsertCommand} (key, value with its error kept, the order key and time that wrote it),
  * resuming after the last key fed if restored mid-way; then emits watermark {@code P - 1} and
  * re-reads the frontier row every poll interval, emitting {@code P - 1} whenever {@code P}
- * advances. {@code P = Long.MAX_VALUE} (the writing job finished its input) ends the source.
+ * advances. An empty store is reported as {@link Frontiers#EMPTY_STORE}, so the operator knows
+ * {@code P} before it emits anything. {@code P = Long.MAX_VALUE} (the writing job finished its input) ends the source.
  * Waiting between polls is an availability future completed by a timer, never a blocking sleep.
  */
 final class FeedbackSourceReader implements SourceReader<UpsertCommand, FeedbackSplit> {
@@ -84,7 +86,8 @@ final class FeedbackSourceReader implements SourceReader<UpsertCommand, Feedback
         long now = System.currentTimeMillis();
         if (now >= nextPoll) {
             nextPoll = now + pollMillis;
-            long p = frontier.read().p();
+            // an empty store still speaks: the operator emits nothing until it knows P (SPEC 3.10)
+            long p = Math.max(frontier.read().p(), Frontiers.EMPTY_STORE);
             if (p > emittedFrontier) {
                 emittedFrontier = p;
                 output.emitWatermark(new Watermark(p - 1));

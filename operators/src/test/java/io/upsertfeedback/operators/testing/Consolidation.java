@@ -97,4 +97,24 @@ public final class Consolidation {
         }
         return null;
     }
+
+    /**
+     * Each key's value after the changelog, starting from {@code initial}: an insert sets it, a
+     * retraction of the held value clears it (keys left absent are not in the map).
+     */
+    public static Map<String, UpsertValue> finalValues(Map<String, UpsertValue> initial, List<Update> updates) {
+        Map<String, UpsertValue> values = new HashMap<>(initial);
+        for (Update update : updates) {
+            if (update.isProgress()) {
+                continue;
+            }
+            String key = UpsertCommand.keyOf(update.key());
+            if (update.diff() > 0) {
+                values.put(key, update.value());
+            } else if (update.value().equals(values.get(key))) {
+                values.remove(key);
+            }
+        }
+        return values;
+    }
 }

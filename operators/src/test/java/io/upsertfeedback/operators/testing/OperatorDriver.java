@@ -43,7 +43,7 @@ public final class OperatorDriver implements AutoCloseable {
     public static final int MAX_PARALLELISM = 128;
 
     private final Backend backend;
-    private final UpsertOptions options;
+    private UpsertOptions options;
     private final int parallelism;
     private final int subtask;
     private final List<Update> output = new ArrayList<>();
@@ -119,6 +119,14 @@ public final class OperatorDriver implements AutoCloseable {
 
     /** Fails the running operator and restores a fresh one from {@code checkpoint}. */
     public void restore(Checkpoint checkpoint) throws Exception {
+        restore(checkpoint, null);
+    }
+
+    /** As {@link #restore(Checkpoint)}, the job resubmitted with {@code newOptions} ({@code null}: unchanged). */
+    public void restore(Checkpoint checkpoint, UpsertOptions newOptions) throws Exception {
+        if (newOptions != null) {
+            options = newOptions;
+        }
         harness.close();
         output.subList(checkpoint.outputLength(), output.size()).clear();
         outputWatermark = checkpoint.outputWatermark();

@@ -1,0 +1,174 @@
+package io.upsertfeedback.operators;
+
+import java.util.List;
+
+/**
+ * The frontiers of one operator subtask and the rules written on them (SPEC sections 2 and 3).
+ * A frontier {@code F} means "everything at a time {@code < F}"; {@code Long.MIN_VALUE} is
+ * "nothing", {@code Long.MAX_VALUE} "everything", and arithmetic saturates. A frontier travels as
+ * the Flink watermark {@code F - 1} ({@link #toWatermark}, {@link #ofWatermark}: the one
+ * conversion every module uses).
+ *
+ * <ul>
+ *   <li>{@code I}, the input frontier: command-input watermark + 1.
+ *   <li>{@code P}, the persist frontier: feedback-input watermark + 1. Unknown until the feedback
+ *       input speaks ({@link #persistKnown}); until then nothing drains and no watermark moves
+ *       (SPEC 3.10), so this operator can never pull the store's {@code P} backwards. An empty
+ *       store speaks as {@link #EMPTY_STORE}. A {@code MAX_WATERMARK} on the feedback input means
+ *       that input ended (no store, or a finished one): drains are then gated by {@code I} alone.
+ *   <li>{@code S}, the state frontier: prior values reflect every drained time {@code < S}.
+ *   <li>{@code D}, the drain bound ({@link #drainBound}): the single spelling of eligibility.
+ * </ul>
+ *
+ * <p><b>Rehydration.</b> An operator that started without state ({@code rehydrating}) rebuilt its
+ * prior values from the store as of {@code P}; a finite {@code P} ahead of {@code S} then moves
+ * {@code S} up to it (the store claims every time below it), and the output watermark is never
+ * pinned below it. A {@code P} of {@code +inf} (the writing job finished its input) claims no time
+ * for new commands: they keep their times (SPEC 3.10). An operator restored from a checkpoint never
+ * adopts {@code P}: its state and its source offsets agree, and its replay is the failure-free run.
+ */
+public final class Frontiers {
+    /**
+     * The persist frontier of a store that holds nothing yet: known (unlike "not read yet"), below
+     * every real time. Its watermark {@code Long.MIN_VALUE + 1} is the smallest one Flink forwards.
+     */
+    public static final long EMPTY_STORE = Long.MIN_VALUE + 2;
+
+    private final long lead;
+    private final boolean rehydrating;
+    long input = Long.MIN_VALUE;
+    long persist = Long.MIN_VALUE;
+    boolean feedbackEnded;
+    long state = Long.MIN_VALUE;
+    long outputWatermark = Long.MIN_VALUE;
+
+    /**
+     * @param leadMillis  {@code upsert.lead} in ms ({@code Long.MAX_VALUE}: unbounded)
+     * @param rehydrating the operator started without state (see the class comment)
+     */
+    Frontiers(long leadMillis, boolean rehydrating) {
+        this.lead = leadMillis;
+        this.rehydrating = rehydrating;
+    }
+
+    /** The frontier a watermark {@code w} stands for: {@code w + 1}, saturating. */
+    public static long ofWatermark(long watermark) {
+        return saturatingAdd(watermark, 1);
+    }
+
+    /** The watermark that carries frontier {@code f}: {@code f - 1}, except that "everything" stays {@code MAX_VALUE}. */
+    public static long toWatermark(long frontier) {
+        return frontier == Long.MAX_VALUE ? Long.MAX_VALUE : saturatingAdd(frontier, -1);
+    }
+
+    /** {@code a + b}, saturating at {@code Long.MIN_VALUE} and {@code Long.MAX_VALUE}. */
+    public static long saturatingAdd(long a, long b) {
+        long sum = a + b;
+        if (((a ^ sum) & (b ^ sum)) < 0) {
+            return a < 0 ? Long.MIN_VALUE : Long.MAX_VALUE;
+        }
+        return sum;
+    }
+
+    /** Has the feedback input told {@code P} (or ended)? */
+    boolean persistKnown() {
+        return persist != Long.MIN_VALUE || feedbackEnded;
+    }
+
+    /** A command-input watermark arrived. */
+    void inputWatermark(long watermark) {
+        input = Math.max(input, ofWatermark(watermark));
+    }
+
+    /** A feedback-input watermark arrived; {@code P} never goes backwards. */
+    void feedbackWatermark(long watermark) {
+        if (watermark == Long.MAX_VALUE) {
+            feedbackEnded = true;
+        } else {
+            persist = Math.max(persist, ofWatermark(watermark));
+        }
+    }
+
+    /** The {@code P} a rehydrating operator adopts (see the class comment), else "nothing". */
+    long adoptedPersistFrontier() {
+        return rehydrating && persist != Long.MAX_VALUE ? persist : Long.MIN_VALUE;
+    }
+
+    /** Moves {@code S} up to an adopted {@code P}. */
+    void adopt() {
+        state = Math.max(state, adoptedPersistFrontier());
+    }
+
+    /**
+     * SPEC 3.3, the eligibility rule: commands at {@code t} drain when {@code S <= t < D}, with
+     * {@code D = min(I, P + lead)} ({@code I} alone once the feedback ended or with an unbounded
+     * lead); "nothing" while
+     * {@code P} is unknown. A drain pass is due when {@code D > S}.
+     */
+    long drainBound() {
+        if (!persistKnown()) {
+            return Long.MIN_VALUE;
+        }
+        boolean ungated = feedbackEnded || lead == Long.MAX_VALUE;
+        return Math.min(input, ungated ? Long.MAX_VALUE : saturatingAdd(persist, lead));
+    }
+
+    /**
+     * The earliest time a command arriving now may take: not behind {@code S} (a drained time is
+     * never written again), nor behind the output frontier (no output is late).
+     */
+    long openTime() {
+        return Math.max(state, ofWatermark(outputWatermark));
+    }
+
+    /**
+     * SPEC 3.7: the output frontier {@code max(min(I, earliest held), adopted P)}, the earliest held
+     * time being {@code max(earliestStashed, S)} ({@code earliestStashed = Long.MAX_VALUE} when
+     * nothing is stashed); "nothing" while {@code P} is unknown.
+     */
+    long outputFrontier(long earliestStashed) {
+        if (!persistKnown()) {
+            return Long.MIN_VALUE;
+        }
+        long held = earliestStashed == Long.MAX_VALUE ? Long.MAX_VALUE : Math.max(earliestStashed, state);
+        return Math.max(Math.min(input, held), adoptedPersistFrontier());
+    }
+
+    /** Number of leading entries of an operator-state entry ({@link #encode}) before the held times. */
+    static final int ENTRY_HEADER = 7;
+
+    /**
+     * The operator-state entry of this subtask: {@code [S, I, P, feedbackEnded, output watermark,
+     * subtask, parallelism, heldTimes...]}.
+     */
+    long[] encode(int subtask, int parallelism, long[] heldTimes) {
+        long[] entry = new long[ENTRY_HEADER + heldTimes.length];
+        entry[0] = state;
+        entry[1] = input;
+        entry[2] = persist;
+        entry[3] = feedbackEnded ? 1 : 0;
+        entry[4] = outputWatermark;
+        entry[5] = subtask;
+        entry[6] = parallelism;
+        System.arraycopy(heldTimes, 0, entry, ENTRY_HEADER, heldTimes.length);
+        return entry;
+    }
+
+    /** Restores the frontiers as the minimum over every subtask's entry (a rescale merges them). */
+    void restore(List<long[]> entries) {
+        boolean first = true;
+        for (long[] entry : entries) {
+            state = first ? entry[0] : Math.min(state, entry[0]);
+            input = first ? entry[1] : Math.min(input, entry[1]);
+            persist = first ? entry[2] : Math.min(persist, entry[2]);
+            feedbackEnded = first ? entry[3] == 1 : feedbackEnded && entry[3] == 1;
+            outputWatermark = first ? entry[4] : Math.min(outputWatermark, entry[4]);
+            first = false;
+        }
+    }
+
+    /** Is this entry the one this subtask wrote at this parallelism (so its held times are this subtask's)? */
+    static boolean isOwnEntry(long[] entry, int subtask, int parallelism) {
+        return entry[5] == subtask && entry[6] == parallelism;
+    }
+}

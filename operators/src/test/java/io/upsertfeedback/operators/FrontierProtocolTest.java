@@ -1,0 +1,118 @@
+package io.upsertfeedback.operators;
+
+import io.upsertfeedback.operators.testing.DifferentialScenario;
+import io.upsertfeedback.operators.testing.OperatorDriver.Backend;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import static io.upsertfeedback.operators.testing.DifferentialScenario.put;
+import static io.upsertfeedback.operators.testing.DifferentialScenario.row;
+import static io.upsertfeedback.operators.testing.DifferentialScenario.rows;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Bugs of the frontier protocol, each pinned by the smallest input that showed it and checked
+ * against the SPEC model (the failure-free run), on both state backends. Each failed on the
+ * operator before the fix.
+ */
+class FrontierProtocolTest {
+    private static final UpsertOptions OPTIONS = UpsertOptions.defaults().withTick(Duration.ofMillis(1))
+            .withLead(Duration.ofDays(365));
+    private static final long T = 1_700_000_000_000L;
+
+    /**
+     * SPEC 3.9: a job resubmitted from a checkpoint ({@code flink run -s}) while the store moved on
+     * read the store's newer positions at build time, and the restored operator dropped replayed
+     * commands below them although its restored state never saw them: {@code k} ended as
+     * {@code b}, the update back to {@code a} suppressed as equal.
+     */
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void restoreAgainstAStoreThatMovedOnDropsNoReplayedCommand(Backend backend) throws Exception {
+        try (DifferentialScenario s = new DifferentialScenario(backend, OPTIONS)) {
+            s.storeFrontier(0);
+            s.command(put("k", "a", 0, 1000)).inputFrontier(1001);
+            DifferentialScenario.Snapshot checkpoint = s.snapshot();
+            s.command(put("k", "b", 1, 2000)).inputFrontier(2001);
+            assertEquals(Map.of(0, 2L), s.driver().lastProgress().positions(), "the store's positions after b");
+            s.failAndRestore(checkpoint, OPTIONS.withResumePositions(Map.of(0, 2L)));
+            s.persistFrontier(2001);
+            s.command(put("k", "a", 2, 3000)).inputFrontier(3001);
+            s.assertCollection(rows(row("k", "a", 1000), 1, row("k", "a", 2000), -1, row("k", "b", 2000), 1,
+                    row("k", "b", 3000), -1, row("k", "a", 3000), 1));
+        }
+    }
+
+    /**
+     * SPEC 3.10: while the store's {@code P} is not known the operator emitted {@code min(I, held)
+     * - 1}; the sink wrote it and the store's {@code P} went backwards (here 1000 -> 500), or, with
+     * the command input ended first, to {@code +inf} with no positions. Nothing may be emitted and
+     * no watermark may move until {@code P} is known.
+     */
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void nothingIsEmittedUntilThePersistFrontierIsKnown(Backend backend) throws Exception {
+        try (DifferentialScenario s = new DifferentialScenario(backend, OPTIONS.withResumePositions(Map.of(0, 5L)))) {
+            s.prior(put("k", "stored", 4, 900));
+            s.command(put("k", "new", 5, 1000)).inputFrontier(500);
+            assertTrue(s.driver().output().isEmpty(), "emitted before P is known: " + s.driver().output());
+            s.inputFrontier(Long.MAX_VALUE);
+            assertTrue(s.driver().output().isEmpty(), "emitted before P is known: " + s.driver().output());
+            s.storeFrontier(1000);
+            assertTrue(s.driver().output().stream().filter(Update::isProgress).allMatch(u -> u.time() >= 1000),
+                    "a frontier below the store's P: " + s.driver().output());
+            s.assertCollection(rows(row("k", "stored", 1000), -1, row("k", "new", 1000), 1));
+        }
+    }
+
+    /**
+     * SPEC 2, {@code ../shared/cases/partition-move.jsonl}: a key whose records move to a
+     * lower-numbered partition was frozen (the order key compared the partition first), and
+     * across two partitions arrival order decided. Order {@code (t, partition, offset)}: {@code k}
+     * ends as {@code three}, whichever partition is read first.
+     */
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void keyMovingToALowerPartitionIsOrderedByTime(Backend backend) throws Exception {
+        List<UpsertCommand> partition1 = List.of(put("k", "one", 1, 0, T));
+        List<UpsertCommand> partition0 = List.of(put("k", "two", 0, 0, T + 5000), put("k", "three", 0, 1, T + 10000),
+                put("other", "x", 0, 2, T + 10000));
+        for (List<List<UpsertCommand>> order : List.of(List.of(partition1, partition0), List.of(partition0, partition1))) {
+            try (DifferentialScenario s = new DifferentialScenario(backend, OPTIONS)) {
+                s.endFeedback();
+                for (List<UpsertCommand> partition : order) {
+                    for (UpsertCommand command : partition) {
+                        s.command(command);
+                    }
+                }
+                s.inputFrontier(T + 10001);
+                s.assertCollection(rows(row("k", "one", T), 1, row("k", "one", T + 5000), -1, row("k", "two", T + 5000), 1,
+                        row("k", "two", T + 10000), -1, row("k", "three", T + 10000), 1, row("other", "x", T + 10000), 1));
+            }
+        }
+    }
+
+    /**
+     * SPEC 3.10: a store whose {@code P} is {@code +inf} (a bounded run, {@code stop --drain}) made
+     * every later job a no-op: the fresh operator adopted {@code S = +inf} and retimed every
+     * command to {@code +inf}. A new job resumes at the recorded positions and applies new commands
+     * at their times.
+     */
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void finishedStoreResumesAtTheRecordedPositions(Backend backend) throws Exception {
+        try (DifferentialScenario s = new DifferentialScenario(backend, OPTIONS.withResumePositions(Map.of(0, 1L)))) {
+            s.prior(put("k", "a", 0, 1000));
+            s.storeFrontier(Long.MAX_VALUE);
+            s.command(put("k", "a", 0, 1000));
+            s.command(put("k", "b", 1, 2000)).command(put("j", "c", 2, 2000)).inputFrontier(2001);
+            s.assertCollection(rows(row("k", "a", 2000), -1, row("k", "b", 2000), 1, row("j", "c", 2000), 1));
+            assertEquals(1, s.driver().operator().droppedBelowResumePositionCount());
+        }
+    }
+}
