@@ -114,7 +114,7 @@ final class LoopHarness implements BeforeAllCallback, AfterAllCallback {
 
     /**
      * A job configuration on topic and table {@code name} ({@code partitions} partitions), tick 1 s,
-     * the given lead, RocksDB, checkpoints under {@code dir}, a 20 ms feedback poll and a short
+     * the given lead ({@code null}: the default, unbounded), RocksDB, checkpoints under {@code dir}, a 20 ms feedback poll and a short
      * writer lease (so a test's next job need not wait 30 s for a stopped one's lease).
      */
     Configuration conf(String name, Path dir, int partitions, Duration lead) throws InterruptedException {
@@ -128,7 +128,9 @@ final class LoopHarness implements BeforeAllCallback, AfterAllCallback {
         conf.set(KafkaIngestOptions.TOPIC, name);
         conf.set(KafkaIngestOptions.DEAD_LETTER_TOPIC, name + "-dead");
         conf.set(UpsertOptions.TICK, Duration.ofSeconds(1));
-        conf.set(UpsertOptions.LEAD, lead);
+        if (lead != null) {
+            conf.set(UpsertOptions.LEAD, lead);
+        }
         conf.set(FeedbackSource.POLL_INTERVAL, Duration.ofMillis(20));
         conf.set(TieredStoreSink.WRITER_LEASE, Duration.ofSeconds(2));
         conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
@@ -234,6 +236,20 @@ final class LoopHarness implements BeforeAllCallback, AfterAllCallback {
             }
         }
         input.commands += commands;
+    }
+
+    /** One record for {@link #send}: partition, record time, key, value ({@code null}: a delete). */
+    record Sent(int partition, long time, String key, String value) {
+    }
+
+    /** Sends {@code records} to {@code topic} in this order, each to its partition with its record time. */
+    void send(String topic, Sent... records) throws Exception {
+        try (KafkaProducer<byte[], byte[]> producer = kafka.newProducer()) {
+            for (Sent r : records) {
+                producer.send(new ProducerRecord<>(topic, r.partition(), r.time(), r.key().getBytes(StandardCharsets.UTF_8),
+                        r.value() == null ? null : r.value().getBytes(StandardCharsets.UTF_8))).get();
+            }
+        }
     }
 
     private static byte[] value(String key, int sequence, int size) {

@@ -139,4 +139,40 @@ class RehydrationTest {
         LoopHarness.assertStore(conf, input.expected());
         assertEquals(Long.MAX_VALUE, LoopHarness.frontier(conf));
     }
+
+    /**
+     * SPEC 3.10 through the whole job: a bounded run leaves the store at {@code P = +inf}; a second
+     * job on that store resumes at the recorded positions and applies new records at their times,
+     * here the same record times as the first run's (older than what the store holds: each key's
+     * stored time in its partition raises them). Before the fix, the fresh operator adopted
+     * {@code S = +inf}, retimed every command to {@code +inf} and never drained one.
+     */
+    @Test
+    void finishedStoreIsResumedAtItsPositions(@TempDir Path dir) throws Exception {
+        Configuration conf = harness.conf("finished", dir, 2, null);
+        LoopHarness.Input input = new LoopHarness.Input();
+        harness.produce("finished", input, 2_000, 200, 200, T0, new Random(11));
+        LoopHarness.awaitFinished(LoopHarness.submit(conf, 2, Pipeline.Hooks.NONE, null, null), Duration.ofSeconds(90));
+        assertEquals(Long.MAX_VALUE, LoopHarness.frontier(conf), "a finished run");
+        harness.produce("finished", input, 2_000, 200, 200, T0, new Random(12));
+        harness.awaitLeaseExpired(conf);
+        LoopHarness.awaitFinished(LoopHarness.submit(conf, 2, Pipeline.Hooks.NONE, null, null), Duration.ofSeconds(90));
+        LoopHarness.assertStore(conf, input.expected());
+    }
+
+    /**
+     * SPEC section 2 through the whole job ({@code ../shared/cases/partition-move.jsonl} plus times
+     * going back): {@code k} moves from partition 1 to partition 0 and ends as {@code three}
+     * (before the fix it froze at {@code one}: the order key compared the partition first); in
+     * partition 0 the record times of {@code j} go back, and its later offset still wins.
+     */
+    @Test
+    void keyMovingToAnotherPartitionAndTimesGoingBack(@TempDir Path dir) throws Exception {
+        Configuration conf = harness.conf("moved", dir, 2, null);
+        harness.send("moved", new LoopHarness.Sent(1, T0, "k", "one"), new LoopHarness.Sent(0, T0 + 5_000, "k", "two"),
+                new LoopHarness.Sent(0, T0 + 10_000, "k", "three"), new LoopHarness.Sent(0, T0 + 10_000, "other", "x"),
+                new LoopHarness.Sent(0, T0 + 12_000, "j", "early"), new LoopHarness.Sent(0, T0 + 11_000, "j", "late"));
+        LoopHarness.awaitFinished(LoopHarness.submit(conf, 2, Pipeline.Hooks.NONE, null, null), Duration.ofSeconds(90));
+        LoopHarness.assertStore(conf, java.util.Map.of("k", "three/5", "other", "x/1", "j", "late/4"));
+    }
 }

@@ -41,6 +41,8 @@ public final class Frontiers {
     boolean feedbackEnded;
     long state = Long.MIN_VALUE;
     long outputWatermark = Long.MIN_VALUE;
+    /** The latest time of a command this subtask received. */
+    long latestCommand = Long.MIN_VALUE;
 
     /**
      * @param leadMillis  {@code upsert.lead} in ms ({@code Long.MAX_VALUE}: unbounded)
@@ -78,6 +80,19 @@ public final class Frontiers {
     /** A command-input watermark arrived. */
     void inputWatermark(long watermark) {
         input = Math.max(input, ofWatermark(watermark));
+    }
+
+    /**
+     * The whole command input went idle (every partition quiet for {@code ingest.watermark.idleness}):
+     * {@code I} moves past the latest command received, so the last tick of a quiet topic drains
+     * instead of waiting for a later record. A record that comes after this with a time below the
+     * new {@code I} is applied at the state frontier (SPEC 2: the one case, with rehydration, where
+     * a result depends on timing).
+     */
+    void inputIdle() {
+        if (latestCommand != Long.MIN_VALUE) {
+            input = Math.max(input, saturatingAdd(latestCommand, 1));
+        }
     }
 
     /** A feedback-input watermark arrived; {@code P} never goes backwards. */
@@ -135,11 +150,11 @@ public final class Frontiers {
     }
 
     /** Number of leading entries of an operator-state entry ({@link #encode}) before the held times. */
-    static final int ENTRY_HEADER = 7;
+    static final int ENTRY_HEADER = 8;
 
     /**
      * The operator-state entry of this subtask: {@code [S, I, P, feedbackEnded, output watermark,
-     * subtask, parallelism, heldTimes...]}.
+     * subtask, parallelism, latest command time, heldTimes...]}.
      */
     long[] encode(int subtask, int parallelism, long[] heldTimes) {
         long[] entry = new long[ENTRY_HEADER + heldTimes.length];
@@ -150,6 +165,7 @@ public final class Frontiers {
         entry[4] = outputWatermark;
         entry[5] = subtask;
         entry[6] = parallelism;
+        entry[7] = latestCommand;
         System.arraycopy(heldTimes, 0, entry, ENTRY_HEADER, heldTimes.length);
         return entry;
     }
@@ -163,6 +179,7 @@ public final class Frontiers {
             persist = first ? entry[2] : Math.min(persist, entry[2]);
             feedbackEnded = first ? entry[3] == 1 : feedbackEnded && entry[3] == 1;
             outputWatermark = first ? entry[4] : Math.min(outputWatermark, entry[4]);
+            latestCommand = Math.max(latestCommand, entry[7]);
             first = false;
         }
     }

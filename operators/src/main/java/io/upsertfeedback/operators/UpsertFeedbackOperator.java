@@ -39,8 +39,9 @@ import java.util.Map;
  * {@code P} passing the state frontier means a rehydrated store) and must hold its output watermark
  * back while it holds data. So it extends {@link AbstractStreamOperator}, overrides
  * {@link #processWatermark1} / {@link #processWatermark2}, drives the keyed timer service itself
- * and emits its own watermark. Watermark statuses (idleness) are not forwarded: the output
- * watermark is a function of {@code I}, {@code P} and what is held, nothing else.
+ * and emits its own watermark. Watermark statuses are not forwarded: the output watermark is a
+ * function of {@code I}, {@code P} and what is held, nothing else; an idle command input moves
+ * {@code I} past the latest command received ({@link Frontiers#inputIdle}).
  *
  * <h2>Frontiers</h2>
  * A frontier {@code F} is "everything at a time {@code < F}"; it travels as watermark
@@ -389,6 +390,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         // the time rule's last step (SPEC 2): never behind the key's previous time in this partition
         long orderTime = Math.max(command.time(), state.lastTimeIn(partition));
         state.noteTime(partition, orderTime);
+        frontiers.latestCommand = Math.max(frontiers.latestCommand, orderTime);
         if (!state.isNewerThanApplied(orderTime, partition, offset)) {
             droppedSuperseded.inc();
             spill(bufferLimit);
@@ -522,8 +524,13 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     public void processWatermark(Watermark mark) {
     }
 
+    /** Input 1 (index 0) idle: every partition is quiet, its last tick may drain (point of {@link Frontiers#inputIdle}). */
     @Override
-    protected void processWatermarkStatus(WatermarkStatus status, int index) {
+    protected void processWatermarkStatus(WatermarkStatus status, int index) throws Exception {
+        if (index == 0 && status.isIdle()) {
+            frontiers.inputIdle();
+            advance();
+        }
     }
 
     private void advance() throws Exception {

@@ -115,4 +115,22 @@ class FrontierProtocolTest {
             assertEquals(1, s.driver().operator().droppedBelowResumePositionCount());
         }
     }
+
+    /**
+     * A quiet topic held its last tick forever: with out-of-orderness 0 the input frontier is the
+     * last tick, so its commands drained only when a later record came, and idleness never
+     * advanced time. Once the whole command input is idle, {@code I} moves past the latest command.
+     */
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void quietTopicDrainsItsLastTickOnceIdle(Backend backend) throws Exception {
+        try (DifferentialScenario s = new DifferentialScenario(backend, OPTIONS)) {
+            s.storeFrontier(0);
+            s.command(put("k", "a", 0, 1000)).command(put("k", "b", 1, 2000)).inputFrontier(2000);
+            assertEquals(rows(row("k", "a", 1000), 1), s.actual(), "the last tick waits for a later record or idleness");
+            s.inputIdle();
+            s.assertCollection(rows(row("k", "a", 1000), 1, row("k", "a", 2000), -1, row("k", "b", 2000), 1));
+            assertEquals(2001, s.driver().outputFrontier());
+        }
+    }
 }

@@ -134,6 +134,12 @@ public final class DifferentialScenario implements AutoCloseable {
         return this;
     }
 
+    /** The command input goes idle. */
+    public DifferentialScenario inputIdle() throws Exception {
+        give(OperatorDriver::inputIdle);
+        return this;
+    }
+
     public DifferentialScenario endFeedback() throws Exception {
         give(OperatorDriver::endFeedback);
         return this;

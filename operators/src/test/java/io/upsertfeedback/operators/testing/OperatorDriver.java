@@ -12,6 +12,7 @@ import org.apache.flink.runtime.state.hashmap.HashMapStateBackend;
 import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.runtime.watermarkstatus.WatermarkStatus;
 import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
 
 import java.util.ArrayList;
@@ -104,6 +105,12 @@ public final class OperatorDriver implements AutoCloseable {
     /** Moves {@code P} to {@code frontier} (feedback watermark {@code frontier - 1}). */
     public void persistFrontier(long frontier) throws Exception {
         harness.processWatermark2(new Watermark(frontier - 1));
+        collect();
+    }
+
+    /** The command input goes idle (every source partition quiet). */
+    public void inputIdle() throws Exception {
+        harness.processWatermarkStatus1(WatermarkStatus.IDLE);
         collect();
     }
 
