@@ -26,10 +26,16 @@ import java.util.List;
  * is at most the partition's watermark, so the operator never has to retime it by arrival.
  *
  * <p>Chained right after the Kafka source (same parallelism, forward), it sees each partition's
- * records in offset order. The running maxima are operator state (union list state of
- * {@code [partition, running max]}), checkpointed with the source's offsets, so a restore resumes
- * them exactly; after a rescale every subtask gets every partition's maximum. A job that starts
- * without a checkpoint (rehydration) starts them at its resume positions. Watermarks pass through.
+ * records in offset order. The running maxima are operator list state, one
+ * {@code [partition, running max]} entry per partition read, checkpointed with the source's
+ * offsets: a restore at the same parallelism gives each subtask back its own entries, as the Kafka
+ * source gives it back its own partitions, so the replay's times are the failed attempt's. Not
+ * union state: Flink cannot checkpoint union state once some subtasks of a bounded job finished.
+ * The cost: after a rescale a partition may be read by a subtask that did not get its entry; its
+ * maximum then restarts from the records read (times stay monotone per key through the
+ * operator's per-key rule, but a record may get a lower time than a failed attempt gave it). A
+ * job that starts without a checkpoint (rehydration) starts them at its resume positions.
+ * Watermarks pass through.
  */
 public final class CommandTimes extends AbstractStreamOperator<UpsertCommand>
         implements OneInputStreamOperator<UpsertCommand, UpsertCommand> {
@@ -61,7 +67,7 @@ public final class CommandTimes extends AbstractStreamOperator<UpsertCommand>
     public void initializeState(StateInitializationContext context) throws Exception {
         super.initializeState(context);
         runningMax = new long[0];
-        state = context.getOperatorStateStore().getUnionListState(
+        state = context.getOperatorStateStore().getListState(
                 new ListStateDescriptor<>(STATE_NAME, PrimitiveArrayTypeInfo.LONG_PRIMITIVE_ARRAY_TYPE_INFO));
         for (long[] entry : state.get()) {
             raise((int) entry[0], entry[1]);

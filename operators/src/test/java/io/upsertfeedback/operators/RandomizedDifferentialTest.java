@@ -4,6 +4,7 @@ import io.upsertfeedback.operators.testing.DifferentialScenario;
 import io.upsertfeedback.operators.testing.OperatorDriver.Backend;
 import io.upsertfeedback.operators.testing.SpecModel;
 import org.apache.flink.configuration.MemorySize;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -34,7 +35,8 @@ import java.util.Random;
  *
  * <p>Reproduce a failure with {@code -Dupsert.seed=<seed printed in the failure>}; change the
  * amount with {@code -Dupsert.sequences=<n>} (defaults: 150 on the heap backend, 30 on RocksDB:
- * about 30 s of CPU; a long run: {@code -Dupsert.sequences=10000}).
+ * about 30 s of CPU; a long run: {@code -Dupsert.sequences=10000}, one backend with
+ * {@code -Dupsert.backend=HEAP}).
  */
 class RandomizedDifferentialTest {
     private static final String[] VALUES = {"x", "y", "z"};
@@ -42,6 +44,8 @@ class RandomizedDifferentialTest {
     @ParameterizedTest
     @EnumSource(Backend.class)
     void randomizedDifferential(Backend backend) throws Exception {
+        String only = System.getProperty("upsert.backend");
+        Assumptions.assumeTrue(only == null || only.equals(backend.name()), "-Dupsert.backend=" + only);
         Long fixedSeed = Long.getLong("upsert.seed");
         int sequences = fixedSeed != null ? 1 : Integer.getInteger("upsert.sequences", backend == Backend.ROCKSDB ? 30 : 150);
         long baseSeed = fixedSeed != null ? fixedSeed : new Random().nextLong();
