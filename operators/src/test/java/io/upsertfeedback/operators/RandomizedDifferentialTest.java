@@ -53,6 +53,9 @@ class RandomizedDifferentialTest {
             long seed = baseSeed + i;
             try {
                 new Run(backend, new Random(seed)).run();
+                if ((i + 1) % 250 == 0 && sequences >= 1_000) {
+                    System.out.printf("%s: %d of %d sequences passed (seeds from %d)%n", backend, i + 1, sequences, baseSeed);
+                }
             } catch (Throwable failure) {
                 throw new AssertionError("random sequence failed on " + backend + "; reproduce with -Dupsert.seed=" + seed
                         + "\n" + failure.getMessage(), failure);
