@@ -37,7 +37,7 @@ public final class TieredStoreSink implements Sink<Update> {
 
     public static final ConfigOption<Integer> WINDOW_SIZE = ConfigOptions.key("sink.window-size")
             .intType().defaultValue(32)
-            .withDescription("Storage operations in flight per sink subtask; when all are busy the sink blocks and Flink backpressures.");
+            .withDescription("Storage operations in flight per sink subtask (a batch of inline writes is one operation); when all are busy the sink blocks and Flink backpressures.");
 
     public static final ConfigOption<Integer> BATCH_SIZE = ConfigOptions.key("sink.batch-size")
             .intType().defaultValue(500)
