@@ -3,7 +3,6 @@ package io.upsertfeedback.job;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -166,11 +165,10 @@ class LocalContractTest {
 
     /**
      * partition-move.jsonl: a key whose records move to another partition is ordered across
-     * partitions by time (SPEC section 2): {@code k} ends as {@code three}. Today {@code k} ends as
-     * {@code one} and {@code three} is never emitted.
+     * partitions by time (SPEC section 2): {@code k} ends as {@code three}. Before the order key
+     * became {@code (t, partition, offset)}, {@code k} ended as {@code one}, frozen.
      */
     @Test
-    @Disabled("waits for the operator's cross-partition ordering fix of issue 10 (helper A), not on main yet")
     void aKeyThatMovesToAnotherPartitionIsOrderedByTime(@TempDir Path tmp) throws Exception {
         List<String[]> commands = new ArrayList<>();
         commands.add(new String[] {"k", "one", Long.toString(T0), "1"});
