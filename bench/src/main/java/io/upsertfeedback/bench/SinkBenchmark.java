@@ -122,25 +122,39 @@ public final class SinkBenchmark {
         }
     }
 
+    /** Writes one batch of rows (a {@code Table.put} or a {@code TieredStore.writePlain}). */
+    private interface BatchWrite<T> {
+        void write(List<T> batch) throws Exception;
+    }
+
+    /** Rows {@code 0..count-1}, made by {@code row}, as tasks that each write {@code size} of them with {@code write}. */
+    private static <T> List<Callable<Void>> inBatches(int count, int size, java.util.function.IntFunction<T> row,
+                                                      BatchWrite<T> write) {
+        List<Callable<Void>> batches = new ArrayList<>();
+        for (int first = 0; first < count; first += size) {
+            int from = first;
+            batches.add(() -> {
+                List<T> batch = new ArrayList<>(size);
+                for (int i = from; i < Math.min(count, from + size); i++) {
+                    batch.add(row.apply(i));
+                }
+                write.write(batch);
+                return null;
+            });
+        }
+        return batches;
+    }
+
     /** Raw batched puts of 1,000 rows of the store's row shape, {@link #BATCH_WINDOW} batches in flight. */
     private static double ceiling(EmbeddedBigtable bigtable, String tableName, int count, int valueSize) throws Exception {
         bigtable.createTable(tableName);
         byte[] family = "s".getBytes(StandardCharsets.UTF_8);
         byte[] value = value(valueSize).bytes();
         try (Connection connection = bigtable.connect(); Table table = connection.getTable(TableName.valueOf(tableName))) {
-            List<Callable<Void>> batches = new ArrayList<>();
-            for (int first = 0; first < count; first += CEILING_BATCH) {
-                int from = first;
-                batches.add(() -> {
-                    List<Put> puts = new ArrayList<>(CEILING_BATCH);
-                    for (int i = from; i < Math.min(count, from + CEILING_BATCH); i++) {
-                        puts.add(new Put(key("c", i)).addColumn(family, "m".getBytes(StandardCharsets.UTF_8), i, value)
-                                .addColumn(family, "d".getBytes(StandardCharsets.UTF_8), i, value));
-                    }
-                    table.put(puts);
-                    return null;
-                });
-            }
+            List<Callable<Void>> batches = inBatches(count, CEILING_BATCH,
+                    i -> new Put(key("c", i)).addColumn(family, "m".getBytes(StandardCharsets.UTF_8), i, value)
+                            .addColumn(family, "d".getBytes(StandardCharsets.UTF_8), i, value),
+                    table::put);
             return count * 1e9 / timed(BATCH_WINDOW, batches);
         }
     }
@@ -150,18 +164,8 @@ public final class SinkBenchmark {
         UpsertValue value = value(valueSize);
         try (StoreHandle handle = Stores.open(config, "bench-plain")) {
             TieredStore store = handle.store();
-            List<Callable<Void>> batches = new ArrayList<>();
-            for (int first = 0; first < count; first += PLAIN_BATCH) {
-                int from = first;
-                batches.add(() -> {
-                    List<TieredStore.Prepared> batch = new ArrayList<>(PLAIN_BATCH);
-                    for (int i = from; i < Math.min(count, from + PLAIN_BATCH); i++) {
-                        batch.add(store.prepare(new TieredStore.Write(key("p", i), value, i, 0, i)));
-                    }
-                    store.writePlain(batch);
-                    return null;
-                });
-            }
+            List<Callable<Void>> batches = inBatches(count, PLAIN_BATCH,
+                    i -> store.prepare(new TieredStore.Write(key("p", i), value, i, 0, i)), store::writePlain);
             return count * 1e9 / timed(BATCH_WINDOW, batches);
         }
     }
