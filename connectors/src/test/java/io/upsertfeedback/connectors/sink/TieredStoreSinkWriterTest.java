@@ -194,8 +194,11 @@ class TieredStoreSinkWriterTest {
         faults.on("putAll", 0, Faults.Kind.PERMANENT);
         writer.write(insert("a", "va", 1), null);
         writer.write(insert("b", "vb", 1), null);
-        writer.writeWatermark(new Watermark(1));
-        IOException failure = assertThrows(IOException.class, () -> writer.flush(false));
+        // the failure surfaces at the first writer call after it happened: the watermark, or at the latest the flush
+        IOException failure = assertThrows(IOException.class, () -> {
+            writer.writeWatermark(new Watermark(1));
+            writer.flush(false);
+        });
         assertTrue(failure.getMessage().contains("test-store"), failure.getMessage());
         assertTrue(("va".equals(stored("a"))) != ("vb".equals(stored("b"))), "exactly the other operation succeeded");
         assertEquals(Long.MIN_VALUE, frontier.read().p(), "the frontier never passes a failed write");
