@@ -199,6 +199,7 @@ class TieredStoreSinkWriterTest {
             writer.writeWatermark(new Watermark(1));
             writer.flush(false);
         });
+        writer.executor().awaitIdle(); // the neighbour may still be in flight when the watermark call threw
         assertTrue(failure.getMessage().contains("test-store"), failure.getMessage());
         assertTrue(("va".equals(stored("a"))) != ("vb".equals(stored("b"))), "exactly the other operation succeeded");
         assertEquals(Long.MIN_VALUE, frontier.read().p(), "the frontier never passes a failed write");
