@@ -4,6 +4,7 @@ import io.upsertfeedback.connectors.embedded.EmbeddedBigtable;
 import io.upsertfeedback.connectors.embedded.EmbeddedKafka;
 import io.upsertfeedback.connectors.kafka.KafkaCommandSource;
 import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
+import io.upsertfeedback.connectors.sink.TieredStoreSink;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.StoreOptions;
 import io.upsertfeedback.connectors.store.Stores;
@@ -176,6 +177,9 @@ final class LocalMode {
         ProgressMetrics.reporterConfig().forEach(conf::setString);
         StoreHandle store = Stores.open(conf, "local-client");
         resources.push(store);
+        if (earlierStore.isPresent()) {
+            awaitEarlierLease(store, conf.get(TieredStoreSink.WRITER_LEASE), stop);
+        }
 
         Path produced = dataDir.resolve(INPUT_FILE);
         if (input != null && Files.exists(produced)) {
@@ -323,6 +327,27 @@ final class LocalMode {
      * The Bigtable emulator an earlier run in {@code dataDir} left running (it was killed with
      * SIGKILL, so it could not stop it), if it still runs: its store survived.
      */
+    /**
+     * A run killed without stopping its job (SIGKILL, a crash) leaves its writer's lease on the
+     * store; the new job's writer would be refused until it expires ({@code sink.writer-lease},
+     * see {@code PersistFrontier}). The earlier run is gone (its broker's data directory is ours
+     * now), so its lease can only expire: wait for that, at most one lease and a margin, instead of
+     * submitting a job that fails. Fencing stays the store's: if the lease is still live after the
+     * wait, the job's writer fails naming the holder.
+     */
+    private static void awaitEarlierLease(StoreHandle store, Duration lease, AtomicBoolean stop) throws IOException {
+        String holder = store.frontier().leaseHolder();
+        if (holder == null) {
+            return;
+        }
+        System.out.printf("the earlier run's writer (epoch %s) still holds the store's lease: waiting up to %d s for it to expire (%s)%n",
+                holder, lease.toSeconds(), TieredStoreSink.WRITER_LEASE.key());
+        long deadline = System.nanoTime() + lease.plusSeconds(5).toNanos();
+        while (store.frontier().leaseHolder() != null && !stop.get() && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(250));
+        }
+    }
+
     private static Optional<EmbeddedBigtable> earlierEmulator(Path dataDir) throws IOException {
         Path file = dataDir.resolve(EMULATOR_FILE);
         if (!Files.exists(file)) {

@@ -235,9 +235,11 @@ class LocalContractTest {
         }
         Path input = Files.writeString(tmp.resolve("input.jsonl"), lines.toString());
         Path first = tmp.resolve("first.txt");
-        Process killed = startLocal(tmp, first, "--input", input.toString(), "--exit-when-done");
+        // a progress line every 100 ms: the kill lands while keys are stored and P is still below the input's end
+        Process killed = startLocal(tmp, first, "--input", input.toString(), "--exit-when-done", "-Dlocal.progress-interval=100 ms");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
-        while (!Files.readString(first).matches("(?s).*\\| store [1-9][0-9,]* keys.*") && killed.isAlive() && System.nanoTime() < deadline) {
+        while (!Files.readString(first).matches("(?s).*\\| P [0-9:]+ \\| store [1-9][0-9,]* keys.*") && killed.isAlive()
+                && System.nanoTime() < deadline) {
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
         }
         assertTrue(killed.isAlive() && !Files.readString(first).contains("done:"), "not mid-input:\n" + Files.readString(first));
@@ -362,8 +364,8 @@ class LocalContractTest {
                 "-Dlog4j2.configurationFile=" + repo.resolve("flink-conf/log4j-console.properties"),
                 "-cp", System.getProperty("java.class.path"), Main.class.getName(),
                 "local", "--conf-dir", repo.resolve("flink-conf").toString()));
-        command.addAll(List.of(args));
         command.addAll(List.of("-Dlocal.data-dir=" + tmp.resolve("data"), "-Drest.bind-port=0", "-Dlocal.progress-interval=2 s"));
+        command.addAll(List.of(args)); // a -D among them overrides the defaults above
         return new ProcessBuilder(command).redirectOutput(stdout.toFile()).redirectErrorStream(true).start();
     }
 

@@ -1,5 +1,6 @@
 package io.upsertfeedback.job;
 
+import io.upsertfeedback.connectors.sink.TieredStoreSink;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.Stores;
 import org.apache.flink.configuration.Configuration;
@@ -81,12 +82,15 @@ class RehydrationTest {
     }
 
     /**
-     * 10,000 commands; stop with a savepoint at parallelism 1, restart from it at 2, stop with a
-     * savepoint again, finish at 1. The store equals the oracle.
+     * 10,000 commands; stop with a savepoint at parallelism 1, restart from it at once at 2, stop
+     * with a savepoint again, finish at 1. The store equals the oracle. The writer lease is 30 s
+     * and each job is submitted right after the stop: before the fix (issue 13) the stopped job's
+     * live lease fenced its own successor off, which then failed without restarts.
      */
     @Test
-    void savepointRestartsAtAnotherParallelism(@TempDir Path dir) throws Exception {
+    void savepointRestartsAtAnotherParallelismWithoutWaitingForTheLease(@TempDir Path dir) throws Exception {
         Configuration conf = harness.conf("rescale", dir, 4, Duration.ofSeconds(2));
+        conf.set(TieredStoreSink.WRITER_LEASE, Duration.ofSeconds(30));
         LoopHarness.Input input = new LoopHarness.Input();
         harness.produce("rescale", input, 10_000, 1_000, 400, T0, new Random(5));
 
@@ -101,7 +105,6 @@ class RehydrationTest {
             LoopHarness.awaitFrontierPast(conf, job, T0 + (i + 1) * 6_000L, Duration.ofSeconds(60));
             savepoint = job.stopWithSavepoint(false, dir.resolve("savepoints").toUri().toString(), SavepointFormatType.CANONICAL)
                     .get(60, TimeUnit.SECONDS);
-            harness.awaitLeaseExpired(conf);
         }
         LoopHarness.assertStore(conf, input.expected());
         assertEquals(Long.MAX_VALUE, LoopHarness.frontier(conf));
@@ -114,7 +117,7 @@ class RehydrationTest {
     @Test
     void secondWriterFailsFast(@TempDir Path dir) throws Exception {
         Configuration conf = harness.conf("fenced", dir, 4, Duration.ofSeconds(2));
-        conf.set(io.upsertfeedback.connectors.sink.TieredStoreSink.WRITER_LEASE, Duration.ofSeconds(30));
+        conf.set(TieredStoreSink.WRITER_LEASE, Duration.ofSeconds(30));
         LoopHarness.Input input = new LoopHarness.Input();
         harness.produce("fenced", input, 10_000, 1_000, 400, T0, new Random(3));
 

@@ -1,22 +1,32 @@
 package io.upsertfeedback.connectors.sink;
 
 import io.upsertfeedback.connectors.store.FencedException;
+import io.upsertfeedback.connectors.store.PersistFrontier;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.store.TierWrapper;
 import io.upsertfeedback.operators.Update;
 import org.apache.flink.api.connector.sink2.Sink;
-import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
+import org.apache.flink.api.connector.sink2.SupportsWriterState;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.runtime.execution.SuppressRestartsException;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Flink Sink V2 writing the operator's {@link Update} stream into the tiered store and advancing
@@ -30,9 +40,11 @@ import java.util.UUID;
  *
  * Connect it forward from the operator with the same parallelism. The writer epoch is chosen
  * when the sink is built, so it survives failovers of the same job (they keep writing) but a
- * newly submitted job gets a new one (and fails fast while the old one still holds the lease).
+ * newly submitted job gets a new one: it fails fast while another job holds the lease, unless it
+ * was restored from that job's checkpoint or savepoint (the epoch is the writer state), in which
+ * case it takes over at once and fences the old job ({@link PersistFrontier#claim}).
  */
-public final class TieredStoreSink implements Sink<Update> {
+public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<Update, String> {
     private static final long serialVersionUID = 1L;
 
     public static final ConfigOption<Integer> WINDOW_SIZE = ConfigOptions.key("sink.window-size")
@@ -70,18 +82,86 @@ public final class TieredStoreSink implements Sink<Update> {
     }
 
     @Override
-    public SinkWriter<Update> createWriter(WriterInitContext context) throws IOException {
+    public StatefulSinkWriter<Update, String> createWriter(WriterInitContext context) throws IOException {
+        return restoreWriter(context, List.of());
+    }
+
+    /**
+     * A writer for a subtask attempt. {@code recoveredState} holds the writer epochs of the job
+     * whose checkpoint or savepoint this one was restored from: this job succeeds them
+     * ({@link PersistFrontier#claim}), so {@code flink run -s} right after {@code flink stop} starts
+     * at once instead of waiting for the stopped job's lease.
+     *
+     * @throws SuppressRestartsException wrapping {@link FencedException} while another job holds the store
+     */
+    @Override
+    public StatefulSinkWriter<Update, String> restoreWriter(WriterInitContext context, Collection<String> recoveredState) throws IOException {
         int subtask = context.getTaskInfo().getIndexOfThisSubtask();
         StoreHandle handle = Stores.open(config, epoch + "/" + subtask + "/" + UUID.randomUUID(), tiers);
         try {
-            return new TieredStoreSinkWriter(handle, epoch, subtask, context.getTaskInfo().getNumberOfParallelSubtasks(),
-                    config.get(WINDOW_SIZE), config.get(BATCH_SIZE), config.get(CONSOLIDATION_BUFFER), config.get(WRITER_LEASE), context.metricGroup());
+            Duration lease = config.get(WRITER_LEASE);
+            PersistFrontier.Lease claimed = claim(handle.frontier(), recoveredState, context.getRestoredCheckpointId().isPresent(),
+                    subtask, context.getTaskInfo().getNumberOfParallelSubtasks(), lease);
+            return new TieredStoreSinkWriter(handle, claimed, epoch, subtask, config.get(WINDOW_SIZE), config.get(BATCH_SIZE),
+                    config.get(CONSOLIDATION_BUFFER), lease, context.metricGroup());
         } catch (FencedException e) {
             closeQuietly(handle, e);
             throw new SuppressRestartsException(e);
         } catch (IOException | RuntimeException e) {
             closeQuietly(handle, e);
             throw e;
+        }
+    }
+
+    /**
+     * Claims the subtask's column, succeeding the epochs in {@code recoveredState}. Writer state is
+     * split among the subtasks on restore (Flink's list-state redistribution), so after scaling up
+     * some restored subtasks hold none: such a subtask cannot tell whom it succeeds, and when it is
+     * refused it retries, for at most one lease, until a sibling holding the state has taken the
+     * store over for this epoch (or the old lease expired).
+     */
+    private PersistFrontier.Lease claim(PersistFrontier frontier, Collection<String> recoveredState, boolean restored,
+                                        int subtask, int parallelism, Duration lease) throws IOException {
+        Set<String> predecessors = new HashSet<>(recoveredState);
+        predecessors.remove(epoch);
+        long deadline = System.nanoTime() + lease.toNanos();
+        while (true) {
+            try {
+                return frontier.claim(epoch, predecessors, subtask, parallelism, lease);
+            } catch (FencedException e) {
+                if (!restored || !recoveredState.isEmpty() || System.nanoTime() >= deadline) {
+                    throw e;
+                }
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
+            }
+        }
+    }
+
+    @Override
+    public SimpleVersionedSerializer<String> getWriterStateSerializer() {
+        return EpochSerializer.INSTANCE;
+    }
+
+    /** Writer state: one writer epoch, UTF-8; version 1. */
+    private enum EpochSerializer implements SimpleVersionedSerializer<String> {
+        INSTANCE;
+
+        @Override
+        public int getVersion() {
+            return 1;
+        }
+
+        @Override
+        public byte[] serialize(String epoch) {
+            return epoch.getBytes(StandardCharsets.UTF_8);
+        }
+
+        @Override
+        public String deserialize(int version, byte[] serialized) throws IOException {
+            if (version != 1) {
+                throw new IOException("unknown writer state version " + version + " of the tiered-store sink");
+            }
+            return new String(serialized, StandardCharsets.UTF_8);
         }
     }
 

@@ -6,7 +6,7 @@ import io.upsertfeedback.connectors.store.StoreMetrics;
 import io.upsertfeedback.connectors.store.TieredStore;
 import io.upsertfeedback.operators.Update;
 import org.apache.flink.api.common.eventtime.Watermark;
-import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
 import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.MetricGroup;
 import org.slf4j.Logger;
@@ -35,11 +35,10 @@ import java.util.function.LongSupplier;
  *       submitted so far is acknowledged.</li>
  * </ol>
  *
- * <p><b>Start.</b> Claims the store's frontier for the job's writer epoch (failing fast, with the
- * store and the running writer named, while another job holds the lease), then resolves the cleanup
- * notes left by earlier attempts of this subtask and by other epochs, fencing each row first
- * ({@link io.upsertfeedback.connectors.store.Cleaner#resolveFenced}), so that an earlier attempt
- * still running cannot commit a pointer to an object that recovery deletes. The store's owner name
+ * <p><b>Start.</b> Holding its attempt's claim of the store's frontier (see {@link TieredStoreSink}),
+ * resolves the cleanup notes left by earlier attempts of this subtask and by other epochs, fencing
+ * each row first ({@link io.upsertfeedback.connectors.store.Cleaner#resolveFenced}), so that an
+ * earlier attempt still running cannot commit a pointer to an object that recovery deletes. The store's owner name
  * is {@code epoch/subtask/attempt}: every attempt has its own.
  *
  * <p><b>Flush</b> (before every checkpoint and at end of input): writes out every group, waits for
@@ -47,11 +46,12 @@ import java.util.function.LongSupplier;
  * unacknowledged writes. At end of input the subtask also releases its lease. Any failed write
  * fails the job at the next call, and the frontier never passes it (SPEC 4.8, 4.11).
  */
-final class TieredStoreSinkWriter implements SinkWriter<Update> {
+final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String> {
     private static final Logger LOG = LoggerFactory.getLogger(TieredStoreSinkWriter.class);
 
     private final StoreHandle handle;
     private final TieredStore store;
+    private final String epoch;
     private final int batchSize;
     private final Consolidator consolidator;
     private final WindowedExecutor executor;
@@ -62,12 +62,13 @@ final class TieredStoreSinkWriter implements SinkWriter<Update> {
     private long submittedWrites;
     private volatile long watermarkFrontier = Long.MIN_VALUE;
 
-    TieredStoreSinkWriter(StoreHandle handle, String epoch, int subtask, int parallelism, int windowSize, int batchSize,
+    /** @param claimed this attempt's hold on the store's frontier, claimed for {@code epoch} and {@code subtask} */
+    TieredStoreSinkWriter(StoreHandle handle, PersistFrontier.Lease claimed, String epoch, int subtask, int windowSize, int batchSize,
                           int consolidationCapacity, Duration lease, MetricGroup metrics) throws IOException {
         this.handle = handle;
         this.store = handle.store();
+        this.epoch = epoch;
         this.batchSize = batchSize;
-        PersistFrontier.Lease claimed = handle.frontier().claim(epoch, subtask, parallelism, lease);
         // earlier attempts of this subtask (a zombie among them cannot commit past the fenced rows) and other jobs
         String mine = epoch + "/" + subtask + "/";
         int recovered = store.recoverPendingCleanups(owner -> owner.startsWith(mine) || !owner.startsWith(epoch + "/"));
@@ -177,6 +178,12 @@ final class TieredStoreSinkWriter implements SinkWriter<Update> {
         if (endOfInput) {
             publisher.releaseLease();
         }
+    }
+
+    /** The writer state: the job's writer epoch, so that a job restored from this snapshot succeeds it ({@link PersistFrontier#claim}). */
+    @Override
+    public List<String> snapshotState(long checkpointId) {
+        return List.of(epoch);
     }
 
     private void checkFailure() throws IOException {

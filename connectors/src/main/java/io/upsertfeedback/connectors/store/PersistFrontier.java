@@ -2,6 +2,7 @@ package io.upsertfeedback.connectors.store;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.Set;
 
 /**
  * The store's persist frontier {@code P} and the source positions recorded with it, kept apart from
@@ -15,7 +16,8 @@ import java.time.Duration;
  *
  * <p><b>Fencing, per attempt.</b> One job (a writer epoch) owns the frontier at a time: a claim by
  * another epoch fails with {@link FencedException} (naming the store and the holder) while the
- * holder's lease is live, and otherwise takes every column over. Within the job, each claim is a
+ * holder's lease is live (unless the claimer succeeds the holder, see {@link #claim}), and otherwise
+ * takes every column over. Within the job, each claim is a
  * new attempt of its subtask and takes that subtask's column over. Every write of a {@link Lease}
  * is conditioned, in the same mutation, on the column still being the one this lease last wrote,
  * so a writer whose column was taken over (a zombie attempt after a failover, an old job) gets
@@ -39,10 +41,24 @@ public interface PersistFrontier extends AutoCloseable {
      * Claims subtask {@code subtask}'s column for a new attempt of job {@code epoch} running with
      * {@code parallelism} subtasks (see the class doc); a claim never moves {@code P}.
      *
+     * <p><b>Succession.</b> {@code predecessors} are the writer epochs whose checkpoint or savepoint
+     * this job was restored from ({@code flink run -s}, the sink's writer state): the job takes over
+     * from them. A live lease of a predecessor does not keep the claim out, so a job stopped with a
+     * savepoint and resubmitted from it starts at once; if the predecessor still runs (a savepoint
+     * taken without stopping), its writers are fenced at their next write. This is the rule of
+     * Kafka's transactional producers, where a new producer with the same {@code transactional.id}
+     * fences the earlier one; a job restored from someone else's snapshot is still refused.
+     *
+     * @param predecessors epochs this claim succeeds (empty for a job started without a snapshot)
      * @param lease how long a silent owner keeps other jobs out
-     * @throws FencedException while another epoch holds a live lease
+     * @throws FencedException while another epoch, not among {@code predecessors}, holds a live lease
      */
-    Lease claim(String epoch, int subtask, int parallelism, Duration lease) throws IOException;
+    Lease claim(String epoch, Set<String> predecessors, int subtask, int parallelism, Duration lease) throws IOException;
+
+    /** {@link #claim(String, Set, int, int, Duration)} by a job that succeeds no other. */
+    default Lease claim(String epoch, int subtask, int parallelism, Duration lease) throws IOException {
+        return claim(epoch, Set.of(), subtask, parallelism, lease);
+    }
 
     /** One subtask attempt's hold on its column. */
     interface Lease {

@@ -28,6 +28,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
@@ -86,8 +87,8 @@ class TieredStoreSinkWriterTest {
             }
 
             @Override
-            public Lease claim(String epoch, int subtask, int parallelism, Duration lease) throws IOException {
-                return Faults.wrap(Lease.class, real.claim(epoch, subtask, parallelism, lease), faults);
+            public Lease claim(String epoch, Set<String> predecessors, int subtask, int parallelism, Duration lease) throws IOException {
+                return Faults.wrap(Lease.class, real.claim(epoch, predecessors, subtask, parallelism, lease), faults);
             }
 
             @Override
@@ -95,7 +96,8 @@ class TieredStoreSinkWriterTest {
                 real.close();
             }
         };
-        writer = new TieredStoreSinkWriter(new StoreHandle(store, frontier, "test-store"), "epoch", 0, 1, WINDOW, batchSize,
+        writer = new TieredStoreSinkWriter(new StoreHandle(store, frontier, "test-store"), frontier.claim("epoch", 0, 1, Duration.ofMinutes(1)),
+                "epoch", 0, WINDOW, batchSize,
                 consolidation, Duration.ofMinutes(1), new UnregisteredMetricsGroup());
     }
 

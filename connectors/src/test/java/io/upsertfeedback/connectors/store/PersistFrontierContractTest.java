@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -83,6 +84,23 @@ public abstract class PersistFrontierContractTest {
         assertNull(frontier.leaseHolder());
         frontier.claim("e2", 0, 1, MINUTE);
         assertEquals("e2", frontier.leaseHolder());
+    }
+
+    /**
+     * Issue 13: a job stopped with a savepoint kept its lease, so the job resubmitted from that
+     * savepoint was refused until the lease expired. A successor (restored from the holder's
+     * snapshot) takes over a live lease at once and fences the holder; anyone else is still refused.
+     */
+    @Test
+    void aJobRestoredFromTheHoldersSnapshotTakesOverItsLiveLease() throws IOException {
+        PersistFrontier.Lease old = frontier.claim("e1", 0, 1, MINUTE);
+        old.advance(at(5L, Map.of(0, 3L)));
+        assertThrows(FencedException.class, () -> frontier.claim("e2", Set.of("e0"), 0, 2, MINUTE), "not e1's successor");
+        frontier.claim("e2", Set.of("e1"), 0, 2, MINUTE);
+        assertEquals("e2", frontier.leaseHolder());
+        assertEquals(at(5L, Map.of(0, 3L)), frontier.read(), "a takeover never moves P");
+        assertThrows(FencedException.class, () -> old.advance(at(9L, Map.of())));
+        assertThrows(FencedException.class, () -> frontier.claim("e1", 0, 1, MINUTE), "the predecessor cannot come back");
     }
 
     @Test

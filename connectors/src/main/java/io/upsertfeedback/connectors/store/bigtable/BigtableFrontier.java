@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.function.LongSupplier;
 
@@ -46,8 +47,8 @@ import static io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier
  * only moves forward: it is the only writer of its bytes, and it ignores lower frontiers.
  *
  * <p><b>Leases between jobs.</b> A claim by another epoch is refused while one of the owner's
- * heartbeats is younger than the owner's lease, measured on the claimer's clock; released subtasks
- * (heartbeat 0) do not count. This decides only when a new job may start; which writer may write
+ * heartbeats is younger than the owner's lease, measured on the claimer's clock, unless the owner
+ * is among the claimer's predecessors; released subtasks (heartbeat 0) do not count. This decides only when a new job may start; which writer may write
  * is decided by the conditions above, never by clocks.
  */
 public final class BigtableFrontier implements PersistFrontier {
@@ -155,7 +156,7 @@ public final class BigtableFrontier implements PersistFrontier {
     }
 
     @Override
-    public Lease claim(String epoch, int subtask, int parallelism, Duration lease) throws IOException {
+    public Lease claim(String epoch, Set<String> predecessors, int subtask, int parallelism, Duration lease) throws IOException {
         if (subtask < 0 || subtask >= parallelism) {
             throw new IllegalArgumentException("subtask " + subtask + " of " + parallelism);
         }
@@ -166,7 +167,7 @@ public final class BigtableFrontier implements PersistFrontier {
             byte[] n = r.getValue(FAMILY, PARALLELISM);
             long now = clock.getAsLong();
             if (owner == null || !epoch.equals(new String(owner, StandardCharsets.UTF_8))) {
-                if (owner != null && live(r)) {
+                if (owner != null && live(r) && !predecessors.contains(new String(owner, StandardCharsets.UTF_8))) {
                     throw new FencedException("store " + storeName + " is being written by another job (writer epoch "
                             + new String(owner, StandardCharsets.UTF_8) + "): stop that job first, or wait until its lease of "
                             + ByteBuffer.wrap(r.getValue(FAMILY, LEASE)).getLong() + " ms (sink.writer-lease) has expired");

@@ -7,6 +7,7 @@ import io.upsertfeedback.connectors.store.PersistFrontier;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 
@@ -49,11 +50,11 @@ public final class InMemoryFrontier implements PersistFrontier {
     }
 
     @Override
-    public synchronized Lease claim(String epoch, int subtask, int n, Duration lease) throws FencedException {
+    public synchronized Lease claim(String epoch, Set<String> predecessors, int subtask, int n, Duration lease) throws FencedException {
         String token = epoch + "/" + subtask + "/" + UUID.randomUUID();
         long now = System.currentTimeMillis();
         if (!epoch.equals(owner) || parallelism != n || !columns.containsKey(subtask)) {
-            if (!epoch.equals(owner) && owner != null && live()) {
+            if (!epoch.equals(owner) && owner != null && live() && !predecessors.contains(owner)) {
                 throw new FencedException("store in memory is being written by another job (writer epoch " + owner + ")");
             }
             FrontierState folded = read();
