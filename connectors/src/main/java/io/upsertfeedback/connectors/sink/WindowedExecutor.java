@@ -1,7 +1,11 @@
 package io.upsertfeedback.connectors.sink;
 
+import io.upsertfeedback.connectors.store.Pools;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
-import java.io.InterruptedIOException;
+import java.time.Duration;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -36,6 +40,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * completion, on the completing thread.
  */
 final class WindowedExecutor implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(WindowedExecutor.class);
+    /** How long {@link #close} waits for the operations in flight. */
+    static final Duration CLOSE_GRACE = Duration.ofSeconds(30);
 
     /** One storage operation. */
     @FunctionalInterface
@@ -164,14 +171,14 @@ final class WindowedExecutor implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops after the operations in flight have finished (at most {@link #CLOSE_GRACE}, see
+     * {@link Pools#stopAfterRunning}): a cancelled sink never leaves one running behind it.
+     */
     @Override
-    public void close() throws InterruptedIOException {
-        pool.shutdownNow();
-        try {
-            pool.awaitTermination(30, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while stopping storage operations");
+    public void close() {
+        if (!Pools.stopAfterRunning(pool, CLOSE_GRACE)) {
+            LOG.warn("storage operations still running {} after close; interrupted", CLOSE_GRACE);
         }
     }
 }

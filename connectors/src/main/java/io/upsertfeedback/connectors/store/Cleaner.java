@@ -5,6 +5,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -151,8 +152,12 @@ public final class Cleaner implements AutoCloseable {
         return maxCapacity - capacity.availablePermits();
     }
 
+    /**
+     * Resolves the notes already submitted, for at most 10 s (see {@link Pools#stopAfterRunning});
+     * a note not resolved by then stays stored for the next writer's recovery.
+     */
     @Override
     public void close() {
-        pool.shutdownNow();
+        Pools.stopAfterRunning(pool, Duration.ofSeconds(10));
     }
 }
