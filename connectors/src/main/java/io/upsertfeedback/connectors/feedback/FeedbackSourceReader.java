@@ -18,6 +18,7 @@ import org.apache.flink.metrics.Gauge;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -45,11 +46,13 @@ final class FeedbackSourceReader implements SourceReader<UpsertCommand, Feedback
     private long rehydrationStart;
     private long emittedFrontier = Long.MIN_VALUE;
     private long nextPoll;
+    private FrontierPoll poll;
 
     FeedbackSourceReader(Configuration storeConfig, Duration pollInterval, SourceReaderContext context) {
         this.storeConfig = storeConfig;
         this.pollMillis = Math.max(1, pollInterval.toMillis());
         this.keysLoaded = context.metricGroup().counter("feedbackKeysLoaded");
+        context.metricGroup().gauge("feedbackPollFailures", (Gauge<Long>) () -> poll == null ? 0 : poll.failures());
         context.metricGroup().gauge("rehydrationLatencyMs", (Gauge<Long>) () -> rehydrationMillis);
     }
 
@@ -87,7 +90,8 @@ final class FeedbackSourceReader implements SourceReader<UpsertCommand, Feedback
         if (now >= nextPoll) {
             nextPoll = now + pollMillis;
             // an empty store still speaks: the operator emits nothing until it knows P (SPEC 3.10)
-            long p = Math.max(frontier.read().p(), Frontiers.EMPTY_STORE);
+            OptionalLong read = poll.read(() -> frontier.read().p());
+            long p = read.isEmpty() ? Long.MIN_VALUE : Math.max(read.getAsLong(), Frontiers.EMPTY_STORE);
             if (p > emittedFrontier) {
                 emittedFrontier = p;
                 output.emitWatermark(new Watermark(p - 1));
@@ -128,6 +132,7 @@ final class FeedbackSourceReader implements SourceReader<UpsertCommand, Feedback
         split = splits.get(0);
         try {
             handle = Stores.open(storeConfig, "feedback-reader");
+            poll = new FrontierPoll(handle.store().retrier().patience(), System::nanoTime);
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("cannot open the store for the feedback source", e);
         }

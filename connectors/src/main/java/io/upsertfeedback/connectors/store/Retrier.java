@@ -60,6 +60,18 @@ public final class Retrier {
         }
     }
 
+    /**
+     * The longest a call keeps retrying: the sum of the backoff caps of all its retries (jitter only
+     * shortens them). Polling readers use it as how long a failing read may go on before they fail.
+     */
+    public Duration patience() {
+        long total = 0;
+        for (int attempt = 1; attempt < maxAttempts; attempt++) {
+            total += Math.min(maxMillis, initialMillis << Math.min(attempt - 1, 20));
+        }
+        return Duration.ofMillis(total);
+    }
+
     public long retries() {
         return retries.sum();
     }
