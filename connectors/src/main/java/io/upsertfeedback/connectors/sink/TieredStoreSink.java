@@ -6,6 +6,7 @@ import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.store.TierWrapper;
 import io.upsertfeedback.operators.Update;
+import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
 import org.apache.flink.api.connector.sink2.SupportsWriterState;
@@ -13,6 +14,7 @@ import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.runtime.execution.SuppressRestartsException;
 
@@ -56,8 +58,15 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
             .withDescription("Inline writes sent to storage in one batch (one round trip); a batch takes one place in the window.");
 
     public static final ConfigOption<Integer> CONSOLIDATION_BUFFER = ConfigOptions.key("sink.consolidation-buffer")
-            .intType().defaultValue(4096)
-            .withDescription("(key, time) groups held for consolidation before the oldest is written without waiting for the watermark.");
+            .intType().defaultValue(100_000)
+            .withDescription("Keys held per sink subtask while their writes wait for the watermark or for a free place in the window; "
+                    + "a held key absorbs its later updates into one write (what lets a backlog spanning many ticks catch up at the "
+                    + "speed of one tick). Beyond it, the eldest key is written at once and the sink blocks while storage is busy.");
+
+    public static final ConfigOption<MemorySize> CONSOLIDATION_BUFFER_SIZE = ConfigOptions.key("sink.consolidation-buffer-size")
+            .memoryType().defaultValue(MemorySize.parse("64mb"))
+            .withDescription("Bytes of keys and values held per sink subtask (see sink.consolidation-buffer, whichever limit is reached first); "
+                    + "this much heap per subtask.");
 
     public static final ConfigOption<Duration> WRITER_LEASE = ConfigOptions.key("sink.writer-lease")
             .durationType().defaultValue(Duration.ofSeconds(30))
@@ -99,11 +108,13 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
         int subtask = context.getTaskInfo().getIndexOfThisSubtask();
         StoreHandle handle = Stores.open(config, epoch + "/" + subtask + "/" + UUID.randomUUID(), tiers);
         try {
-            Duration lease = config.get(WRITER_LEASE);
+            TieredStoreSinkWriter.Settings settings = new TieredStoreSinkWriter.Settings(config.get(WINDOW_SIZE), config.get(BATCH_SIZE),
+                    config.get(CONSOLIDATION_BUFFER), config.get(CONSOLIDATION_BUFFER_SIZE).getBytes(), config.get(WRITER_LEASE));
             PersistFrontier.Lease claimed = claim(handle.frontier(), recoveredState, context.getRestoredCheckpointId().isPresent(),
-                    subtask, context.getTaskInfo().getNumberOfParallelSubtasks(), lease);
-            return new TieredStoreSinkWriter(handle, claimed, epoch, subtask, config.get(WINDOW_SIZE), config.get(BATCH_SIZE),
-                    config.get(CONSOLIDATION_BUFFER), lease, context.metricGroup());
+                    subtask, context.getTaskInfo().getNumberOfParallelSubtasks(), settings.lease());
+            MailboxExecutor mailbox = context.getMailboxExecutor();
+            return new TieredStoreSinkWriter(handle, claimed, epoch, subtask, settings,
+                    action -> mailbox.execute(action::run, "tiered-store sink: write held updates"), context.metricGroup());
         } catch (FencedException e) {
             closeQuietly(handle, e);
             throw new SuppressRestartsException(e);
@@ -213,6 +224,9 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
             }
             if (config.getOptional(CONSOLIDATION_BUFFER).orElse(1) < 1) {
                 throw new IllegalArgumentException("sink.consolidation-buffer must be at least 1");
+            }
+            if (config.getOptional(CONSOLIDATION_BUFFER_SIZE).map(MemorySize::getBytes).orElse(1L) < 1) {
+                throw new IllegalArgumentException("sink.consolidation-buffer-size must be at least 1 byte");
             }
             return new TieredStoreSink(config.clone(), epoch != null ? epoch : UUID.randomUUID().toString(), tiers);
         }

@@ -13,26 +13,36 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 
 /**
  * One sink subtask: glue between Flink and three parts with one job each.
  *
  * <ol>
- *   <li>{@link Consolidator}: data updates become one net write per {@code (key, time)}.</li>
+ *   <li>{@link Consolidator}: data updates are held per key, and sum up to one net write per key,
+ *       until the watermark has passed the key and the window has a free place (or the
+ *       consolidator is full): while storage keeps up a key is written as soon as the watermark
+ *       passes it; while storage is the bottleneck a key absorbs its later updates instead of
+ *       being written once per tick (SPEC 3.12). A completed operation has the task thread
+ *       (Flink's mailbox) write what waits.</li>
  *   <li>{@link WindowedExecutor}: writes run in a bounded window, in order per key. Inline writes
- *       of keys whose previous value was inline (or absent) go in batches of {@code batchSize}
- *       plain versioned writes ({@link TieredStore#writePlain}); a write that involves a large value,
- *       new or previous, takes the store's conditional path on its own ({@link TieredStore#write}).</li>
+ *       of keys none of whose summed values is large go in batches of {@code batchSize} plain
+ *       versioned writes ({@link TieredStore#writePlain}); a write that involves a large value,
+ *       new, previous or in between, takes the store's conditional path on its own
+ *       ({@link TieredStore#write}).</li>
  *   <li>{@link FrontierPublisher}: a watermark {@code w} marks frontier {@code w + 1}, with the
- *       source positions of the latest progress marker at or below it, for when every write
- *       submitted so far is acknowledged.</li>
+ *       source positions of the latest progress marker at or below it, once no key held is below
+ *       it, for when every write submitted by then is acknowledged.</li>
  * </ol>
  *
  * <p><b>Start.</b> Holding its attempt's claim of the store's frontier (see {@link TieredStoreSink}),
@@ -41,12 +51,14 @@ import java.util.function.LongSupplier;
  * earlier attempt still running cannot commit a pointer to an object that recovery deletes. The store's owner name
  * is {@code epoch/subtask/attempt}: every attempt has its own.
  *
- * <p><b>Flush</b> (before every checkpoint and at end of input): writes out every group, waits for
+ * <p><b>Flush</b> (before every checkpoint and at end of input): writes out every held key, waits for
  * every write and for cleanup, and publishes the frontier, so a checkpoint never completes with
  * unacknowledged writes. At end of input the subtask also releases its lease. Any failed write
  * fails the job at the next call, and the frontier never passes it (SPEC 4.8, 4.11).
  */
 final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String> {
+    private record Frontier(long f, Map<Integer, Long> positions) {}
+
     private static final Logger LOG = LoggerFactory.getLogger(TieredStoreSinkWriter.class);
 
     private final StoreHandle handle;
@@ -58,27 +70,62 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String> 
     private final FrontierPublisher publisher;
     private final ArrayDeque<Update> progressMarkers = new ArrayDeque<>();
     private final List<TieredStore.Prepared> plainBatch = new ArrayList<>();
+    private final Executor taskThread;
+    private final AtomicBoolean pumpScheduled = new AtomicBoolean();
+    /** Whether something is held, batched or unmarked: a completion then schedules {@link #pump}. */
+    private volatile boolean waiting;
+    /** Frontiers the watermark reached, each to be marked once nothing below it is held. */
+    private final ArrayDeque<Frontier> frontiers = new ArrayDeque<>();
+    private long releasable = Long.MIN_VALUE;
+    private IOException pumpFailure;
     private Map<Integer, Long> positions = Map.of();
     private long submittedWrites;
     private volatile long watermarkFrontier = Long.MIN_VALUE;
 
-    /** @param claimed this attempt's hold on the store's frontier, claimed for {@code epoch} and {@code subtask} */
-    TieredStoreSinkWriter(StoreHandle handle, PersistFrontier.Lease claimed, String epoch, int subtask, int windowSize, int batchSize,
-                          int consolidationCapacity, Duration lease, MetricGroup metrics) throws IOException {
+    /**
+     * How one sink subtask writes: {@code windowSize} storage operations in flight, inline writes in
+     * batches of {@code batchSize}, at most {@code heldKeys} keys and {@code heldBytes} bytes held
+     * for consolidation ({@link Consolidator}), the lease's duration (heartbeats every quarter).
+     */
+    record Settings(int windowSize, int batchSize, int heldKeys, long heldBytes, Duration lease) {}
+
+    /**
+     * @param claimed this attempt's hold on the store's frontier, claimed for {@code epoch} and {@code subtask}
+     * @param taskThread runs an action on the task's thread (Flink's mailbox): a completed storage
+     *                   operation has it write what is held
+     */
+    TieredStoreSinkWriter(StoreHandle handle, PersistFrontier.Lease claimed, String epoch, int subtask, Settings settings,
+                          Executor taskThread, MetricGroup metrics) throws IOException {
         this.handle = handle;
         this.store = handle.store();
         this.epoch = epoch;
-        this.batchSize = batchSize;
+        this.batchSize = settings.batchSize();
+        this.taskThread = taskThread;
         // earlier attempts of this subtask (a zombie among them cannot commit past the fenced rows) and other jobs
         String mine = epoch + "/" + subtask + "/";
         int recovered = store.recoverPendingCleanups(owner -> owner.startsWith(mine) || !owner.startsWith(epoch + "/"));
         if (recovered > 0) {
             LOG.info("sink subtask {} resolved {} cleanup notes left by earlier writers of {}", subtask, recovered, handle.name());
         }
-        this.consolidator = new Consolidator(consolidationCapacity);
-        this.publisher = new FrontierPublisher(claimed, store.retrier(), subtask, lease);
-        this.executor = new WindowedExecutor(windowSize, "tiered-sink-op-" + subtask, () -> publisher.release(executor().completedBelow()));
+        this.consolidator = new Consolidator(settings.heldKeys(), settings.heldBytes(), value -> !store.storesInline(value));
+        this.publisher = new FrontierPublisher(claimed, store.retrier(), subtask, settings.lease());
+        this.executor = new WindowedExecutor(settings.windowSize(), "tiered-sink-op-" + subtask, this::operationCompleted);
         registerMetrics(metrics);
+    }
+
+    /** On the completing thread: hand the progress to the publisher, and have the task thread write what is held. */
+    private void operationCompleted() {
+        publisher.release(executor.completedBelow());
+        if (waiting && pumpScheduled.compareAndSet(false, true)) {
+            try {
+                taskThread.execute(() -> {
+                    pumpScheduled.set(false);
+                    pump();
+                });
+            } catch (RejectedExecutionException e) {
+                pumpScheduled.set(false); // the task is ending: its flush or its failover writes what is held
+            }
+        }
     }
 
     WindowedExecutor executor() {
@@ -103,6 +150,8 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String> 
         gauge(group, "failures", m.failures::sum);
         gauge(group, "retries", store.retrier()::retries);
         gauge(group, "operationsSubmitted", () -> submittedWrites);
+        gauge(group, "heldKeys", consolidator::size);
+        gauge(group, "heldBytes", consolidator::bytes);
         gauge(group, "windowInUse", () -> executor.inUse());
         gauge(group, "cleanupBacklog", store::cleanupBacklog);
         gauge(group, "ackedFrontier", publisher::published);
@@ -121,37 +170,71 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String> 
             progressMarkers.add(update);
             return;
         }
-        submit(consolidator.add(update));
+        consolidator.add(update);
+        while (consolidator.overCapacity()) {
+            consolidator.takeEldest(Long.MAX_VALUE, this::submit); // blocks while the window is full: backpressure
+        }
+        pump();
     }
 
     @Override
     public void writeWatermark(Watermark watermark) throws IOException, InterruptedException {
         checkFailure();
         long w = watermark.getTimestamp();
-        submit(consolidator.drainUpTo(w));
-        submitPlainBatch();
+        releasable = Math.max(releasable, w);
         long f = w == Long.MAX_VALUE ? Long.MAX_VALUE : w + 1;
         while (!progressMarkers.isEmpty() && progressMarkers.peekFirst().time() <= f) {
             positions = progressMarkers.pollFirst().positions();
         }
         watermarkFrontier = f;
-        publisher.mark(executor.lastSubmitted(), f, positions);
-        publisher.release(executor.completedBelow());
+        frontiers.add(new Frontier(f, positions));
+        pump();
     }
 
-    private void submit(List<Consolidator.Consolidated> writes) throws IOException, InterruptedException {
-        for (Consolidator.Consolidated c : writes) {
-            TieredStore.Prepared p = store.prepare(new TieredStore.Write(c.key(), c.value(), c.time(), c.partition(), c.offset()));
-            submittedWrites++;
-            if (p.inline() && (c.previous() == null || store.storesInline(c.previous()))) {
-                plainBatch.add(p);
-                if (plainBatch.size() >= batchSize) {
-                    submitPlainBatch();
-                }
-            } else {
-                submitPlainBatch(); // it may hold an earlier write of this key
-                executor.submit(List.of(ByteBuffer.wrap(p.key())), () -> store.write(p));
+    /**
+     * On the task thread: while the window has a free place, writes out the eldest held keys the
+     * watermark has passed (it waits only when a large value needs a place right after a batch
+     * took the last one); then marks every frontier below which nothing is held any more, for when
+     * the operations submitted so far complete. What it cannot write now stays held and keeps
+     * consolidating; the next completion calls it again. After a failed submission it does nothing:
+     * a write that was taken but not submitted must never be passed by a frontier.
+     */
+    private void pump() {
+        if (pumpFailure != null) {
+            return;
+        }
+        try {
+            while (executor.hasFreePermit() && consolidator.takeEldest(releasable, this::submit)) {
+                // taken: submitted, or batched in plainBatch
             }
+            if (!plainBatch.isEmpty() && executor.hasFreePermit()) {
+                submitPlainBatch();
+            }
+            while (!frontiers.isEmpty() && plainBatch.isEmpty() && consolidator.minHeldTime() >= frontiers.peekFirst().f()) {
+                Frontier fr = frontiers.pollFirst();
+                publisher.mark(executor.lastSubmitted(), fr.f(), fr.positions());
+            }
+            publisher.release(executor.completedBelow());
+            waiting = consolidator.size() > 0 || !plainBatch.isEmpty() || !frontiers.isEmpty();
+        } catch (IOException e) {
+            pumpFailure = e; // a failed submission: thrown at the writer's next call
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            pumpFailure = new InterruptedIOException("interrupted while writing held updates");
+        }
+    }
+
+    private void submit(Consolidator.Consolidated c) throws IOException, InterruptedException {
+        TieredStore.Prepared p = store.prepare(new TieredStore.Write(c.key(), c.value(), c.time(), c.partition(), c.offset()));
+        submittedWrites++;
+        if (p.inline() && !c.touchesTombstone()) {
+            plainBatch.add(p);
+            if (plainBatch.size() >= batchSize) {
+                submitPlainBatch();
+            }
+        } else {
+            submitPlainBatch(); // it may hold an earlier write of this key
+            executor.submit(List.of(ByteBuffer.wrap(p.key())), () -> store.write(p));
         }
     }
 
@@ -168,8 +251,12 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String> 
 
     @Override
     public void flush(boolean endOfInput) throws IOException, InterruptedException {
-        submit(consolidator.drainAll());
+        checkFailure();
+        while (consolidator.takeEldest(Long.MAX_VALUE, this::submit)) {
+            // everything held goes out, blocking while the window is full
+        }
         submitPlainBatch();
+        pump(); // marks the frontiers: nothing is held now
         executor.awaitIdle();
         checkFailure();
         store.drainCleanup();
@@ -180,13 +267,10 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String> 
         }
     }
 
-    /** The writer state: the job's writer epoch, so that a job restored from this snapshot succeeds it ({@link PersistFrontier#claim}). */
-    @Override
-    public List<String> snapshotState(long checkpointId) {
-        return List.of(epoch);
-    }
-
     private void checkFailure() throws IOException {
+        if (pumpFailure != null) {
+            throw new IOException("writing to " + handle.name() + " failed", pumpFailure);
+        }
         try {
             executor.checkFailure();
         } catch (IOException e) {
@@ -194,6 +278,13 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String> 
         }
         publisher.checkFailure();
     }
+
+    /** The writer state: the job's writer epoch, so that a job restored from this snapshot succeeds it ({@link PersistFrontier#claim}). */
+    @Override
+    public List<String> snapshotState(long checkpointId) {
+        return List.of(epoch);
+    }
+
 
     @Override
     public void close() throws Exception {

@@ -147,6 +147,11 @@ final class WindowedExecutor implements AutoCloseable {
         return nextSeq - 1;
     }
 
+    /** Whether {@link #submit} would start an operation without waiting for a permit (only the submitting thread takes permits). */
+    boolean hasFreePermit() {
+        return permits.availablePermits() > 0;
+    }
+
     /** Operations in flight (permits taken); a completed operation's {@code onComplete} has run before it gives its permit back. */
     int inUse() {
         return window - permits.availablePermits();
