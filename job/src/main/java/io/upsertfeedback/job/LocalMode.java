@@ -6,13 +6,10 @@ import io.upsertfeedback.connectors.kafka.KafkaCommandSource;
 import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
 import io.upsertfeedback.connectors.sink.TieredStoreSink;
 import io.upsertfeedback.connectors.store.StoreHandle;
-import io.upsertfeedback.connectors.store.StoreOptions;
 import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.operators.UpsertOptions;
-import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestOptions;
-import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -27,23 +24,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
-import java.util.Comparator;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
-import java.util.stream.Stream;
 
 /**
- * {@code local}: the whole product in one process, nothing to install. Starts a real KRaft broker
- * ({@link EmbeddedKafka}) with the upsert and dead-letter topics, the bundled Bigtable emulator
- * ({@link EmbeddedBigtable}) with a local directory as the long-term tier, and runs the pipeline on
- * a MiniCluster (RocksDB state backend, checkpoints under {@code local.data-dir}, web UI on
+ * {@code local}: the whole product in one process, nothing to install. Starts the
+ * {@link LocalCluster} (a real KRaft broker, the bundled Bigtable emulator, a local directory as
+ * the long-term tier; fresh or resumed), and runs the pipeline on a MiniCluster (RocksDB state backend, checkpoints under {@code local.data-dir}, web UI on
  * {@code rest.port}). Then either feeds demo traffic ({@link LoadGenerator}) until Ctrl-C, or
  * produces an input file and, with {@code --exit-when-done}, reads it as a bounded input and waits
  * until it is done, dumps the store ({@link StoreDump}) and exits 0: the black-box contract
@@ -81,8 +74,6 @@ final class LocalMode {
         }
     }
 
-    /** In the data directory: the process id and port of the run's Bigtable emulator. */
-    private static final String EMULATOR_FILE = "bigtable-emulator";
     /** In the data directory: written once the input file is in the topic. */
     private static final String INPUT_FILE = "input-produced";
 
@@ -138,48 +129,16 @@ final class LocalMode {
 
     private static int runWith(Configuration conf, Flags flags, InputFile input, Path dataDir,
                                Deque<AutoCloseable> resources, AtomicBoolean stop) throws Exception {
-        Optional<EmbeddedBigtable> earlierStore = earlierEmulator(dataDir);
-        if (flags.resume()) {
-            if (!Files.isDirectory(dataDir.resolve("kafka"))) {
-                throw new IllegalArgumentException("--resume: no data of an earlier run in " + dataDir
-                        + ". Fix: start without --resume, or point -D" + JobOptions.LOCAL_DATA_DIR.key() + " at that run's directory");
-            }
-        } else {
-            earlierStore.ifPresent(EmbeddedBigtable::close);
-            earlierStore = Optional.empty();
-            deleteRecursively(dataDir);
-        }
-        Files.createDirectories(dataDir);
+        LocalCluster cluster = LocalCluster.start(conf, dataDir, flags.resume());
+        resources.push(cluster);
+        EmbeddedKafka kafka = cluster.kafka;
+        EmbeddedBigtable bigtable = cluster.bigtable;
         String topic = conf.get(KafkaIngestOptions.TOPIC);
-        EmbeddedKafka kafka = EmbeddedKafka.startKeeping(dataDir.resolve("kafka"));
-        resources.push(kafka);
-        kafka.createUpsertTopic(topic, conf.get(JobOptions.LOCAL_PARTITIONS));
-        kafka.createTopic(conf.get(KafkaIngestOptions.DEAD_LETTER_TOPIC), 1);
-        EmbeddedBigtable bigtable;
-        if (earlierStore.isPresent()) {
-            bigtable = earlierStore.get();
-            System.out.printf("resuming on the store of the earlier run (its Bigtable emulator still runs at %s)%n", bigtable.endpoint());
-        } else {
-            if (flags.resume()) {
-                System.out.println("resuming without the earlier run's store (the Bigtable emulator keeps its data in memory and "
-                        + "stopped with that run): the store is rebuilt from the topic");
-                deleteRecursively(dataDir.resolve("long-term"));
-            }
-            bigtable = EmbeddedBigtable.start();
-            Files.writeString(dataDir.resolve(EMULATOR_FILE), bigtable.pid() + " " + bigtable.port() + "\n");
-        }
-        resources.push(bigtable);
-
-        conf.set(KafkaIngestOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-        conf.addAll(bigtable.storeConfig(conf.get(StoreOptions.BIGTABLE_TABLE), dataDir.resolve("long-term")));
-        conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
-        conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dataDir.resolve("checkpoints").toUri().toString());
+        cluster.configure(conf);
         ProgressMetrics.reporterConfig().forEach(conf::setString);
         StoreHandle store = Stores.open(conf, "local-client");
         resources.push(store);
-        if (earlierStore.isPresent()) {
-            awaitEarlierLease(store, conf.get(TieredStoreSink.WRITER_LEASE), stop);
-        }
+        cluster.awaitEarlierLease(store.frontier(), conf.get(TieredStoreSink.WRITER_LEASE), stop::get);
 
         Path produced = dataDir.resolve(INPUT_FILE);
         if (input != null && Files.exists(produced)) {
@@ -323,40 +282,6 @@ final class LocalMode {
         return t;
     }
 
-    /**
-     * The Bigtable emulator an earlier run in {@code dataDir} left running (it was killed with
-     * SIGKILL, so it could not stop it), if it still runs: its store survived.
-     */
-    /**
-     * A run killed without stopping its job (SIGKILL, a crash) leaves its writer's lease on the
-     * store; the new job's writer would be refused until it expires ({@code sink.writer-lease},
-     * see {@code PersistFrontier}). The earlier run is gone (its broker's data directory is ours
-     * now), so its lease can only expire: wait for that, at most one lease and a margin, instead of
-     * submitting a job that fails. Fencing stays the store's: if the lease is still live after the
-     * wait, the job's writer fails naming the holder.
-     */
-    private static void awaitEarlierLease(StoreHandle store, Duration lease, AtomicBoolean stop) throws IOException {
-        String holder = store.frontier().leaseHolder();
-        if (holder == null) {
-            return;
-        }
-        System.out.printf("the earlier run's writer (epoch %s) still holds the store's lease: waiting up to %d s for it to expire (%s)%n",
-                holder, lease.toSeconds(), TieredStoreSink.WRITER_LEASE.key());
-        long deadline = System.nanoTime() + lease.plusSeconds(5).toNanos();
-        while (store.frontier().leaseHolder() != null && !stop.get() && System.nanoTime() < deadline) {
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(250));
-        }
-    }
-
-    private static Optional<EmbeddedBigtable> earlierEmulator(Path dataDir) throws IOException {
-        Path file = dataDir.resolve(EMULATOR_FILE);
-        if (!Files.exists(file)) {
-            return Optional.empty();
-        }
-        String[] pidAndPort = Files.readString(file).trim().split(" ");
-        return EmbeddedBigtable.reattach(Long.parseLong(pidAndPort[0]), Integer.parseInt(pidAndPort[1]));
-    }
-
     /** Whether the Kafka source reached its end offsets: the commands' output watermark is +inf on every subtask. */
     private static boolean sourceEnded() {
         OptionalLong watermark = ProgressMetrics.latestMin(KafkaCommandSource.COMMANDS_NAME, "currentOutputWatermark");
@@ -419,17 +344,6 @@ final class LocalMode {
         }
         if (first != null) {
             throw first;
-        }
-    }
-
-    private static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
         }
     }
 }

@@ -1,0 +1,152 @@
+package io.upsertfeedback.job;
+
+import io.upsertfeedback.connectors.embedded.EmbeddedBigtable;
+import io.upsertfeedback.connectors.embedded.EmbeddedKafka;
+import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
+import io.upsertfeedback.connectors.sink.TieredStoreSink;
+import io.upsertfeedback.connectors.store.PersistFrontier;
+import io.upsertfeedback.connectors.store.StoreOptions;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.StateBackendOptions;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Stream;
+
+/**
+ * What {@code local} runs besides Flink, all under {@code local.data-dir}: a real KRaft broker
+ * ({@link EmbeddedKafka}, data in {@code kafka/}) with the upsert topic (compacted) and the
+ * dead-letter topic, the bundled Bigtable emulator ({@link EmbeddedBigtable}) and the long-term
+ * tier's directory ({@code long-term/}).
+ *
+ * <p><b>Fresh or resumed.</b> A fresh start wipes the directory (stopping an emulator an earlier
+ * run left behind). {@code --resume} keeps it: the broker comes back with its records; the store
+ * comes back if the earlier run's emulator still runs (a JVM killed with SIGKILL leaves it running,
+ * with its data, recorded in {@code bigtable-emulator}), and otherwise is rebuilt from the topic by
+ * a new emulator with an empty long-term directory.
+ */
+final class LocalCluster implements AutoCloseable {
+    /** In the data directory: the process id and port of the run's Bigtable emulator. */
+    private static final String EMULATOR_FILE = "bigtable-emulator";
+
+    final EmbeddedKafka kafka;
+    final EmbeddedBigtable bigtable;
+    /** Whether the store is the earlier run's (its emulator outlived it). */
+    final boolean earlierStore;
+    private final Path dataDir;
+
+    private LocalCluster(EmbeddedKafka kafka, EmbeddedBigtable bigtable, boolean earlierStore, Path dataDir) {
+        this.kafka = kafka;
+        this.bigtable = bigtable;
+        this.earlierStore = earlierStore;
+        this.dataDir = dataDir;
+    }
+
+    /**
+     * Starts the broker (with {@code partitions} partitions of {@code kafka.topic}) and the store in
+     * {@code dataDir}, fresh or resumed, saying which on standard output.
+     *
+     * @throws IllegalArgumentException {@code --resume} without an earlier run's data
+     */
+    static LocalCluster start(Configuration conf, Path dataDir, boolean resume) throws Exception {
+        Optional<EmbeddedBigtable> earlier = earlierEmulator(dataDir);
+        if (resume) {
+            if (!Files.isDirectory(dataDir.resolve("kafka"))) {
+                throw new IllegalArgumentException("--resume: no data of an earlier run in " + dataDir
+                        + ". Fix: start without --resume, or point -D" + JobOptions.LOCAL_DATA_DIR.key() + " at that run's directory");
+            }
+        } else {
+            earlier.ifPresent(EmbeddedBigtable::close);
+            earlier = Optional.empty();
+            deleteRecursively(dataDir);
+        }
+        Files.createDirectories(dataDir);
+        EmbeddedKafka kafka = EmbeddedKafka.startKeeping(dataDir.resolve("kafka"));
+        try {
+            kafka.createUpsertTopic(conf.get(KafkaIngestOptions.TOPIC), conf.get(JobOptions.LOCAL_PARTITIONS));
+            kafka.createTopic(conf.get(KafkaIngestOptions.DEAD_LETTER_TOPIC), 1);
+            if (earlier.isPresent()) {
+                System.out.printf("resuming on the store of the earlier run (its Bigtable emulator still runs at %s)%n",
+                        earlier.get().endpoint());
+                return new LocalCluster(kafka, earlier.get(), true, dataDir);
+            }
+            if (resume) {
+                System.out.println("resuming without the earlier run's store (the Bigtable emulator keeps its data in memory and "
+                        + "stopped with that run): the store is rebuilt from the topic");
+                deleteRecursively(dataDir.resolve("long-term"));
+            }
+            EmbeddedBigtable bigtable = EmbeddedBigtable.start();
+            Files.writeString(dataDir.resolve(EMULATOR_FILE), bigtable.pid() + " " + bigtable.port() + "\n");
+            return new LocalCluster(kafka, bigtable, false, dataDir);
+        } catch (Exception e) {
+            kafka.close();
+            throw e;
+        }
+    }
+
+    /** Points {@code conf} at this cluster: brokers, store, RocksDB, checkpoints under the data directory. */
+    void configure(Configuration conf) {
+        conf.set(KafkaIngestOptions.BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        conf.addAll(bigtable.storeConfig(conf.get(StoreOptions.BIGTABLE_TABLE), dataDir.resolve("long-term")));
+        conf.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+        conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dataDir.resolve("checkpoints").toUri().toString());
+    }
+
+    /**
+     * A run killed without stopping its job (SIGKILL, a crash) leaves its writer's lease on the
+     * store, and the new job's writer would be refused until it expires ({@code sink.writer-lease},
+     * see {@link PersistFrontier#claim}). The earlier run is gone (its broker's data directory is
+     * ours now), so its lease can only expire: wait for that, at most one lease and a margin,
+     * instead of submitting a job that fails. Fencing stays the store's: if the lease is still live
+     * after the wait, the job's writer fails naming the holder.
+     */
+    void awaitEarlierLease(PersistFrontier frontier, Duration lease, BooleanSupplier stop) throws IOException {
+        String holder = frontier.leaseHolder();
+        if (!earlierStore || holder == null) {
+            return;
+        }
+        System.out.printf("the earlier run's writer (epoch %s) still holds the store's lease: waiting up to %d s for it to expire (%s)%n",
+                holder, lease.toSeconds(), TieredStoreSink.WRITER_LEASE.key());
+        long deadline = System.nanoTime() + lease.plusSeconds(5).toNanos();
+        while (frontier.leaseHolder() != null && !stop.getAsBoolean() && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(250));
+        }
+    }
+
+    /** Stops the emulator, then the broker. */
+    @Override
+    public void close() throws Exception {
+        try (EmbeddedKafka k = kafka; EmbeddedBigtable b = bigtable) {
+            // closes in reverse order: the emulator, then the broker
+        }
+    }
+
+    /** The Bigtable emulator an earlier run in {@code dataDir} left running, if it still runs: its store survived. */
+    private static Optional<EmbeddedBigtable> earlierEmulator(Path dataDir) throws IOException {
+        Path file = dataDir.resolve(EMULATOR_FILE);
+        if (!Files.exists(file)) {
+            return Optional.empty();
+        }
+        String[] pidAndPort = Files.readString(file).trim().split(" ");
+        return EmbeddedBigtable.reattach(Long.parseLong(pidAndPort[0]), Integer.parseInt(pidAndPort[1]));
+    }
+
+    private static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+}
