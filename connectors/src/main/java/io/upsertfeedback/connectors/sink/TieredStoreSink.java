@@ -8,7 +8,10 @@ import io.upsertfeedback.connectors.store.TierWrapper;
 import io.upsertfeedback.operators.Update;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.connector.sink2.Sink;
+import org.apache.flink.api.connector.sink2.Committer;
+import org.apache.flink.api.connector.sink2.CommitterInitContext;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
+import org.apache.flink.api.connector.sink2.SupportsCommitter;
 import org.apache.flink.api.connector.sink2.SupportsWriterState;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.configuration.ConfigOption;
@@ -46,7 +49,7 @@ import java.util.concurrent.locks.LockSupport;
  * was restored from that job's checkpoint or savepoint (the epoch is the writer state), in which
  * case it takes over at once and fences the old job ({@link PersistFrontier#claim}).
  */
-public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<Update, String> {
+public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<Update, String>, SupportsCommitter<DeleteMarkers> {
     private static final long serialVersionUID = 1L;
 
     public static final ConfigOption<Integer> WINDOW_SIZE = ConfigOptions.key("sink.window-size")
@@ -146,6 +149,18 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
                 LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
             }
         }
+    }
+
+    /** Collects the deletion markers of each completed checkpoint ({@link MarkerCollector}). */
+    @Override
+    public Committer<DeleteMarkers> createCommitter(CommitterInitContext context) {
+        return new MarkerCollector(config, tiers, epoch + "/markers/" + context.getTaskInfo().getIndexOfThisSubtask() + "/" + UUID.randomUUID(),
+                context.metricGroup());
+    }
+
+    @Override
+    public SimpleVersionedSerializer<DeleteMarkers> getCommittableSerializer() {
+        return DeleteMarkers.SERIALIZER;
     }
 
     @Override

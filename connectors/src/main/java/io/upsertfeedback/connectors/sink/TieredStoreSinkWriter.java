@@ -6,6 +6,7 @@ import io.upsertfeedback.connectors.store.StoreMetrics;
 import io.upsertfeedback.connectors.store.TieredStore;
 import io.upsertfeedback.operators.Update;
 import org.apache.flink.api.common.eventtime.Watermark;
+import org.apache.flink.api.connector.sink2.CommittingSinkWriter;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
 import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.MetricGroup;
@@ -18,6 +19,7 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executor;
@@ -53,10 +55,10 @@ import java.util.function.LongSupplier;
  *
  * <p><b>Flush</b> (before every checkpoint and at end of input): writes out every held key, waits for
  * every write and for cleanup, and publishes the frontier, so a checkpoint never completes with
- * unacknowledged writes. At end of input the subtask also releases its lease. Any failed write
+ * unacknowledged writes; the deletes written by then go to the {@link MarkerCollector}. At end of input the subtask also releases its lease. Any failed write
  * fails the job at the next call, and the frontier never passes it (SPEC 4.8, 4.11).
  */
-final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String> {
+final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String>, CommittingSinkWriter<Update, DeleteMarkers> {
     private record Frontier(long f, Map<Integer, Long> positions) {}
 
     private static final Logger LOG = LoggerFactory.getLogger(TieredStoreSinkWriter.class);
@@ -77,6 +79,8 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String> 
     /** Frontiers the watermark reached, each to be marked once nothing below it is held. */
     private final ArrayDeque<Frontier> frontiers = new ArrayDeque<>();
     private long releasable = Long.MIN_VALUE;
+    /** Deletes submitted since the last {@link #prepareCommit}: their markers, for the {@link MarkerCollector}. */
+    private List<DeleteMarkers.Marker> deletes = new ArrayList<>();
     private IOException pumpFailure;
     private Map<Integer, Long> positions = Map.of();
     private long submittedWrites;
@@ -227,6 +231,9 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String> 
     private void submit(Consolidator.Consolidated c) throws IOException, InterruptedException {
         TieredStore.Prepared p = store.prepare(new TieredStore.Write(c.key(), c.value(), c.time(), c.partition(), c.offset()));
         submittedWrites++;
+        if (c.value() == null) {
+            deletes.add(new DeleteMarkers.Marker(c.key(), c.time(), c.partition(), c.offset()));
+        }
         if (p.inline() && !c.touchesTombstone()) {
             plainBatch.add(p);
             if (plainBatch.size() >= batchSize) {
@@ -277,6 +284,20 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String> 
             throw new IOException("a storage operation on " + handle.name() + " failed permanently", e);
         }
         publisher.checkFailure();
+    }
+
+    /**
+     * After {@link #flush}, before the checkpoint's barrier: the markers of the deletes written
+     * since the last checkpoint, all acknowledged, for collection once the checkpoint completed.
+     */
+    @Override
+    public Collection<DeleteMarkers> prepareCommit() {
+        if (deletes.isEmpty()) {
+            return List.of();
+        }
+        DeleteMarkers batch = new DeleteMarkers(deletes);
+        deletes = new ArrayList<>();
+        return List.of(batch);
     }
 
     /** The writer state: the job's writer epoch, so that a job restored from this snapshot succeeds it ({@link PersistFrontier#claim}). */

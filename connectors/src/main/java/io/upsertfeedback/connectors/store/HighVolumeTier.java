@@ -44,6 +44,15 @@ public interface HighVolumeTier extends AutoCloseable {
      */
     boolean compareAndWrite(byte[] key, RowState expected, RowState next) throws IOException;
 
+    /**
+     * Removes the row of {@code key} with all its versions if its latest state is exactly
+     * {@code marker} (a {@link RowState.Kind#DELETED DELETED} state: same write, same fence): the
+     * marker has done its work (see {@link TieredStore#collectMarker}).
+     *
+     * @return whether the row was removed; {@code false} when it holds anything else now
+     */
+    boolean removeMarker(byte[] key, RowState marker) throws IOException;
+
     /** Rows in row-key order, starting after the row of {@code afterKey} ({@code null}: from the start). */
     CloseableIterator<StoredRow> scan(byte[] afterKey) throws IOException;
 

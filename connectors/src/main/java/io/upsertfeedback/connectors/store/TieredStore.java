@@ -186,6 +186,22 @@ public final class TieredStore implements AutoCloseable {
         rows.forEach(r -> count(r.state()));
     }
 
+    /**
+     * Removes the deletion marker that {@code delete} wrote (a {@link #prepare prepared} delete), with
+     * its row, if the row still holds exactly that marker. A marker is there only to refuse older
+     * writes of its key, so once nothing can bring one any more the store need not keep every key
+     * ever deleted: the sink calls this after the checkpoint that covers the delete has completed
+     * (a restore starts past it). A row written or fenced since keeps its state.
+     *
+     * @return whether the row is gone
+     */
+    public boolean collectMarker(Prepared delete) throws IOException {
+        if (delete.small == null || delete.small.kind() != RowState.Kind.DELETED) {
+            throw new IllegalArgumentException("not a delete");
+        }
+        return retrier.call(() -> highVolume.removeMarker(delete.key, delete.small));
+    }
+
     /** Stores {@code value} for {@code key} as written at {@code time} by the command at {@code (partition, offset)}. */
     public Outcome put(byte[] key, UpsertValue value, long time, int partition, long offset) throws IOException {
         return write(prepare(new Write(key, value, time, partition, offset)));

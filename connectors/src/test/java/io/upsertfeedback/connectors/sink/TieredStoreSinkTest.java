@@ -1,11 +1,15 @@
 package io.upsertfeedback.connectors.sink;
 
 import io.upsertfeedback.connectors.embedded.TestBigtable;
+import io.upsertfeedback.connectors.store.CloseableIterator;
 import io.upsertfeedback.connectors.store.FencedException;
 import io.upsertfeedback.connectors.store.FrontierState;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.StoreOptions;
+import io.upsertfeedback.connectors.store.HighVolumeTier;
 import io.upsertfeedback.connectors.store.StoredEntry;
+import io.upsertfeedback.connectors.store.StoredRow;
+import io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier;
 import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.operators.Update;
 import io.upsertfeedback.operators.UpsertCommand;
@@ -179,6 +183,16 @@ class TieredStoreSinkTest {
             assertEquals(oracle, stored, "replayed writes are idempotent and never go back in time");
             assertEquals(Long.MAX_VALUE, handle.frontier().read().p());
         }
+        // issue 11, "the store only grows": the final checkpoint's committer collected every deletion marker
+        assertTrue(updates.stream().anyMatch(u -> !u.isProgress() && u.diff() < 0
+                && updates.stream().noneMatch(v -> !v.isProgress() && v.diff() > 0 && Arrays.equals(v.key(), u.key()) && v.time() == u.time())),
+                "the input deletes keys");
+        List<String> rows = new ArrayList<>();
+        try (HighVolumeTier raw = new BigtableHighVolumeTier(TestBigtable.connection(), table, false);
+             CloseableIterator<StoredRow> it = raw.scan(null)) {
+            it.forEachRemaining(r -> rows.add(new String(r.key(), UTF_8) + "=" + r.state().kind()));
+        }
+        assertEquals(oracle.size(), rows.size(), "one row per live key, no deletion marker left: " + rows);
     }
 
     /** Each subtask keeps its share of the keys and every progress marker (as forward from a keyed operator). */

@@ -125,6 +125,29 @@ abstract class TieredStoreConformanceTest {
         assertEquals(Set.of(), StoreInvariants.check(highVolume, longTerm), "tombstones pointing at missing objects");
     }
 
+    /**
+     * Issue 11, "the store only grows": a deletion marker whose delete no replay can bring again is
+     * collected with its row; a marker that a later write replaced stays that write.
+     */
+    @Test
+    void aCollectedDeletionMarkerLeavesNoRowAndAReplacedOneIsKept() throws IOException {
+        byte[] other = "key-2".getBytes(UTF_8);
+        UpsertValue v = UpsertValue.of("v".getBytes(UTF_8));
+        store.put(KEY, v, 1, 0, 1);
+        store.delete(KEY, 2, 0, 2);
+        store.put(other, v, 1, 0, 3);
+        store.delete(other, 2, 0, 4);
+        store.put(other, v, 3, 0, 5);
+        assertTrue(store.collectMarker(store.prepare(new TieredStore.Write(KEY, null, 2, 0, 2))));
+        assertFalse(store.collectMarker(store.prepare(new TieredStore.Write(other, null, 2, 0, 4))), "replaced by a later put");
+        List<String> rows = new ArrayList<>();
+        try (CloseableIterator<StoredRow> it = highVolume.scan(null)) {
+            it.forEachRemaining(r -> rows.add(new String(r.key(), UTF_8) + "=" + r.state().kind()));
+        }
+        assertEquals(List.of("key-2=INLINE"), rows);
+        assertFalse(store.collectMarker(store.prepare(new TieredStore.Write(KEY, null, 2, 0, 2))), "collected already");
+    }
+
     @Test
     void smallPutStaysInline() throws Exception {
         assertEquals(TieredStore.Outcome.WRITTEN, store.put(KEY, UpsertValue.of(small("hello")), 1, 0, 10));

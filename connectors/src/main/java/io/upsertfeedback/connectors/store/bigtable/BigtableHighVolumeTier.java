@@ -233,6 +233,15 @@ public final class BigtableHighVolumeTier implements HighVolumeTier {
     }
 
     @Override
+    public boolean removeMarker(byte[] key, RowState marker) throws IOException {
+        if (marker.kind() != RowState.Kind.DELETED) {
+            throw new IllegalArgumentException("only a deletion marker is removed, not " + marker);
+        }
+        byte[] row = dataRow(key);
+        return table.checkAndMutate(row, FAMILY).qualifier(META).ifEquals(encodeMeta(marker)).thenDelete(new Delete(row));
+    }
+
+    @Override
     public CloseableIterator<StoredRow> scan(byte[] afterKey) throws IOException {
         Scan scan = new Scan().addFamily(FAMILY).setCaching(256).withStopRow(new byte[] {DATA_PREFIX + 1});
         scan = afterKey == null ? scan.withStartRow(new byte[] {DATA_PREFIX}) : scan.withStartRow(dataRow(afterKey), false);

@@ -79,6 +79,20 @@ public final class InMemoryHighVolumeTier implements HighVolumeTier {
     }
 
     @Override
+    public synchronized boolean removeMarker(byte[] key, RowState marker) {
+        if (marker.kind() != RowState.Kind.DELETED) {
+            throw new IllegalArgumentException("only a deletion marker is removed, not " + marker);
+        }
+        byte[] k = checked(key);
+        RowState current = latest(k);
+        if (!current.equals(marker) || current.fence() != marker.fence()) {
+            return false;
+        }
+        rows.remove(k);
+        return true;
+    }
+
+    @Override
     public synchronized CloseableIterator<StoredRow> scan(byte[] afterKey) {
         List<StoredRow> out = new ArrayList<>();
         for (Map.Entry<byte[], NavigableMap<Long, RowState>> e : (afterKey == null ? rows : rows.tailMap(afterKey, false)).entrySet()) {
