@@ -16,9 +16,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
-import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 
 /**
@@ -102,22 +99,15 @@ final class LocalCluster implements AutoCloseable {
 
     /**
      * A run killed without stopping its job (SIGKILL, a crash) leaves its writer's lease on the
-     * store, and the new job's writer would be refused until it expires ({@code sink.writer-lease},
-     * see {@link PersistFrontier#claim}). The earlier run is gone (its broker's data directory is
-     * ours now), so its lease can only expire: wait for that, at most one lease and a margin,
-     * instead of submitting a job that fails. Fencing stays the store's: if the lease is still live
-     * after the wait, the job's writer fails naming the holder.
+     * store, unreleased. The new job's sink takes the store over once it has watched that lease
+     * without a heartbeat for one lease ({@code sink.writer-lease}, see {@link PersistFrontier#claim}):
+     * say so, since its first writes wait that long.
      */
-    void awaitEarlierLease(PersistFrontier frontier, Duration lease, BooleanSupplier stop) throws IOException {
+    void reportEarlierLease(PersistFrontier frontier, Duration lease) throws IOException {
         String holder = frontier.leaseHolder();
-        if (!earlierStore || holder == null) {
-            return;
-        }
-        System.out.printf("the earlier run's writer (epoch %s) still holds the store's lease: waiting up to %d s for it to expire (%s)%n",
-                holder, lease.toSeconds(), TieredStoreSink.WRITER_LEASE.key());
-        long deadline = System.nanoTime() + lease.plusSeconds(5).toNanos();
-        while (frontier.leaseHolder() != null && !stop.getAsBoolean() && System.nanoTime() < deadline) {
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(250));
+        if (earlierStore && holder != null) {
+            System.out.printf("the earlier run's writer (epoch %s) did not release the store's lease: the new job takes the store "
+                    + "over once it has seen no heartbeat for %d s (%s)%n", holder, lease.toSeconds(), TieredStoreSink.WRITER_LEASE.key());
         }
     }
 

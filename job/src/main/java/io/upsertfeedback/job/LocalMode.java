@@ -138,7 +138,7 @@ final class LocalMode {
         ProgressMetrics.reporterConfig().forEach(conf::setString);
         StoreHandle store = Stores.open(conf, "local-client");
         resources.push(store);
-        cluster.awaitEarlierLease(store.frontier(), conf.get(TieredStoreSink.WRITER_LEASE), stop::get);
+        cluster.reportEarlierLease(store.frontier(), conf.get(TieredStoreSink.WRITER_LEASE));
 
         Path produced = dataDir.resolve(INPUT_FILE);
         if (input != null && Files.exists(produced)) {

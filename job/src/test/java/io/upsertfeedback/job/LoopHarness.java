@@ -29,13 +29,6 @@ import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.apache.hadoop.hbase.Cell;
-import org.apache.hadoop.hbase.CellUtil;
-import org.apache.hadoop.hbase.TableName;
-import org.apache.hadoop.hbase.client.Connection;
-import org.apache.hadoop.hbase.client.Get;
-import org.apache.hadoop.hbase.client.Result;
-import org.apache.hadoop.hbase.client.Table;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
@@ -43,7 +36,6 @@ import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -283,32 +275,6 @@ final class LoopHarness implements BeforeAllCallback, AfterAllCallback {
                 throw new IllegalStateException(e);
             }
         });
-    }
-
-    /**
-     * Waits until no sink of an earlier job holds the store's writer lease (every heartbeat column
-     * {@code h<i>} of the frontier row, see {@code BigtableFrontier}, is older than the lease), so
-     * the next job may claim the store. A stopped or cancelled job does not release its lease.
-     */
-    void awaitLeaseExpired(Configuration conf) throws Exception {
-        long lease = conf.get(TieredStoreSink.WRITER_LEASE).toMillis();
-        try (Connection connection = bigtable.connect();
-             Table table = connection.getTable(TableName.valueOf(conf.get(StoreOptions.BIGTABLE_TABLE)))) {
-            await("the stopped writer's lease to expire", Duration.ofSeconds(30), () -> {
-                try {
-                    Result row = table.get(new Get("f".getBytes(StandardCharsets.UTF_8)));
-                    long youngest = Long.MIN_VALUE;
-                    for (Cell cell : row.isEmpty() ? new Cell[0] : row.rawCells()) {
-                        if (CellUtil.cloneQualifier(cell)[0] == 'h') {
-                            youngest = Math.max(youngest, ByteBuffer.wrap(CellUtil.cloneValue(cell)).getLong());
-                        }
-                    }
-                    return System.currentTimeMillis() - youngest > lease;
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
-        }
     }
 
     /** Polls {@code condition} every 20 ms until it holds; fails after {@code timeout}. */

@@ -62,7 +62,6 @@ class RehydrationTest {
         System.out.println("cancelled at P = T0 + " + (oldP - T0) + " ms with " + stored + " keys stored");
         assertTrue(oldP > cancelAfter && oldP <= input.maxTime, "cancelled mid-run");
 
-        harness.awaitLeaseExpired(conf);
         long loadedBefore = ProgressMetrics.sum("Source: feedback", "feedbackKeysLoaded");
         CommittedChangelog changelog = new CommittedChangelog("rehydrate");
         JobClient second = LoopHarness.submit(conf, 2, Pipeline.Hooks.NONE, changelog, null);
@@ -158,7 +157,6 @@ class RehydrationTest {
         LoopHarness.awaitFinished(LoopHarness.submit(conf, 2, Pipeline.Hooks.NONE, null, null), Duration.ofSeconds(90));
         assertEquals(Long.MAX_VALUE, LoopHarness.frontier(conf), "a finished run");
         harness.produce("finished", input, 2_000, 200, 200, T0, new Random(12));
-        harness.awaitLeaseExpired(conf);
         LoopHarness.awaitFinished(LoopHarness.submit(conf, 2, Pipeline.Hooks.NONE, null, null), Duration.ofSeconds(90));
         LoopHarness.assertStore(conf, input.expected());
     }

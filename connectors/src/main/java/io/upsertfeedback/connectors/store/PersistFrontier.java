@@ -17,7 +17,8 @@ import java.util.Set;
  * <p><b>Fencing, per attempt.</b> One job (a writer epoch) owns the frontier at a time: a claim by
  * another epoch fails with {@link FencedException} (naming the store and the holder) while the
  * holder's lease is live (unless the claimer succeeds the holder, see {@link #claim}), and otherwise
- * takes every column over. Within the job, each claim is a
+ * takes every column over. Liveness is decided by {@link LeaseWatch}: the claimer watches the
+ * holder's heartbeats on its own clock, and never compares clocks of different hosts. Within the job, each claim is a
  * new attempt of its subtask and takes that subtask's column over. Every write of a {@link Lease}
  * is conditioned, in the same mutation, on the column still being the one this lease last wrote,
  * so a writer whose column was taken over (a zombie attempt after a failover, an old job) gets
@@ -34,8 +35,23 @@ public interface PersistFrontier extends AutoCloseable {
     /** {@code P} and the resume positions; {@link FrontierState#EMPTY} for a store never written. */
     FrontierState read() throws IOException;
 
-    /** The writer epoch holding a live lease, or {@code null} when none does (never claimed, released, or expired). */
-    String leaseHolder() throws IOException;
+    /** The lease fields of the frontier row: holder, its lease, its subtasks' heartbeats (see {@link LeaseWatch}). */
+    LeaseWatch.Observation observeLease() throws IOException;
+
+    /**
+     * The writer epoch holding the lease, or {@code null} when none does (never claimed, or every
+     * subtask released it). A holder that died without releasing keeps it until someone has
+     * watched it for a lease ({@link #awaitLeaseGone}, and every claim by another job does).
+     */
+    default String leaseHolder() throws IOException {
+        LeaseWatch.Observation o = observeLease();
+        return o.free() ? null : o.owner();
+    }
+
+    /** Waits, at most {@code timeout}, until the lease is free or its holder was silent for a whole lease; returns whether it is. */
+    default boolean awaitLeaseGone(Duration timeout) throws IOException {
+        return LeaseWatch.awaitGone(this::observeLease, timeout);
+    }
 
     /**
      * Claims subtask {@code subtask}'s column for a new attempt of job {@code epoch} running with

@@ -3,6 +3,7 @@ package io.upsertfeedback.connectors.sink;
 import io.upsertfeedback.connectors.embedded.TestBigtable;
 import io.upsertfeedback.connectors.store.Faults;
 import io.upsertfeedback.connectors.store.FrontierState;
+import io.upsertfeedback.connectors.store.LeaseWatch;
 import io.upsertfeedback.connectors.store.HighVolumeTier;
 import io.upsertfeedback.connectors.store.LongTermTier;
 import io.upsertfeedback.connectors.store.PersistFrontier;
@@ -84,8 +85,8 @@ class TieredStoreSinkWriterTest {
             }
 
             @Override
-            public String leaseHolder() throws IOException {
-                return real.leaseHolder();
+            public LeaseWatch.Observation observeLease() throws IOException {
+                return real.observeLease();
             }
 
             @Override

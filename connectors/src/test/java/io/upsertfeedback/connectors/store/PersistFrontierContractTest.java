@@ -7,6 +7,9 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -32,6 +35,21 @@ public abstract class PersistFrontierContractTest {
 
     private static FrontierState at(long p, Map<Integer, Long> positions) {
         return new FrontierState(p, positions);
+    }
+
+    /** Heartbeats {@code leases} every 20 ms until closed, as a running job's sink does (every quarter lease). */
+    protected static AutoCloseable heartbeating(PersistFrontier.Lease... leases) {
+        ScheduledExecutorService beats = Executors.newSingleThreadScheduledExecutor();
+        beats.scheduleWithFixedDelay(() -> {
+            for (PersistFrontier.Lease l : leases) {
+                try {
+                    l.heartbeat();
+                } catch (IOException fencedOrReleased) {
+                    // a fenced lease stops beating, as a fenced sink fails
+                }
+            }
+        }, 0, 20, TimeUnit.MILLISECONDS);
+        return beats::shutdownNow;
     }
 
     @Test
@@ -66,20 +84,43 @@ public abstract class PersistFrontierContractTest {
     }
 
     @Test
-    void aSecondJobFailsFastWhileTheFirstHoldsTheLease() throws IOException {
+    void aSecondJobFailsFastWhileTheFirstHoldsTheLease() throws Exception {
         frontier.claim("e1", 0, 1, MINUTE);
-        frontier.claim("e1", 0, 1, MINUTE);
-        FencedException e = assertThrows(FencedException.class, () -> frontier.claim("e2", 0, 1, MINUTE));
-        assertTrue(e.getMessage().contains("e1"), e.getMessage());
+        try (AutoCloseable running = heartbeating(frontier.claim("e1", 0, 1, MINUTE))) {
+            long start = System.nanoTime();
+            FencedException e = assertThrows(FencedException.class, () -> frontier.claim("e2", 0, 1, MINUTE));
+            assertTrue(e.getMessage().contains("e1"), e.getMessage());
+            assertTrue(System.nanoTime() - start < MINUTE.toNanos() / 4, "seen alive at its next heartbeat, not after its lease");
+        }
         assertEquals("e1", frontier.leaseHolder());
     }
 
+    /**
+     * Issue 11, point 8: liveness between jobs is not decided by comparing the claimer's clock with
+     * heartbeats written by another host's clock: a holder that stopped heartbeating is taken over
+     * once the claimer has watched it for one lease on its own clock, whatever its heartbeats say.
+     */
     @Test
-    void aReleasedStoreCanBeClaimedOnceEverySubtaskReleased() throws IOException {
+    void aSilentHolderIsTakenOverAfterOneLeaseWatchedOnTheClaimersClock() throws IOException {
+        Duration lease = Duration.ofMillis(300);
+        PersistFrontier.Lease old = frontier.claim("e1", 0, 1, lease);
+        old.heartbeat();
+        assertEquals("e1", frontier.leaseHolder(), "a holder that did not release keeps the lease until watched");
+        long start = System.nanoTime();
+        frontier.claim("e2", 0, 1, MINUTE);
+        assertTrue(System.nanoTime() - start >= lease.toNanos(), "watched for a whole lease first");
+        assertThrows(FencedException.class, old::heartbeat);
+        assertEquals("e2", frontier.leaseHolder());
+    }
+
+    @Test
+    void aReleasedStoreCanBeClaimedOnceEverySubtaskReleased() throws Exception {
         PersistFrontier.Lease s0 = frontier.claim("e1", 0, 2, MINUTE);
         PersistFrontier.Lease s1 = frontier.claim("e1", 1, 2, MINUTE);
         s0.release();
-        assertThrows(FencedException.class, () -> frontier.claim("e2", 0, 1, MINUTE), "subtask 1 still runs");
+        try (AutoCloseable running = heartbeating(s1)) {
+            assertThrows(FencedException.class, () -> frontier.claim("e2", 0, 1, MINUTE), "subtask 1 still runs");
+        }
         s1.release();
         assertNull(frontier.leaseHolder());
         frontier.claim("e2", 0, 1, MINUTE);
@@ -92,15 +133,19 @@ public abstract class PersistFrontierContractTest {
      * snapshot) takes over a live lease at once and fences the holder; anyone else is still refused.
      */
     @Test
-    void aJobRestoredFromTheHoldersSnapshotTakesOverItsLiveLease() throws IOException {
+    void aJobRestoredFromTheHoldersSnapshotTakesOverItsLiveLease() throws Exception {
         PersistFrontier.Lease old = frontier.claim("e1", 0, 1, MINUTE);
         old.advance(at(5L, Map.of(0, 3L)));
-        assertThrows(FencedException.class, () -> frontier.claim("e2", Set.of("e0"), 0, 2, MINUTE), "not e1's successor");
-        frontier.claim("e2", Set.of("e1"), 0, 2, MINUTE);
-        assertEquals("e2", frontier.leaseHolder());
-        assertEquals(at(5L, Map.of(0, 3L)), frontier.read(), "a takeover never moves P");
-        assertThrows(FencedException.class, () -> old.advance(at(9L, Map.of())));
-        assertThrows(FencedException.class, () -> frontier.claim("e1", 0, 1, MINUTE), "the predecessor cannot come back");
+        try (AutoCloseable running = heartbeating(old)) {
+            assertThrows(FencedException.class, () -> frontier.claim("e2", Set.of("e0"), 0, 2, MINUTE), "not e1's successor");
+            PersistFrontier.Lease next = frontier.claim("e2", Set.of("e1"), 0, 2, MINUTE);
+            assertEquals("e2", frontier.leaseHolder());
+            assertEquals(at(5L, Map.of(0, 3L)), frontier.read(), "a takeover never moves P");
+            assertThrows(FencedException.class, () -> old.advance(at(9L, Map.of())));
+            try (AutoCloseable successor = heartbeating(next)) {
+                assertThrows(FencedException.class, () -> frontier.claim("e1", 0, 1, MINUTE), "the predecessor cannot come back");
+            }
+        }
     }
 
     @Test

@@ -2,6 +2,7 @@ package io.upsertfeedback.connectors.store.bigtable;
 
 import io.upsertfeedback.connectors.store.FencedException;
 import io.upsertfeedback.connectors.store.FrontierState;
+import io.upsertfeedback.connectors.store.LeaseWatch;
 import io.upsertfeedback.connectors.store.PersistFrontier;
 import io.upsertfeedback.schemas.FrontierRecord;
 import org.apache.hadoop.hbase.Cell;
@@ -46,10 +47,11 @@ import static io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier
  * conditional write fails: fencing by a value checked in the same mutation. A lease's column
  * only moves forward: it is the only writer of its bytes, and it ignores lower frontiers.
  *
- * <p><b>Leases between jobs.</b> A claim by another epoch is refused while one of the owner's
- * heartbeats is younger than the owner's lease, measured on the claimer's clock, unless the owner
- * is among the claimer's predecessors; released subtasks (heartbeat 0) do not count. This decides only when a new job may start; which writer may write
- * is decided by the conditions above, never by clocks.
+ * <p><b>Leases between jobs.</b> A claim by another epoch is refused while the owner is alive by
+ * {@link LeaseWatch} (one of its heartbeats moves while the claimer watches, on the claimer's own
+ * clock, for at most the owner's lease), unless the owner is among the claimer's predecessors;
+ * released subtasks (heartbeat 0) do not count. This decides only when a new job may start; which
+ * writer may write is decided by the conditions above, never by clocks.
  */
 public final class BigtableFrontier implements PersistFrontier {
     private static final byte[] ROW = bytes("f");
@@ -122,22 +124,23 @@ public final class BigtableFrontier implements PersistFrontier {
     }
 
     @Override
-    public String leaseHolder() throws IOException {
-        Result r = row();
-        byte[] owner = r.getValue(FAMILY, EPOCH);
-        return owner != null && live(r) ? new String(owner, StandardCharsets.UTF_8) : null;
+    public LeaseWatch.Observation observeLease() throws IOException {
+        return observe(row());
     }
 
-    /** Whether one of the owner's heartbeats is younger than its lease (on this host's clock). */
-    private boolean live(Result r) {
+    private static LeaseWatch.Observation observe(Result r) {
+        byte[] owner = r.getValue(FAMILY, EPOCH);
         byte[] lease = r.getValue(FAMILY, LEASE);
-        long youngest = 0;
+        Map<Integer, Long> heartbeats = new HashMap<>();
         for (Cell cell : r.isEmpty() ? new Cell[0] : r.rawCells()) {
-            if (CellUtil.cloneQualifier(cell)[0] == 'h') {
-                youngest = Math.max(youngest, ByteBuffer.wrap(CellUtil.cloneValue(cell)).getLong());
+            byte[] q = CellUtil.cloneQualifier(cell);
+            if (q[0] == 'h') {
+                heartbeats.put(Integer.parseInt(new String(q, 1, q.length - 1, StandardCharsets.UTF_8)),
+                        ByteBuffer.wrap(CellUtil.cloneValue(cell)).getLong());
             }
         }
-        return lease != null && youngest > 0 && clock.getAsLong() - youngest < ByteBuffer.wrap(lease).getLong();
+        return new LeaseWatch.Observation(owner == null ? null : new String(owner, StandardCharsets.UTF_8),
+                Duration.ofMillis(lease == null ? 0 : ByteBuffer.wrap(lease).getLong()), heartbeats);
     }
 
     private static FrontierRecord fold(Result r) throws IOException {
@@ -161,16 +164,22 @@ public final class BigtableFrontier implements PersistFrontier {
             throw new IllegalArgumentException("subtask " + subtask + " of " + parallelism);
         }
         String token = epoch + "/" + subtask + "/" + UUID.randomUUID();
+        String silent = null; // a holder watched for a whole lease without a heartbeat
         while (true) {
             Result r = row();
             byte[] owner = r.getValue(FAMILY, EPOCH);
             byte[] n = r.getValue(FAMILY, PARALLELISM);
             long now = clock.getAsLong();
             if (owner == null || !epoch.equals(new String(owner, StandardCharsets.UTF_8))) {
-                if (owner != null && live(r) && !predecessors.contains(new String(owner, StandardCharsets.UTF_8))) {
-                    throw new FencedException("store " + storeName + " is being written by another job (writer epoch "
-                            + new String(owner, StandardCharsets.UTF_8) + "): stop that job first, or wait until its lease of "
-                            + ByteBuffer.wrap(r.getValue(FAMILY, LEASE)).getLong() + " ms (sink.writer-lease) has expired");
+                LeaseWatch.Observation held = observe(r);
+                if (!held.free() && !predecessors.contains(held.owner()) && !held.owner().equals(silent)) {
+                    if (LeaseWatch.alive(this::observeLease, held)) {
+                        throw new FencedException("store " + storeName + " is being written by another job (writer epoch "
+                                + held.owner() + "): stop that job first, or wait until its lease of "
+                                + held.lease().toMillis() + " ms (sink.writer-lease) has expired");
+                    }
+                    silent = held.owner();
+                    continue; // look at the row again, as it is after the watch
                 }
                 Table.CheckAndMutateBuilder check = table.checkAndMutate(ROW, FAMILY).qualifier(EPOCH);
                 byte[] mine = encode(token, fold(r));

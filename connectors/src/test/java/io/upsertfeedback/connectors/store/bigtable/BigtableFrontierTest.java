@@ -1,15 +1,37 @@
 package io.upsertfeedback.connectors.store.bigtable;
 
 import io.upsertfeedback.connectors.embedded.TestBigtable;
+import io.upsertfeedback.connectors.store.FencedException;
 import io.upsertfeedback.connectors.store.PersistFrontier;
 import io.upsertfeedback.connectors.store.PersistFrontierContractTest;
+import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** The frontier contract on the Bigtable emulator (row {@code f} of a fresh table). */
 class BigtableFrontierTest extends PersistFrontierContractTest {
+    private String table;
+
     @Override
     protected PersistFrontier newFrontier() throws IOException {
-        return new BigtableFrontier(TestBigtable.connection(), TestBigtable.freshTable("frontier"), "store-frontier", false);
+        table = TestBigtable.freshTable("frontier");
+        return new BigtableFrontier(TestBigtable.connection(), table, "store-frontier", false);
+    }
+
+    /**
+     * Issue 11, point 8: the running job's host clock is an hour behind the new job's. Its
+     * heartbeats looked an hour old, so the new job took the store over from a live writer. Now
+     * a heartbeat that moves is alive, whatever the clock that wrote it.
+     */
+    @Test
+    void aLiveWriterWhoseClockIsAnHourBehindIsNotTakenOver() throws Exception {
+        PersistFrontier behind = new BigtableFrontier(TestBigtable.connection(), table, "store-frontier", false,
+                () -> System.currentTimeMillis() - Duration.ofHours(1).toMillis());
+        try (AutoCloseable running = heartbeating(behind.claim("e1", 0, 1, Duration.ofSeconds(30)))) {
+            assertThrows(FencedException.class, () -> frontier.claim("e2", 0, 1, Duration.ofSeconds(30)));
+        }
     }
 }

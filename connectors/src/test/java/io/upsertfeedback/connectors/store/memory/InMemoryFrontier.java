@@ -2,8 +2,10 @@ package io.upsertfeedback.connectors.store.memory;
 
 import io.upsertfeedback.connectors.store.FencedException;
 import io.upsertfeedback.connectors.store.FrontierState;
+import io.upsertfeedback.connectors.store.LeaseWatch;
 import io.upsertfeedback.connectors.store.PersistFrontier;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -14,7 +16,7 @@ import java.util.UUID;
 /**
  * A {@link PersistFrontier} in memory with the Bigtable frontier's contract: per-subtask columns
  * holding the token of the attempt that owns them, folds on a new epoch or parallelism, leases
- * between jobs on this process's clock, and every lease write conditioned on its column.
+ * between jobs decided by {@link LeaseWatch}, and every lease write conditioned on its column.
  */
 public final class InMemoryFrontier implements PersistFrontier {
     private record Column(String token, FrontierState state) {}
@@ -24,6 +26,7 @@ public final class InMemoryFrontier implements PersistFrontier {
     private int parallelism;
     private final TreeMap<Integer, Column> columns = new TreeMap<>();
     private final Map<Integer, Long> heartbeats = new HashMap<>();
+    private long beats;
 
     @Override
     public synchronized FrontierState read() {
@@ -39,24 +42,33 @@ public final class InMemoryFrontier implements PersistFrontier {
         return new FrontierState(p, positions);
     }
 
-    private boolean live() {
-        long youngest = heartbeats.values().stream().mapToLong(Long::longValue).max().orElse(0);
-        return youngest > 0 && System.currentTimeMillis() - youngest < leaseMillis;
+    @Override
+    public synchronized LeaseWatch.Observation observeLease() {
+        return new LeaseWatch.Observation(owner, Duration.ofMillis(leaseMillis), new HashMap<>(heartbeats));
     }
 
     @Override
-    public synchronized String leaseHolder() {
-        return owner != null && live() ? owner : null;
-    }
-
-    @Override
-    public synchronized Lease claim(String epoch, Set<String> predecessors, int subtask, int n, Duration lease) throws FencedException {
-        String token = epoch + "/" + subtask + "/" + UUID.randomUUID();
-        long now = System.currentTimeMillis();
-        if (!epoch.equals(owner) || parallelism != n || !columns.containsKey(subtask)) {
-            if (!epoch.equals(owner) && owner != null && live() && !predecessors.contains(owner)) {
-                throw new FencedException("store in memory is being written by another job (writer epoch " + owner + ")");
+    public Lease claim(String epoch, Set<String> predecessors, int subtask, int n, Duration lease) throws IOException {
+        String silent = null; // a holder watched for a whole lease without a heartbeat
+        while (true) {
+            LeaseWatch.Observation held;
+            synchronized (this) {
+                held = observeLease();
+                if (epoch.equals(owner) || held.free() || predecessors.contains(owner) || owner.equals(silent)) {
+                    return claimNow(epoch, subtask, n, lease);
+                }
             }
+            if (LeaseWatch.alive(this::observeLease, held)) { // watched without the lock: heartbeats go on meanwhile
+                throw new FencedException("store in memory is being written by another job (writer epoch " + held.owner() + ")");
+            }
+            silent = held.owner();
+        }
+    }
+
+    private Lease claimNow(String epoch, int subtask, int n, Duration lease) {
+        String token = epoch + "/" + subtask + "/" + UUID.randomUUID();
+        long now = beat();
+        if (!epoch.equals(owner) || parallelism != n || !columns.containsKey(subtask)) {
             FrontierState folded = read();
             columns.clear();
             heartbeats.clear();
@@ -72,6 +84,11 @@ public final class InMemoryFrontier implements PersistFrontier {
             heartbeats.put(subtask, now);
         }
         return new MemoryLease(subtask, token);
+    }
+
+    /** A heartbeat value: it only has to differ from the previous one (never 0, which is a release). */
+    private long beat() {
+        return ++beats;
     }
 
     private final class MemoryLease implements Lease {
@@ -97,7 +114,7 @@ public final class InMemoryFrontier implements PersistFrontier {
             synchronized (InMemoryFrontier.this) {
                 if (state.p() >= held().state().p()) {
                     columns.put(subtask, new Column(token, state));
-                    heartbeats.put(subtask, System.currentTimeMillis());
+                    heartbeats.put(subtask, beat());
                 }
             }
         }
@@ -106,7 +123,7 @@ public final class InMemoryFrontier implements PersistFrontier {
         public void heartbeat() throws FencedException {
             synchronized (InMemoryFrontier.this) {
                 held();
-                heartbeats.put(subtask, System.currentTimeMillis());
+                heartbeats.put(subtask, beat());
             }
         }
 
