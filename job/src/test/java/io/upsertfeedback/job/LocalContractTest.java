@@ -237,7 +237,9 @@ class LocalContractTest {
         Path input = Files.writeString(tmp.resolve("input.jsonl"), lines.toString());
         Path first = tmp.resolve("first.txt");
         // a progress line every 100 ms: the kill lands while keys are stored and P is still below the input's end
-        Process killed = startLocal(tmp, first, "--input", input.toString(), "--exit-when-done", "-Dlocal.progress-interval=100 ms");
+        // a writer lease of 5 s: the resumed job takes the store over once it has seen the killed one's lease silent that long
+        Process killed = startLocal(tmp, first, "--input", input.toString(), "--exit-when-done", "-Dlocal.progress-interval=100 ms",
+                "-Dsink.writer-lease=5 s");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
         while (!Files.readString(first).matches("(?s).*\\| P [0-9:]+ \\| store [1-9][0-9,]* keys.*") && killed.isAlive()
                 && System.nanoTime() < deadline) {
@@ -249,8 +251,9 @@ class LocalContractTest {
         Path out = tmp.resolve("out.jsonl");
         Path second = tmp.resolve("second.txt");
         String output = awaitExit(startLocal(tmp, second, "--resume", "--input", input.toString(), "--exit-when-done",
-                "--dump-to", out.toString()), second, 300, 0);
-        assertTrue(output.contains("resuming on the store of the earlier run") && output.contains("rehydrating from the store"), output);
+                "--dump-to", out.toString(), "-Dsink.writer-lease=5 s"), second, 300, 0);
+        assertTrue(output.contains("resuming on the store of the earlier run") && output.contains("rehydrating from the store")
+                && output.contains("did not release the store's lease"), output);
         Map<String, String[]> dumped = new TreeMap<>();
         for (JsonNode line : readLines(out)) {
             dumped.put(line.get("key").asText(), new String[] {line.get("value").asText(), line.get("time").asText()});
