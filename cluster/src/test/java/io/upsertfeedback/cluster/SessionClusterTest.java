@@ -62,7 +62,7 @@ class SessionClusterTest {
      * sink.writer-lease of the submitted jobs (default 30 s): longer than a stop and a resubmission
      * take here, so that a successor that had to wait for the stopped job's lease would show.
      */
-    private static final Duration LEASE = Duration.ofSeconds(60);
+    private static final Duration LEASE = Duration.ofSeconds(90);
     /** The Flink processes' output, kept after the test. */
     private static final Path LOGS = Path.of("target/session-cluster-logs");
 
