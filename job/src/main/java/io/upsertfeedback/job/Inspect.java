@@ -48,12 +48,7 @@ final class Inspect {
         String servers = conf.getOptional(KafkaIngestOptions.BOOTSTRAP_SERVERS).orElseThrow(() -> KafkaIngestOptions.invalid(
                 KafkaIngestOptions.BOOTSTRAP_SERVERS, "is missing", "set it to the host:port list of your Kafka brokers"));
         String topic = conf.get(KafkaIngestOptions.DEAD_LETTER_TOPIC);
-        Properties p = new Properties();
-        conf.toMap().forEach((k, v) -> {
-            if (k.startsWith(KafkaIngestOptions.KAFKA_PROPERTIES_PREFIX)) {
-                p.setProperty(k.substring(KafkaIngestOptions.KAFKA_PROPERTIES_PREFIX.length()), v);
-            }
-        });
+        Properties p = KafkaIngestOptions.clientProperties(conf);
         p.setProperty(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
         p.setProperty(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.setProperty(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());

@@ -51,11 +51,7 @@ final class Produce {
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, String.valueOf(conf.get(JobOptions.PRODUCE_LARGE_VALUE_SIZE).getBytes() + 1024 * 1024));
         p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
-        conf.toMap().forEach((k, v) -> {
-            if (k.startsWith(KafkaIngestOptions.KAFKA_PROPERTIES_PREFIX)) {
-                p.put(k.substring(KafkaIngestOptions.KAFKA_PROPERTIES_PREFIX.length()), v);
-            }
-        });
+        p.putAll(KafkaIngestOptions.clientProperties(conf));
         return p;
     }
 

@@ -74,12 +74,7 @@ final class StartupCheck {
             throw KafkaIngestOptions.invalid(KafkaIngestOptions.BOOTSTRAP_SERVERS, "is missing", "set it to the host:port list of your Kafka brokers");
         }
         String topic = conf.get(KafkaIngestOptions.TOPIC);
-        Properties p = new Properties();
-        conf.toMap().forEach((k, v) -> {
-            if (k.startsWith(KafkaIngestOptions.KAFKA_PROPERTIES_PREFIX)) {
-                p.setProperty(k.substring(KafkaIngestOptions.KAFKA_PROPERTIES_PREFIX.length()), v);
-            }
-        });
+        Properties p = KafkaIngestOptions.clientProperties(conf);
         p.setProperty(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, servers);
         p.setProperty(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, String.valueOf(TIMEOUT.toMillis()));
         p.setProperty(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, String.valueOf(TIMEOUT.toMillis()));

@@ -204,11 +204,7 @@ public final class KafkaCommandSource {
                 case COMMITTED -> OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST);
                 case LATEST -> OffsetsInitializer.latest();
             });
-            config.toMap().forEach((k, v) -> {
-                if (k.startsWith(KafkaIngestOptions.KAFKA_PROPERTIES_PREFIX)) {
-                    property(k.substring(KafkaIngestOptions.KAFKA_PROPERTIES_PREFIX.length()), v);
-                }
-            });
+            KafkaIngestOptions.clientProperties(config).forEach((k, v) -> property((String) k, (String) v));
             valueDecoder(ValueDecoders.fromConfiguration(config));
             return this;
         }

@@ -2,6 +2,7 @@ package io.upsertfeedback.connectors.kafka;
 
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.DescribedEnum;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.description.InlineElement;
@@ -9,6 +10,7 @@ import org.apache.flink.configuration.description.InlineElement;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 
 import static org.apache.flink.configuration.description.TextElement.text;
 
@@ -20,6 +22,20 @@ import static org.apache.flink.configuration.description.TextElement.text;
 public final class KafkaIngestOptions {
     /** Keys under this prefix are Kafka client properties, e.g. {@code kafka.properties.security.protocol}. */
     public static final String KAFKA_PROPERTIES_PREFIX = "kafka.properties.";
+
+    /**
+     * The Kafka client properties a user set under {@value #KAFKA_PROPERTIES_PREFIX}, with the
+     * prefix removed (e.g. {@code security.protocol}); the same for every client the job creates.
+     */
+    public static Properties clientProperties(Configuration config) {
+        Properties p = new Properties();
+        config.toMap().forEach((k, v) -> {
+            if (k.startsWith(KAFKA_PROPERTIES_PREFIX)) {
+                p.setProperty(k.substring(KAFKA_PROPERTIES_PREFIX.length()), v);
+            }
+        });
+        return p;
+    }
 
     /** Where a job without recorded source positions starts reading. */
     public enum StartingOffsets implements DescribedEnum {
