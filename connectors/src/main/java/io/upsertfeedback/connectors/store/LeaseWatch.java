@@ -61,18 +61,4 @@ public final class LeaseWatch {
         }
         return false;
     }
-
-    /**
-     * Waits until the lease is free or its holder has been silent for a whole lease, at most
-     * {@code timeout}. Returns whether it is.
-     */
-    public static boolean awaitGone(Look look, Duration timeout) throws IOException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (System.nanoTime() < deadline) {
-            if (!alive(look, look.look())) {
-                return true;
-            }
-        }
-        return false;
-    }
 }

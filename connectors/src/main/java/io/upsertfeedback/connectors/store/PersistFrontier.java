@@ -40,17 +40,12 @@ public interface PersistFrontier extends AutoCloseable {
 
     /**
      * The writer epoch holding the lease, or {@code null} when none does (never claimed, or every
-     * subtask released it). A holder that died without releasing keeps it until someone has
-     * watched it for a lease ({@link #awaitLeaseGone}, and every claim by another job does).
+     * subtask released it). A holder that died without releasing keeps it until a claim by another
+     * job has watched it for a lease ({@link LeaseWatch}).
      */
     default String leaseHolder() throws IOException {
         LeaseWatch.Observation o = observeLease();
         return o.free() ? null : o.owner();
-    }
-
-    /** Waits, at most {@code timeout}, until the lease is free or its holder was silent for a whole lease; returns whether it is. */
-    default boolean awaitLeaseGone(Duration timeout) throws IOException {
-        return LeaseWatch.awaitGone(this::observeLease, timeout);
     }
 
     /**
