@@ -5,6 +5,7 @@ import io.upsertfeedback.connectors.store.CloseableIterator;
 import io.upsertfeedback.connectors.store.RowState;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.StoredRow;
+import io.upsertfeedback.operators.Frontiers;
 import io.upsertfeedback.operators.UpsertFeedback;
 
 import java.io.IOException;
@@ -63,8 +64,9 @@ final class ProgressLine {
         return watermark == Long.MIN_VALUE || watermark == Long.MAX_VALUE ? watermark : watermark + 1;
     }
 
-    private static String time(long t) {
-        if (t == Long.MIN_VALUE) {
+    /** A frontier as a time of day; {@code -inf} below every real time (also an empty store's {@link Frontiers#EMPTY_STORE}). */
+    static String time(long t) {
+        if (t <= Frontiers.EMPTY_STORE) {
             return "-inf";
         }
         if (t == Long.MAX_VALUE) {
