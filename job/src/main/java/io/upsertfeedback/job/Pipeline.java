@@ -11,10 +11,12 @@ import io.upsertfeedback.operators.UpsertFeedback;
 import io.upsertfeedback.operators.UpsertOptions;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
+import java.time.Duration;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 
@@ -80,10 +82,30 @@ public final class Pipeline {
         DataStream<UpsertCommand> feedback = env.fromSource(FeedbackSource.builder().setStoreConfig(conf).build(),
                 WatermarkStrategy.noWatermarks(), "feedback").uid("feedback-source");
         SingleOutputStreamOperator<Update> updates = UpsertFeedback.apply(hooks.afterSource().apply(commands), feedback, options);
-        hooks.beforeSink().apply(updates).sinkTo(TieredStoreSink.builder().setStoreConfig(conf).setTierWrapper(hooks.tiers()).build())
+        hooks.beforeSink().apply(updates).sinkTo(sink(conf, options).setTierWrapper(hooks.tiers()).build())
                 .name("tiered-store").uid("tiered-store-sink")
                 .setParallelism(updates.getParallelism());
         return new Built(commands, updates, positions);
+    }
+
+    /**
+     * The sink's builder. With a bounded {@code upsert.lead} (Materialize's strict rule) every tick
+     * waits for the store, so the sink must not hold keys while catching up: its
+     * {@code sink.catch-up.max-hold} becomes 0, and a non-zero value set explicitly is refused.
+     */
+    private static TieredStoreSink.Builder sink(Configuration conf, UpsertOptions options) {
+        TieredStoreSink.Builder sink = TieredStoreSink.builder().setStoreConfig(conf);
+        if (options.lead().isPresent()) {
+            Duration hold = conf.getOptional(TieredStoreSink.CATCH_UP_MAX_HOLD).orElse(Duration.ZERO);
+            if (!hold.isZero()) {
+                throw new IllegalConfigurationException("Option '" + TieredStoreSink.CATCH_UP_MAX_HOLD.key() + "' is " + hold
+                        + " but '" + UpsertOptions.LEAD.key() + "' is set: with a bounded lead every tick waits for the store, "
+                        + "and a sink holding keys would stall it. Remove '" + TieredStoreSink.CATCH_UP_MAX_HOLD.key()
+                        + "' (or set it to 0), or unset '" + UpsertOptions.LEAD.key() + "'.");
+            }
+            sink.set(TieredStoreSink.CATCH_UP_MAX_HOLD, Duration.ZERO);
+        }
+        return sink;
     }
 
     /** The source positions recorded with the store's persist frontier (empty for a new store). */

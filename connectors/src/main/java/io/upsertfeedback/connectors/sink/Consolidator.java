@@ -2,6 +2,9 @@ package io.upsertfeedback.connectors.sink;
 
 import io.upsertfeedback.operators.Update;
 import io.upsertfeedback.operators.UpsertValue;
+import io.upsertfeedback.operators.serialization.ValueCodec;
+import org.apache.flink.core.memory.DataInputDeserializer;
+import org.apache.flink.core.memory.DataOutputSerializer;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -33,8 +36,15 @@ import java.util.function.Predicate;
  *
  * <p><b>Bounded.</b> {@link #overCapacity} tells the caller to write the eldest key out (and block
  * while storage is busy: backpressure) when more than {@code maxKeys} keys or {@code maxBytes}
- * bytes of keys and values are held. Keys come out in the order they were first held. Not
- * thread-safe: the sink's task thread owns it.
+ * bytes of keys and values are held. Keys come out in the order they were first held, which is
+ * also the order of the processing time they were first held at ({@link #takeEldest}'s
+ * {@code heldAtOrBefore}: the sink's catch-up hold). Not thread-safe: the sink's task thread owns it.
+ *
+ * <p><b>Checkpointed.</b> {@link #snapshot} writes everything held, in order, so that a sink
+ * checkpoint can keep held keys instead of writing them; {@link #restore} reads it back (a key's
+ * hold then restarts at the restore time). Format version {@link #SNAPSHOT_VERSION}: a count, then
+ * per key: key bytes, first time, order key, whether it touches a tombstone, initial value
+ * ({@link ValueCodec}), and its non-zero diffs (value, count).
  */
 final class Consolidator {
 
@@ -56,9 +66,14 @@ final class Consolidator {
         void write(Consolidated c) throws IOException, InterruptedException;
     }
 
+    /** Version of the {@link #snapshot} format. */
+    static final int SNAPSHOT_VERSION = 1;
+
     private static final class Held {
         final byte[] key;
         final long minTime;
+        /** Processing time (ms) at which the key was first held. */
+        final long heldSince;
         final Map<UpsertValue, Integer> diffs = new LinkedHashMap<>(4);
         long time = Long.MIN_VALUE;
         int partition = Integer.MIN_VALUE;
@@ -68,10 +83,11 @@ final class Consolidator {
         /** The key's state before its first held update: the value that update retracts, or absent. */
         final UpsertValue initial;
 
-        Held(Update first) {
-            this.key = first.key();
-            this.minTime = first.time();
-            this.initial = first.diff() < 0 ? first.value() : null;
+        Held(byte[] key, long minTime, long heldSince, UpsertValue initial) {
+            this.key = key;
+            this.minTime = minTime;
+            this.heldSince = heldSince;
+            this.initial = initial;
         }
 
         /** Adds one update; returns the bytes it added to what is held. */
@@ -127,17 +143,21 @@ final class Consolidator {
         this.storedAsTombstone = storedAsTombstone;
     }
 
-    /** Holds one data update. */
-    void add(Update update) {
+    /** Holds one data update, received at processing time {@code now} (ms). */
+    void add(Update update, long now) {
         Held h = held.get(ByteBuffer.wrap(update.key()));
         if (h == null) {
-            h = new Held(update);
-            held.put(ByteBuffer.wrap(update.key()), h);
-            minTimes.merge(h.minTime, 1, Integer::sum);
-            bytes += update.key().length;
+            h = hold(new Held(update.key(), update.time(), now, update.diff() < 0 ? update.value() : null));
         }
         bytes += h.add(update);
         h.touchesTombstone |= storedAsTombstone.test(update.value());
+    }
+
+    private Held hold(Held h) {
+        held.put(ByteBuffer.wrap(h.key), h);
+        minTimes.merge(h.minTime, 1, Integer::sum);
+        bytes += h.key.length;
+        return h;
     }
 
     /** Whether more keys or bytes are held than allowed: the caller writes the eldest out. */
@@ -146,17 +166,18 @@ final class Consolidator {
     }
 
     /**
-     * Takes the eldest held key if its first time is at or below {@code bound}.
+     * Takes the eldest held key if its first time is at or below {@code bound} and it was first
+     * held at or before processing time {@code heldAtOrBefore} (ms; {@code Long.MAX_VALUE}: whenever).
      *
      * @return whether a key was taken; its net write went to {@code out}
      */
-    boolean takeEldest(long bound, WriteOut out) throws IOException, InterruptedException {
+    boolean takeEldest(long bound, long heldAtOrBefore, WriteOut out) throws IOException, InterruptedException {
         Iterator<Held> it = held.values().iterator();
         if (!it.hasNext()) {
             return false;
         }
         Held h = it.next();
-        if (h.minTime > bound) {
+        if (h.minTime > bound || h.heldSince > heldAtOrBefore) {
             return false;
         }
         it.remove();
@@ -173,6 +194,71 @@ final class Consolidator {
 
     int size() {
         return held.size();
+    }
+
+    /** Everything held, in order (see the class comment for the format); empty when nothing is held. */
+    byte[] snapshot() throws IOException {
+        if (held.isEmpty()) {
+            return new byte[0];
+        }
+        DataOutputSerializer out = new DataOutputSerializer((int) Math.min(Integer.MAX_VALUE - 64, 64 + bytes + 64L * held.size()));
+        out.writeInt(held.size());
+        for (Held h : held.values()) {
+            ValueCodec.writeBytes(h.key, out);
+            out.writeLong(h.minTime);
+            out.writeLong(h.time);
+            out.writeInt(h.partition);
+            out.writeLong(h.offset);
+            out.writeBoolean(h.touchesTombstone);
+            ValueCodec.writeValue(h.initial, out);
+            out.writeInt(h.diffs.size());
+            for (Map.Entry<UpsertValue, Integer> e : h.diffs.entrySet()) {
+                ValueCodec.writeValue(e.getKey(), out);
+                out.writeInt(e.getValue());
+            }
+        }
+        return out.getCopyOfBuffer();
+    }
+
+    /**
+     * Holds again what {@link #snapshot} wrote, after what is held now, as first held at processing
+     * time {@code now} (ms). Called before any update is added; several snapshots (a rescale hands
+     * a subtask those of others) hold disjoint keys, as each key has one subtask.
+     *
+     * @throws IOException when {@code snapshot} is not in this format, or holds a key already held
+     */
+    void restore(byte[] snapshot, long now) throws IOException {
+        if (snapshot.length == 0) {
+            return;
+        }
+        DataInputDeserializer in = new DataInputDeserializer(snapshot);
+        for (int n = in.readInt(); n > 0; n--) {
+            byte[] key = ValueCodec.readBytes(in);
+            long minTime = in.readLong();
+            long time = in.readLong();
+            int partition = in.readInt();
+            long offset = in.readLong();
+            boolean touchesTombstone = in.readBoolean();
+            Held h = new Held(key, minTime, now, ValueCodec.readValue(in));
+            if (held.containsKey(ByteBuffer.wrap(key))) {
+                throw new IOException("the restored consolidation state holds a key twice");
+            }
+            h.time = time;
+            h.partition = partition;
+            h.offset = offset;
+            h.touchesTombstone = touchesTombstone;
+            for (int d = in.readInt(); d > 0; d--) {
+                UpsertValue value = ValueCodec.readValue(in);
+                int count = in.readInt();
+                h.diffs.put(value, count);
+                h.bytes += value.bytes().length;
+            }
+            hold(h);
+            bytes += h.bytes;
+        }
+        if (in.available() > 0) {
+            throw new IOException("the restored consolidation state has " + in.available() + " bytes after its last key");
+        }
     }
 
     long bytes() {

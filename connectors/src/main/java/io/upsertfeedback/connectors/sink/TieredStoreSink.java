@@ -22,7 +22,7 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.runtime.execution.SuppressRestartsException;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.HashSet;
@@ -49,7 +49,7 @@ import java.util.concurrent.locks.LockSupport;
  * was restored from that job's checkpoint or savepoint (the epoch is the writer state), in which
  * case it takes over at once and fences the old job ({@link PersistFrontier#claim}).
  */
-public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<Update, String>, SupportsCommitter<DeleteMarkers> {
+public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<Update, WriterState>, SupportsCommitter<DeleteMarkers> {
     private static final long serialVersionUID = 1L;
 
     public static final ConfigOption<Integer> WINDOW_SIZE = ConfigOptions.key("sink.window-size")
@@ -70,6 +70,15 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
             .memoryType().defaultValue(MemorySize.parse("64mb"))
             .withDescription("Bytes of keys and values held per sink subtask (see sink.consolidation-buffer, whichever limit is reached first); "
                     + "this much heap per subtask.");
+
+    public static final ConfigOption<Duration> CATCH_UP_MAX_HOLD = ConfigOptions.key("sink.catch-up.max-hold")
+            .durationType().defaultValue(Duration.ofSeconds(30))
+            .withDescription("While the job reads a backlog (its watermark advancing more than twice as fast as the wall clock, "
+                    + "sampled every second), how long the sink holds a key's updates at most before writing their sum, keeping what "
+                    + "it holds in its checkpoints instead of writing it at each one: each key of a backlog is written about once "
+                    + "per this duration, however many ticks its updates span (SPEC 3.12), and the store's persist frontier advances "
+                    + "about as often. Live traffic is never held by it. 0 disables the hold (needed with upsert.lead, whose every "
+                    + "tick waits for the store; the job sets it so). Held keys cost heap within sink.consolidation-buffer(-size).");
 
     public static final ConfigOption<Duration> WRITER_LEASE = ConfigOptions.key("sink.writer-lease")
             .durationType().defaultValue(Duration.ofSeconds(30))
@@ -94,7 +103,7 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
     }
 
     @Override
-    public StatefulSinkWriter<Update, String> createWriter(WriterInitContext context) throws IOException {
+    public StatefulSinkWriter<Update, WriterState> createWriter(WriterInitContext context) throws IOException {
         return restoreWriter(context, List.of());
     }
 
@@ -102,22 +111,33 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
      * A writer for a subtask attempt. {@code recoveredState} holds the writer epochs of the job
      * whose checkpoint or savepoint this one was restored from: this job succeeds them
      * ({@link PersistFrontier#claim}), so {@code flink run -s} right after {@code flink stop} starts
-     * at once instead of waiting for the stopped job's lease.
+     * at once instead of waiting for the stopped job's lease; and the keys held across that
+     * checkpoint ({@link #CATCH_UP_MAX_HOLD}), which the writer holds again or writes.
      *
      * @throws SuppressRestartsException wrapping {@link FencedException} while another job holds the store
      */
     @Override
-    public StatefulSinkWriter<Update, String> restoreWriter(WriterInitContext context, Collection<String> recoveredState) throws IOException {
+    public StatefulSinkWriter<Update, WriterState> restoreWriter(WriterInitContext context, Collection<WriterState> recoveredState)
+            throws IOException {
         int subtask = context.getTaskInfo().getIndexOfThisSubtask();
+        int parallelism = context.getTaskInfo().getNumberOfParallelSubtasks();
         StoreHandle handle = Stores.open(config, epoch + "/" + subtask + "/" + UUID.randomUUID(), tiers);
         try {
             TieredStoreSinkWriter.Settings settings = new TieredStoreSinkWriter.Settings(config.get(WINDOW_SIZE), config.get(BATCH_SIZE),
-                    config.get(CONSOLIDATION_BUFFER), config.get(CONSOLIDATION_BUFFER_SIZE).getBytes(), config.get(WRITER_LEASE));
-            PersistFrontier.Lease claimed = claim(handle.frontier(), recoveredState, context.getRestoredCheckpointId().isPresent(),
-                    subtask, context.getTaskInfo().getNumberOfParallelSubtasks(), settings.lease());
+                    config.get(CONSOLIDATION_BUFFER), config.get(CONSOLIDATION_BUFFER_SIZE).getBytes(), config.get(WRITER_LEASE),
+                    config.get(CATCH_UP_MAX_HOLD));
+            Set<String> epochs = new HashSet<>();
+            recoveredState.forEach(state -> epochs.add(state.epoch()));
+            PersistFrontier.Lease claimed = claim(handle.frontier(), epochs, context.getRestoredCheckpointId().isPresent(),
+                    subtask, parallelism, settings.lease());
             MailboxExecutor mailbox = context.getMailboxExecutor();
-            return new TieredStoreSinkWriter(handle, claimed, epoch, subtask, settings,
-                    action -> mailbox.execute(action::run, "tiered-store sink: write held updates"), context.metricGroup());
+            return new TieredStoreSinkWriter(handle, claimed, epoch, subtask, parallelism, settings, recoveredState,
+                    action -> mailbox.execute(action::run, "tiered-store sink: write held updates"), context.getProcessingTimeService(),
+                    context.metricGroup());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            closeQuietly(handle, e);
+            throw new InterruptedIOException("interrupted while writing the restored held keys");
         } catch (FencedException e) {
             closeQuietly(handle, e);
             throw new SuppressRestartsException(e);
@@ -134,16 +154,16 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
      * refused it retries, for at most one lease, until a sibling holding the state has taken the
      * store over for this epoch (or the old lease expired).
      */
-    private PersistFrontier.Lease claim(PersistFrontier frontier, Collection<String> recoveredState, boolean restored,
+    private PersistFrontier.Lease claim(PersistFrontier frontier, Set<String> recoveredEpochs, boolean restored,
                                         int subtask, int parallelism, Duration lease) throws IOException {
-        Set<String> predecessors = new HashSet<>(recoveredState);
+        Set<String> predecessors = new HashSet<>(recoveredEpochs);
         predecessors.remove(epoch);
         long deadline = System.nanoTime() + lease.toNanos();
         while (true) {
             try {
                 return frontier.claim(epoch, predecessors, subtask, parallelism, lease);
             } catch (FencedException e) {
-                if (!restored || !recoveredState.isEmpty() || System.nanoTime() >= deadline) {
+                if (!restored || !recoveredEpochs.isEmpty() || System.nanoTime() >= deadline) {
                     throw e;
                 }
                 LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
@@ -164,31 +184,8 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
     }
 
     @Override
-    public SimpleVersionedSerializer<String> getWriterStateSerializer() {
-        return EpochSerializer.INSTANCE;
-    }
-
-    /** Writer state: one writer epoch, UTF-8; version 1. */
-    private enum EpochSerializer implements SimpleVersionedSerializer<String> {
-        INSTANCE;
-
-        @Override
-        public int getVersion() {
-            return 1;
-        }
-
-        @Override
-        public byte[] serialize(String epoch) {
-            return epoch.getBytes(StandardCharsets.UTF_8);
-        }
-
-        @Override
-        public String deserialize(int version, byte[] serialized) throws IOException {
-            if (version != 1) {
-                throw new IOException("unknown writer state version " + version + " of the tiered-store sink");
-            }
-            return new String(serialized, StandardCharsets.UTF_8);
-        }
+    public SimpleVersionedSerializer<WriterState> getWriterStateSerializer() {
+        return WriterState.SERIALIZER;
     }
 
     private static void closeQuietly(StoreHandle handle, Exception cause) {
@@ -242,6 +239,9 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
             }
             if (config.getOptional(CONSOLIDATION_BUFFER_SIZE).map(MemorySize::getBytes).orElse(1L) < 1) {
                 throw new IllegalArgumentException("sink.consolidation-buffer-size must be at least 1 byte");
+            }
+            if (config.getOptional(CATCH_UP_MAX_HOLD).map(Duration::isNegative).orElse(false)) {
+                throw new IllegalArgumentException("sink.catch-up.max-hold must not be negative; 0 disables the catch-up hold");
             }
             return new TieredStoreSink(config.clone(), epoch != null ? epoch : UUID.randomUUID().toString(), tiers);
         }

@@ -6,6 +6,7 @@ import io.upsertfeedback.connectors.store.StoreMetrics;
 import io.upsertfeedback.connectors.store.TieredStore;
 import io.upsertfeedback.operators.Update;
 import org.apache.flink.api.common.eventtime.Watermark;
+import org.apache.flink.api.common.operators.ProcessingTimeService;
 import org.apache.flink.api.connector.sink2.CommittingSinkWriter;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
 import org.apache.flink.metrics.Gauge;
@@ -53,12 +54,28 @@ import java.util.function.LongSupplier;
  * earlier attempt still running cannot commit a pointer to an object that recovery deletes. The store's owner name
  * is {@code epoch/subtask/attempt}: every attempt has its own.
  *
- * <p><b>Flush</b> (before every checkpoint and at end of input): writes out every held key, waits for
- * every write and for cleanup, and publishes the frontier, so a checkpoint never completes with
- * unacknowledged writes; the deletes written by then go to the {@link MarkerCollector}. At end of input the subtask also releases its lease. Any failed write
- * fails the job at the next call, and the frontier never passes it (SPEC 4.8, 4.11).
+ * <p><b>Catch-up hold</b> (SPEC 3.12). While the watermark runs ahead of the wall clock
+ * ({@link CatchUp}, sampled every second), the sink reads a backlog: a held key is then written
+ * only once it has been held for {@code catchUpMaxHold} (or to make room), so it absorbs the
+ * backlog's later updates, and a checkpoint keeps the held keys in the writer state instead of
+ * writing them. The frontier still never passes a held key, so the store's {@code P} advances
+ * about once per {@code catchUpMaxHold} during a backlog; once the watermark stops outrunning the
+ * clock (the backlog is read, or the input ends), the next sample writes what is held at once.
+ * A zero {@code catchUpMaxHold} never holds: Materialize's strict lead needs every tick written.
+ *
+ * <p><b>Flush</b> (before every checkpoint and at end of input): writes out every held key (unless
+ * catching up, see above; always at end of input), waits for every write and for cleanup, and
+ * publishes the frontier, so a checkpoint never completes with unacknowledged writes; the deletes
+ * written by then go to the {@link MarkerCollector}. At end of input the subtask also releases its
+ * lease. Any failed write fails the job at the next call, and the frontier never passes it (SPEC
+ * 4.8, 4.11).
+ *
+ * <p><b>Restore.</b> The held keys of the writer state this subtask wrote are held again, and
+ * written as usual. Held keys of other subtasks' states (after a rescale, when Flink hands the
+ * states round) are written before the writer takes any input, since their keys now reach other
+ * subtasks.
  */
-final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String>, CommittingSinkWriter<Update, DeleteMarkers> {
+final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterState>, CommittingSinkWriter<Update, DeleteMarkers> {
     private record Frontier(long f, Map<Integer, Long> positions) {}
 
     private static final Logger LOG = LoggerFactory.getLogger(TieredStoreSinkWriter.class);
@@ -66,7 +83,12 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String>,
     private final StoreHandle handle;
     private final TieredStore store;
     private final String epoch;
+    private final int subtask;
+    private final int parallelism;
     private final int batchSize;
+    private final long catchUpMaxHold;
+    private final ProcessingTimeService timers;
+    private final CatchUp catchUp = new CatchUp();
     private final Consolidator consolidator;
     private final WindowedExecutor executor;
     private final FrontierPublisher publisher;
@@ -89,22 +111,31 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String>,
     /**
      * How one sink subtask writes: {@code windowSize} storage operations in flight, inline writes in
      * batches of {@code batchSize}, at most {@code heldKeys} keys and {@code heldBytes} bytes held
-     * for consolidation ({@link Consolidator}), the lease's duration (heartbeats every quarter).
+     * for consolidation ({@link Consolidator}), the lease's duration (heartbeats every quarter), and
+     * how long a key is held at most while catching up ({@code Duration.ZERO}: no catch-up hold).
      */
-    record Settings(int windowSize, int batchSize, int heldKeys, long heldBytes, Duration lease) {}
+    record Settings(int windowSize, int batchSize, int heldKeys, long heldBytes, Duration lease, Duration catchUpMaxHold) {}
 
     /**
      * @param claimed this attempt's hold on the store's frontier, claimed for {@code epoch} and {@code subtask}
+     * @param restored the writer states this subtask was restored with (empty for a fresh start)
      * @param taskThread runs an action on the task's thread (Flink's mailbox): a completed storage
      *                   operation has it write what is held
+     * @param timers the task's processing-time service: the clock of the catch-up hold, and its timer (callbacks
+     *               run on the task's thread)
      */
-    TieredStoreSinkWriter(StoreHandle handle, PersistFrontier.Lease claimed, String epoch, int subtask, Settings settings,
-                          Executor taskThread, MetricGroup metrics) throws IOException {
+    TieredStoreSinkWriter(StoreHandle handle, PersistFrontier.Lease claimed, String epoch, int subtask, int parallelism,
+                          Settings settings, Collection<WriterState> restored, Executor taskThread, ProcessingTimeService timers,
+                          MetricGroup metrics) throws IOException, InterruptedException {
         this.handle = handle;
         this.store = handle.store();
         this.epoch = epoch;
+        this.subtask = subtask;
+        this.parallelism = parallelism;
         this.batchSize = settings.batchSize();
+        this.catchUpMaxHold = settings.catchUpMaxHold().toMillis();
         this.taskThread = taskThread;
+        this.timers = timers;
         // earlier attempts of this subtask (a zombie among them cannot commit past the fenced rows) and other jobs
         String mine = epoch + "/" + subtask + "/";
         int recovered = store.recoverPendingCleanups(owner -> owner.startsWith(mine) || !owner.startsWith(epoch + "/"));
@@ -115,6 +146,33 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String>,
         this.publisher = new FrontierPublisher(claimed, store.retrier(), subtask, settings.lease());
         this.executor = new WindowedExecutor(settings.windowSize(), "tiered-sink-op-" + subtask, this::operationCompleted);
         registerMetrics(metrics);
+        restore(restored);
+        if (catchUpMaxHold > 0) {
+            timers.registerTimer(timers.getCurrentProcessingTime() + CatchUp.WINDOW_MILLIS, this::sampleCatchUp);
+        }
+    }
+
+    /** Holds again the keys of the restored states; writes at once those another subtask held (see the class comment). */
+    private void restore(Collection<WriterState> restored) throws IOException, InterruptedException {
+        long now = timers.getCurrentProcessingTime();
+        boolean others = false;
+        for (WriterState state : restored) {
+            consolidator.restore(state.held(), now);
+            others |= state.held().length > 0 && !state.writtenBy(subtask, parallelism);
+        }
+        if (others) {
+            LOG.info("sink subtask {} writes {} held keys restored from other subtasks' state", subtask, consolidator.size());
+            writeAllHeld();
+            executor.awaitIdle();
+            checkFailure();
+        }
+    }
+
+    /** The catch-up timer, on the task thread: samples the watermark's pace, writes what is due, and comes again. */
+    private void sampleCatchUp(long now) {
+        catchUp.sample(now, releasable);
+        pump();
+        timers.registerTimer(now + CatchUp.WINDOW_MILLIS, this::sampleCatchUp);
     }
 
     /** On the completing thread: hand the progress to the publisher, and have the task thread write what is held. */
@@ -156,6 +214,7 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String>,
         gauge(group, "operationsSubmitted", () -> submittedWrites);
         gauge(group, "heldKeys", consolidator::size);
         gauge(group, "heldBytes", consolidator::bytes);
+        gauge(group, "catchingUp", () -> catchUp.catchingUp() ? 1 : 0);
         gauge(group, "windowInUse", () -> executor.inUse());
         gauge(group, "cleanupBacklog", store::cleanupBacklog);
         gauge(group, "ackedFrontier", publisher::published);
@@ -174,9 +233,9 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String>,
             progressMarkers.add(update);
             return;
         }
-        consolidator.add(update);
+        consolidator.add(update, timers.getCurrentProcessingTime());
         while (consolidator.overCapacity()) {
-            consolidator.takeEldest(Long.MAX_VALUE, this::submit); // blocks while the window is full: backpressure
+            consolidator.takeEldest(Long.MAX_VALUE, Long.MAX_VALUE, this::submit); // blocks while the window is full: backpressure
         }
         pump();
     }
@@ -197,8 +256,8 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String>,
 
     /**
      * On the task thread: while the window has a free place, writes out the eldest held keys the
-     * watermark has passed (it waits only when a large value needs a place right after a batch
-     * took the last one); then marks every frontier below which nothing is held any more, for when
+     * watermark has passed and, while catching up, held for {@code catchUpMaxHold} (it waits only
+     * when a large value needs a place right after a batch took the last one); then marks every frontier below which nothing is held any more, for when
      * the operations submitted so far complete. What it cannot write now stays held and keeps
      * consolidating; the next completion calls it again. After a failed submission it does nothing:
      * a write that was taken but not submitted must never be passed by a frontier.
@@ -208,7 +267,8 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String>,
             return;
         }
         try {
-            while (executor.hasFreePermit() && consolidator.takeEldest(releasable, this::submit)) {
+            long heldAtOrBefore = holdsAcrossCheckpoints() ? timers.getCurrentProcessingTime() - catchUpMaxHold : Long.MAX_VALUE;
+            while (executor.hasFreePermit() && consolidator.takeEldest(releasable, heldAtOrBefore, this::submit)) {
                 // taken: submitted, or batched in plainBatch
             }
             if (!plainBatch.isEmpty() && executor.hasFreePermit()) {
@@ -256,14 +316,28 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String>,
         executor.submit(keys, () -> store.writePlain(batch));
     }
 
+    /** Whether held keys stay held across checkpoints now: catching up, with a catch-up hold. */
+    private boolean holdsAcrossCheckpoints() {
+        return catchUpMaxHold > 0 && catchUp.catchingUp();
+    }
+
+    /** Writes out every held key, blocking while the window is full. */
+    private void writeAllHeld() throws IOException, InterruptedException {
+        while (consolidator.takeEldest(Long.MAX_VALUE, Long.MAX_VALUE, this::submit)) {
+            // taken: submitted, or batched in plainBatch
+        }
+        submitPlainBatch();
+    }
+
     @Override
     public void flush(boolean endOfInput) throws IOException, InterruptedException {
         checkFailure();
-        while (consolidator.takeEldest(Long.MAX_VALUE, this::submit)) {
-            // everything held goes out, blocking while the window is full
+        if (endOfInput || !holdsAcrossCheckpoints()) {
+            writeAllHeld();
+        } else {
+            submitPlainBatch(); // held keys go into the writer state
         }
-        submitPlainBatch();
-        pump(); // marks the frontiers: nothing is held now
+        pump(); // marks the frontiers below what is still held
         executor.awaitIdle();
         checkFailure();
         store.drainCleanup();
@@ -300,10 +374,13 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, String>,
         return List.of(batch);
     }
 
-    /** The writer state: the job's writer epoch, so that a job restored from this snapshot succeeds it ({@link PersistFrontier#claim}). */
+    /**
+     * The writer state: the job's writer epoch, so that a job restored from this snapshot succeeds
+     * it ({@link PersistFrontier#claim}), and the keys held across this checkpoint (catch-up hold).
+     */
     @Override
-    public List<String> snapshotState(long checkpointId) {
-        return List.of(epoch);
+    public List<WriterState> snapshotState(long checkpointId) throws IOException {
+        return List.of(new WriterState(epoch, subtask, parallelism, consolidator.snapshot()));
     }
 
 

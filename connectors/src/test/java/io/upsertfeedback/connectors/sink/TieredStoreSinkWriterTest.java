@@ -64,15 +64,23 @@ class TieredStoreSinkWriterTest {
     private TieredStore store;
     private PersistFrontier frontier;
     private TieredStoreSinkWriter writer;
+    /** The task's processing-time service: its clock moves only when a test advances it, and then fires the timers due. */
+    private ManualTimers timers = new ManualTimers(0);
 
     @BeforeEach
-    void setUp() throws IOException {
+    void setUp() throws Exception {
         faults.beforeEach("advance", args -> advanced.add(((FrontierState) args[0]).p()));
         open(TestBigtable.freshTable("writer"), 1, 1);
     }
 
-    /** A writer with its own store over {@code table}, batches of {@code batchSize} and {@code consolidation} groups. */
-    private void open(String table, int batchSize, int consolidation) throws IOException {
+    /** A writer with its own store over {@code table}, batches of {@code batchSize} and {@code consolidation} groups, no catch-up hold. */
+    private void open(String table, int batchSize, int consolidation) throws Exception {
+        open(table, batchSize, consolidation, Duration.ZERO, 0, 1, List.of());
+    }
+
+    /** The same, with a catch-up hold, as subtask {@code subtask} of {@code parallelism}, restored from {@code restored}. */
+    private void open(String table, int batchSize, int consolidation, Duration catchUpMaxHold, int subtask, int parallelism,
+                      List<WriterState> restored) throws Exception {
         HighVolumeTier hv = new BigtableHighVolumeTier(TestBigtable.connection(), table, false);
         LongTermTier lt = new LocalDirectoryLongTermTier(dir, RangeReader.Settings.defaults());
         store = new TieredStore(Faults.wrap(HighVolumeTier.class, hv, faults), Faults.wrap(LongTermTier.class, lt, faults), 1024,
@@ -99,9 +107,11 @@ class TieredStoreSinkWriterTest {
                 real.close();
             }
         };
-        writer = new TieredStoreSinkWriter(new StoreHandle(store, frontier, "test-store"), frontier.claim("epoch", 0, 1, Duration.ofMinutes(1)),
-                "epoch", 0, new TieredStoreSinkWriter.Settings(WINDOW, batchSize, consolidation, Long.MAX_VALUE, Duration.ofMinutes(1)),
-                mailbox::add, new UnregisteredMetricsGroup());
+        timers = new ManualTimers(timers.getCurrentProcessingTime()); // a closed writer's timers do not fire
+        writer = new TieredStoreSinkWriter(new StoreHandle(store, frontier, "test-store"),
+                frontier.claim("epoch", subtask, parallelism, Duration.ofMinutes(1)), "epoch", subtask, parallelism,
+                new TieredStoreSinkWriter.Settings(WINDOW, batchSize, consolidation, Long.MAX_VALUE, Duration.ofMinutes(1), catchUpMaxHold),
+                restored, mailbox::add, timers, new UnregisteredMetricsGroup());
     }
 
     @AfterEach
@@ -387,6 +397,114 @@ class TieredStoreSinkWriterTest {
         assertEquals(1, calls("compareAndWrite"), "the large value commits its tombstone conditionally");
         assertEquals("v119", stored("k119"));
         assertEquals(2L, frontier.read().p());
+    }
+
+    /**
+     * Brings the writer into catch-up (SPEC 3.12): the watermark at 1000 when the clock reads 1 s
+     * (the first sample only notes it), then at 9000 when it reads 2 s: 8 s of event time in 1 s.
+     */
+    private void startCatchingUp() throws Exception {
+        writer.writeWatermark(new Watermark(1_000));
+        timers.advanceTo(1_000);
+        writer.writeWatermark(new Watermark(9_000));
+        timers.advanceTo(2_000);
+    }
+
+    private long frontierP() {
+        try {
+            return frontier.read().p();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * SPEC 3.12: while catching up, a checkpoint keeps a held key in the writer state instead of
+     * writing it (writing every held key at every checkpoint made a backlog spread over a day write
+     * about one row per command: 0.32 of the one-tick speed); the frontier stays below it; a
+     * writer restored from that state writes it, with its sum, once the clock no longer says catch-up.
+     */
+    @Test
+    void whileCatchingUpACheckpointKeepsHeldKeysInTheWriterStateNotInTheStore() throws Exception {
+        writer.close();
+        String table = TestBigtable.freshTable("hold");
+        open(table, 10, 1000, Duration.ofSeconds(30), 0, 1, List.of());
+        startCatchingUp();
+        writer.write(insert("k", "a", 9_500), null);
+        writer.write(retract("k", "a", 9_700), null);
+        writer.write(insert("k", "b", 9_700), null);
+        writer.writeWatermark(new Watermark(20_000));
+        writer.flush(false);
+        List<WriterState> state = writer.snapshotState(1);
+        assertNull(stored("k"), "held across the checkpoint, not written");
+        assertEquals(9_001L, frontierP(), "the frontier stays below the held key");
+        assertEquals(1, state.size());
+        assertTrue(state.get(0).held().length > 0, "the held key is in the writer state");
+        writer.close();
+
+        open(table, 10, 1000, Duration.ofSeconds(30), 0, 1, state); // the restored attempt
+        assertNull(stored("k"), "its own state is held again, not written at once");
+        writer.writeWatermark(new Watermark(20_000));
+        writer.flush(false);
+        assertEquals("b", stored("k"));
+        assertEquals(20_001L, frontierP());
+    }
+
+    @Test
+    void whileCatchingUpAHeldKeyIsWrittenOnceHeldForTheMaxHold() throws Exception {
+        writer.close();
+        open(TestBigtable.freshTable("max-hold"), 10, 1000, Duration.ofSeconds(30), 0, 1, List.of());
+        startCatchingUp();
+        writer.write(insert("k", "a", 9_500), null);
+        long watermark = 9_000;
+        for (long clock = 3_000; clock < 32_000; clock += 1_000) { // the watermark keeps outrunning the clock
+            watermark += 10_000;
+            writer.writeWatermark(new Watermark(watermark));
+            timers.advanceTo(clock);
+            writer.executor().awaitIdle();
+            assertNull(stored("k"), "held at " + clock + " ms");
+        }
+        watermark += 10_000;
+        writer.writeWatermark(new Watermark(watermark));
+        timers.advanceTo(32_000); // held since 2 s: 30 s
+        writer.executor().awaitIdle();
+        assertEquals("a", stored("k"));
+    }
+
+    @Test
+    void whenTheWatermarkStopsOutrunningTheClockHeldKeysAreWrittenAtTheNextSample() throws Exception {
+        writer.close();
+        open(TestBigtable.freshTable("caught-up"), 10, 1000, Duration.ofSeconds(30), 0, 1, List.of());
+        startCatchingUp();
+        writer.write(insert("k", "a", 9_500), null);
+        writer.writeWatermark(new Watermark(10_000));
+        writer.executor().awaitIdle();
+        assertNull(stored("k"));
+        timers.advanceTo(3_000); // 1 s of event time in 1 s: caught up
+        writer.executor().awaitIdle();
+        assertEquals("a", stored("k"));
+        await("the frontier past the watermark", () -> frontierP() == 10_001L);
+    }
+
+    /**
+     * After a rescale Flink hands writer states round: held keys of another subtask's state belong
+     * to keys that now reach other subtasks, so they are written before the writer takes input.
+     */
+    @Test
+    void heldKeysRestoredFromAnotherSubtasksStateAreWrittenBeforeAnyInput() throws Exception {
+        writer.close();
+        String table = TestBigtable.freshTable("rescaled");
+        open(table, 10, 1000, Duration.ofSeconds(30), 0, 1, List.of());
+        startCatchingUp();
+        writer.write(insert("k", "a", 9_500), null);
+        writer.writeWatermark(new Watermark(20_000));
+        writer.flush(false);
+        List<WriterState> state = writer.snapshotState(1);
+        writer.close();
+        assertNull(stored("k"));
+
+        open(table, 10, 1000, Duration.ofSeconds(30), 1, 2, state);
+        assertEquals("a", stored("k"), "written when the writer was restored");
     }
 
     private static void await(String what, java.util.function.BooleanSupplier condition) {

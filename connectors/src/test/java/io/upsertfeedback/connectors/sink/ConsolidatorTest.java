@@ -1,0 +1,133 @@
+package io.upsertfeedback.connectors.sink;
+
+import io.upsertfeedback.operators.Update;
+import io.upsertfeedback.operators.UpsertValue;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The consolidator's snapshot (the sink's catch-up hold across checkpoints) and its hold by processing time. */
+class ConsolidatorTest {
+    private static final UpsertValue A = UpsertValue.of(bytes("a"));
+    private static final UpsertValue B = UpsertValue.of(bytes("b"));
+    private static final UpsertValue BAD = UpsertValue.error(bytes("\u0000raw"), "not JSON");
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static Consolidator consolidator() {
+        return new Consolidator(1_000, 1 << 20, v -> v.bytes().length > 100);
+    }
+
+    private static List<Consolidator.Consolidated> takeAll(Consolidator c) throws Exception {
+        List<Consolidator.Consolidated> out = new ArrayList<>();
+        while (c.takeEldest(Long.MAX_VALUE, Long.MAX_VALUE, out::add)) {
+            // taken
+        }
+        return out;
+    }
+
+    /** Held keys: one ending on a put, one on a delete, one whose diffs cancel (its initial state), one large. */
+    private static void fill(Consolidator c) {
+        c.add(Update.retract(bytes("put"), A, 5, 0, 1), 0);
+        c.add(Update.insert(bytes("put"), BAD, 5, 0, 1), 0);
+        c.add(Update.retract(bytes("delete"), B, 6, 1, 7), 0);
+        c.add(Update.retract(bytes("cancel"), A, 7, 0, 2), 0);
+        c.add(Update.insert(bytes("cancel"), B, 7, 0, 2), 0);
+        c.add(Update.retract(bytes("cancel"), B, 9, 1, 3), 0);
+        c.add(Update.insert(bytes("cancel"), A, 9, 1, 3), 0);
+        c.add(Update.insert(bytes("large"), UpsertValue.of(new byte[200]), 8, 0, 4), 0);
+    }
+
+    @Test
+    void aSnapshotRestoresEveryHeldKeyWithItsSumOrderKeyAndInitialState() throws Exception {
+        Consolidator original = consolidator();
+        fill(original);
+        byte[] snapshot = original.snapshot();
+        Consolidator restored = consolidator();
+        restored.restore(snapshot, 100);
+        assertEquals(original.size(), restored.size());
+        assertEquals(original.bytes(), restored.bytes());
+        assertEquals(original.minHeldTime(), restored.minHeldTime());
+        List<Consolidator.Consolidated> expected = takeAll(original);
+        List<Consolidator.Consolidated> actual = takeAll(restored);
+        assertEquals(expected.size(), actual.size());
+        for (int i = 0; i < expected.size(); i++) {
+            Consolidator.Consolidated e = expected.get(i);
+            Consolidator.Consolidated a = actual.get(i);
+            assertArrayEquals(e.key(), a.key());
+            assertEquals(List.of(e.time(), (long) e.partition(), e.offset()), List.of(a.time(), (long) a.partition(), a.offset()));
+            assertEquals(e.value(), a.value());
+            assertEquals(e.touchesTombstone(), a.touchesTombstone());
+        }
+        assertEquals(BAD, actual.get(0).value(), "an error value survives");
+        assertNull(actual.get(1).value(), "a delete");
+        assertEquals(A, actual.get(2).value(), "diffs that cancel write the initial state");
+        assertTrue(actual.get(3).touchesTombstone());
+        assertEquals(0, restored.bytes());
+    }
+
+    @Test
+    void anEmptyConsolidatorSnapshotsToNothing() throws Exception {
+        Consolidator c = consolidator();
+        assertEquals(0, c.snapshot().length);
+        c.restore(new byte[0], 0);
+        assertEquals(0, c.size());
+    }
+
+    @Test
+    void aKeyIsTakenOnlyOnceHeldLongEnough() throws Exception {
+        Consolidator c = consolidator();
+        c.add(Update.insert(bytes("k"), A, 5, 0, 1), 1_000);
+        List<Consolidator.Consolidated> out = new ArrayList<>();
+        assertFalse(c.takeEldest(Long.MAX_VALUE, 999, out::add), "held since 1000 ms");
+        assertTrue(c.takeEldest(Long.MAX_VALUE, 1_000, out::add));
+        assertEquals(1, out.size());
+    }
+
+    @Test
+    void aRestoredKeyIsHeldFromTheRestore() throws Exception {
+        Consolidator original = consolidator();
+        original.add(Update.insert(bytes("k"), A, 5, 0, 1), 0);
+        Consolidator restored = consolidator();
+        restored.restore(original.snapshot(), 5_000);
+        assertFalse(restored.takeEldest(Long.MAX_VALUE, 4_999, c -> { }));
+        assertTrue(restored.takeEldest(Long.MAX_VALUE, 5_000, c -> { }));
+    }
+
+    @Test
+    void aCorruptSnapshotIsRefused() throws Exception {
+        Consolidator original = consolidator();
+        fill(original);
+        byte[] snapshot = original.snapshot();
+        Consolidator twice = consolidator();
+        twice.restore(snapshot, 0);
+        assertThrows(IOException.class, () -> twice.restore(snapshot, 0), "a key held twice");
+        byte[] longer = java.util.Arrays.copyOf(snapshot, snapshot.length + 1);
+        assertThrows(IOException.class, () -> consolidator().restore(longer, 0), "bytes after the last key");
+    }
+
+    @Test
+    void writerStateOfVersionOneIsTheEpochAlone() throws Exception {
+        WriterState v1 = WriterState.SERIALIZER.deserialize(1, bytes("epoch-1"));
+        assertEquals("epoch-1", v1.epoch());
+        assertEquals(0, v1.held().length);
+        assertFalse(v1.writtenBy(0, 1));
+        WriterState v2 = new WriterState("e", 1, 2, new byte[] {1, 2, 3});
+        WriterState back = WriterState.SERIALIZER.deserialize(2, WriterState.SERIALIZER.serialize(v2));
+        assertEquals(List.of("e", 1, 2), List.of(back.epoch(), back.subtask(), back.parallelism()));
+        assertArrayEquals(v2.held(), back.held());
+        assertTrue(back.writtenBy(1, 2));
+    }
+}
