@@ -40,7 +40,7 @@ class ExactlyOnceTest {
      *
      * <p>This test found the retime-after-restore bug: a restored operator must not adopt the
      * store's {@code P} (ahead of its checkpoint) as its state frontier; see
-     * {@code UpsertFeedbackOperator}, "P passing held commands".
+     * {@code Frontiers}, "P passing held commands".
      */
     @Test
     void failuresAtRandomPointsChangeNothing(@TempDir Path dir) throws Exception {

@@ -20,12 +20,26 @@ import java.util.List;
  *   <li>{@code D}, the drain bound ({@link #drainBound}): the single spelling of eligibility.
  * </ul>
  *
- * <p><b>Rehydration.</b> An operator that started without state ({@code rehydrating}) rebuilt its
- * prior values from the store as of {@code P}; a finite {@code P} ahead of {@code S} then moves
- * {@code S} up to it (the store claims every time below it), and the output watermark is never
- * pinned below it. A {@code P} of {@code +inf} (the writing job finished its input) claims no time
- * for new commands: they keep their times (SPEC 3.10). An operator restored from a checkpoint never
- * adopts {@code P}: its state and its source offsets agree, and its replay is the failure-free run.
+ * <p><b>P passing held commands: rehydration and restore.</b> In a running pipeline {@code P} never
+ * passes a held time: the sink's frontier follows the operator's output watermark, which stays
+ * below what is held. It does in two cases, told apart by whether the operator restored state
+ * ({@code rehydrating} is the opposite):
+ * <ul>
+ *   <li><em>Rehydration</em> (no checkpoint: the operator started empty and the store was fed back
+ *       to it). The store claims every time below a finite {@code P}, so {@code S} moves up to it
+ *       ({@link #adopt}) and the held commands are applied at {@code P} (never behind it, which
+ *       would rewrite history the store calls final) as soon as {@code I > P}; meanwhile the output
+ *       watermark is {@code P - 1}, not pinned below it. A {@code P} of {@code +inf} (the writing
+ *       job finished its input) claims no time for new commands: they keep their times (SPEC 3.10).
+ *   <li><em>Restore from a checkpoint or savepoint.</em> The sink advanced {@code P} with the
+ *       watermark, after the checkpoint, so the store is ahead of the restored operator. But the
+ *       restored state and the restored source offsets agree with each other: the replay drains
+ *       the same commands at the same times as the failed attempt, and the sink rewrites the same
+ *       cells (idempotent, never older over newer). So here {@code P} only opens the eligibility
+ *       gate: it moves neither {@code S} nor the output watermark. Retiming the replay to {@code P}
+ *       would emit a changelog a failure-free run never emits, and could order a replayed delete
+ *       behind a retimed put of the failed attempt, which the store would refuse as older.
+ * </ul>
  */
 public final class Frontiers {
     /**

@@ -1,0 +1,227 @@
+package io.upsertfeedback.operators;
+
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiConsumer;
+
+/**
+ * The operator's write-back buffer of key states on the heap (the hot path).
+ *
+ * <p>Stashing every command in the state backend costs, per command, a state read and write at
+ * arrival, a timer registered and fired, and a read and write at the drain. Instead a key accepting
+ * a command is read once from the backend ({@link #admit}, unless buffered) and stays buffered; a
+ * drain pass drains the buffered keys holding stash entries ({@link #forEachStashed}), which stay
+ * buffered. A key leaves the buffer (one state write, {@link Store#writeBack}) only when the buffer
+ * is full ({@link #fit}) or at a snapshot ({@link #spillAll}). So a key costs one state read when
+ * it enters the buffer and one write when it leaves, and no timer, whatever number of commands it
+ * gets and drains meanwhile. The buffer knows no Flink type: the backend comes in as a
+ * {@link Store}.
+ *
+ * <p>Its contract:
+ * <ul>
+ *   <li><b>Exact.</b> The buffer holds the authoritative state of its keys: the operator reads a
+ *       key's state from the buffer first ({@link #get}). A key whose state empties forgets its
+ *       applied order key and partition times as its cleared state would
+ *       ({@link KeyState#forgetIfEmpty}, in {@link #changed}), so a buffered state behaves exactly
+ *       like the stored one.
+ *   <li><b>Timers.</b> A key read with stash entries already has its timer, at its first entry; that
+ *       entry only leaves the stash when the timer fires (the stash grows at its end, a replaced last
+ *       entry keeps its time), so the buffer records whether a timer exists ({@code Buffered.timerAt},
+ *       cleared by {@link #timerFired}) and never asks for a second one.
+ *   <li><b>Second chance (CLOCK).</b> Eviction takes the oldest key (in the order keys entered the
+ *       buffer or got their second chance), unless it was admitted again since eviction last looked
+ *       at it: then it goes to the back once. That
+ *       keeps hot keys as LRU would, without relinking a list node on every hit: a hit only sets a
+ *       flag, which also spares the garbage collector a write into an old object (for the same
+ *       reason a pass walks the buffer rather than keeping a list of keys with entries: every add to
+ *       such a list is a reference written into an old array, which G1 must refine).
+ *   <li><b>Spill.</b> A spilled key's state is written back, with a timer at its first stash entry
+ *       unless it has one: from then on it is a plain stashed key. {@link #spillAll} (at every
+ *       snapshot) spills every key, second chances aside, so a checkpoint holds what the unbuffered
+ *       algorithm would hold and recovery (and rescaling) never needs the buffer.
+ *   <li><b>Bounded heap.</b> The buffered keys' estimated heap ({@link #estimate}: key and value
+ *       bytes plus a fixed overhead per key and per pending command) is within the configured size
+ *       after every {@link #fit}, so large values cannot blow it up: the heap is bounded by the
+ *       option ({@link UpsertOptions#BUFFER_SIZE}), independent of the input size and of the number
+ *       of keys. The estimate is kept incrementally; {@link #bytes} checks it against a recount.
+ * </ul>
+ */
+final class KeyStateBuffer {
+    /** Where a key's state lives when it is not buffered: the operator's keyed state and its timers. */
+    interface Store {
+        /** The stored state of the key being admitted (the backend's current key), or {@code null}. */
+        KeyState read() throws Exception;
+
+        /**
+         * Writes {@code key}'s state back (clearing it when {@link KeyState#isEmpty}), first
+         * registering a timer at its first stash entry when {@code timer}. Makes {@code key} current.
+         */
+        void writeBack(String key, KeyState state, boolean timer) throws Exception;
+    }
+
+    /** A buffered key: its state, its key bytes (for the updates) and the time of its pending timer. */
+    static final class Buffered {
+        final KeyState state;
+        final byte[] key;
+        /**
+         * A timer of the key is pending at this time or earlier ({@code Long.MAX_VALUE}: none known):
+         * the key had stashed entries when its state was read (their first has a timer).
+         */
+        private long timerAt;
+        /** Admitted since eviction last looked at it: it gets a second chance (CLOCK). */
+        private boolean referenced;
+        /** Its share of {@link #bytes}. */
+        private long bytes;
+
+        private Buffered(KeyState state, byte[] key) {
+            this.state = state;
+            this.key = key;
+            this.timerAt = state.stash.isEmpty() ? Long.MAX_VALUE : state.stash.get(0).time();
+        }
+    }
+
+    /*
+     * Heap estimate of a buffered key: a fixed overhead (map node, key string, Buffered, KeyState,
+     * stash list: about 300 bytes on a 64-bit JVM with compressed pointers), the key bytes twice
+     * (raw and as the Flink key), its applied value and its pending commands. An order of
+     * magnitude, so that the buffer is bounded by bytes whatever the value sizes are.
+     */
+    private static final int KEY_OVERHEAD = 320;
+    private static final int PENDING_OVERHEAD = 64;
+
+    private final long limit;
+    private final Store store;
+    /** The buffered keys, in CLOCK order (the order they entered, or got their second chance). */
+    private final LinkedHashMap<String, Buffered> buffer = new LinkedHashMap<>();
+    /** Estimated heap of the buffered keys, kept incrementally. */
+    private long bufferedBytes;
+
+    /** A buffer of at most {@code limit} estimated bytes after each {@link #fit}. */
+    KeyStateBuffer(long limit, Store store) {
+        this.limit = limit;
+        this.store = store;
+    }
+
+    /** The buffered entry of {@code key}, or {@code null}; does not count as a hit. */
+    Buffered get(String key) {
+        return buffer.get(key);
+    }
+
+    /**
+     * The buffered entry of the current key {@code key}, marked as a hit, or on a miss its state read
+     * from the store (a new state when absent) and buffered at the back. Call {@link #fit} once done.
+     */
+    Buffered admit(String key, byte[] rawKey) throws Exception {
+        Buffered buffered = buffer.get(key);
+        if (buffered != null) {
+            buffered.referenced = true;
+            return buffered;
+        }
+        KeyState state = store.read();
+        buffered = new Buffered(state == null ? new KeyState() : state, rawKey);
+        buffer.put(key, buffered);
+        resize(buffered, estimate(buffered));
+        return buffered;
+    }
+
+    /** {@code added} entered the key's stash, displacing {@code displaced} ({@code null}: none). */
+    void stashed(Buffered buffered, KeyState.Pending added, KeyState.Pending displaced) {
+        long bytes = buffered.bytes + pendingBytes(added);
+        resize(buffered, displaced == null ? bytes : bytes - pendingBytes(displaced));
+    }
+
+    /**
+     * A buffered key's state changed (its value or stash): it forgets what an empty stored state
+     * would not hold, and is re-estimated.
+     */
+    void changed(Buffered buffered) {
+        buffered.state.forgetIfEmpty();
+        resize(buffered, estimate(buffered));
+    }
+
+    /** Applies {@code change} to every buffered key holding stash entries (then {@link #changed}). */
+    void forEachStashed(BiConsumer<KeyState, byte[]> change) {
+        for (Buffered buffered : buffer.values()) {
+            if (!buffered.state.stash.isEmpty()) {
+                change.accept(buffered.state, buffered.key);
+                changed(buffered);
+            }
+        }
+    }
+
+    /** {@code key}'s timer fired: its buffered entry (now without a timer), or {@code null}. */
+    Buffered timerFired(String key) {
+        Buffered buffered = buffer.get(key);
+        if (buffered != null) {
+            buffered.timerAt = Long.MAX_VALUE;
+        }
+        return buffered;
+    }
+
+    /** Spills keys, in CLOCK order, until the estimate is within the limit. Changes the current key. */
+    void fit() throws Exception {
+        spill(limit);
+    }
+
+    /** Spills every key (at a snapshot). Changes the current key. */
+    void spillAll() throws Exception {
+        spill(0);
+    }
+
+    /**
+     * Moves the oldest keys (a referenced one gets a second chance at the back, unless everything
+     * goes) to the store until at most {@code target} bytes are buffered.
+     */
+    private void spill(long target) throws Exception {
+        while (bufferedBytes > target) {
+            Iterator<Map.Entry<String, Buffered>> eldest = buffer.entrySet().iterator();
+            Map.Entry<String, Buffered> entry = eldest.next();
+            eldest.remove();
+            Buffered buffered = entry.getValue();
+            if (buffered.referenced && target > 0) {
+                buffered.referenced = false;
+                buffer.put(entry.getKey(), buffered);
+                continue;
+            }
+            List<KeyState.Pending> stash = buffered.state.stash;
+            resize(buffered, 0);
+            store.writeBack(entry.getKey(), buffered.state, !stash.isEmpty() && stash.get(0).time() < buffered.timerAt);
+        }
+    }
+
+    /**
+     * Estimated heap of the buffered keys. Also checks that the running total, kept incrementally on
+     * the hot path, equals the estimate recomputed from the buffered states.
+     */
+    long bytes() {
+        long recomputed = buffer.values().stream().mapToLong(KeyStateBuffer::estimate).sum();
+        if (recomputed != bufferedBytes) {
+            throw new IllegalStateException("buffer estimate drifted: " + bufferedBytes + " kept, " + recomputed + " recomputed");
+        }
+        return bufferedBytes;
+    }
+
+    /** Sets a buffered key's share of the estimate. */
+    private void resize(Buffered buffered, long bytes) {
+        bufferedBytes += bytes - buffered.bytes;
+        buffered.bytes = bytes;
+    }
+
+    private static long estimate(Buffered buffered) {
+        long bytes = KEY_OVERHEAD + 2L * buffered.key.length + valueBytes(buffered.state.value);
+        for (KeyState.Pending pending : buffered.state.stash) {
+            bytes += pendingBytes(pending);
+        }
+        return bytes;
+    }
+
+    private static long pendingBytes(KeyState.Pending pending) {
+        return PENDING_OVERHEAD + valueBytes(pending.value());
+    }
+
+    private static long valueBytes(UpsertValue value) {
+        return value == null ? 0 : 48L + value.bytes().length + (value.isError() ? 64L + value.error().length() : 0);
+    }
+}
