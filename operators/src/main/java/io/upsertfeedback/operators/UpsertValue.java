@@ -47,7 +47,7 @@ public final class UpsertValue {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof UpsertValue v && Arrays.equals(bytes, v.bytes) && Objects.equals(error, v.error);
+        return o == this || o instanceof UpsertValue v && Arrays.equals(bytes, v.bytes) && Objects.equals(error, v.error);
     }
 
     @Override

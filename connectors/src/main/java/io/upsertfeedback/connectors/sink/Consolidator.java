@@ -10,7 +10,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.Predicate;
 
@@ -74,7 +73,15 @@ final class Consolidator {
         final long minTime;
         /** Processing time (ms) at which the key was first held. */
         final long heldSince;
-        final Map<UpsertValue, Integer> diffs = new LinkedHashMap<>(4);
+        /**
+         * The non-zero sums of diffs per value, in the order the values came: {@code values[i]} at
+         * {@code counts[i]} for {@code i < n}. A key's held updates touch a handful of values, so a
+         * scan (identity first: a retraction usually carries the very object its insert did) beats
+         * a hash map, which hashed every 100-byte value on every update.
+         */
+        UpsertValue[] values = new UpsertValue[2];
+        int[] counts = new int[2];
+        int n;
         long time = Long.MIN_VALUE;
         int partition = Integer.MIN_VALUE;
         long offset = Long.MIN_VALUE;
@@ -93,12 +100,15 @@ final class Consolidator {
         /** Adds one update; returns the bytes it added to what is held. */
         long add(Update u) {
             long added = 0;
-            Integer sum = diffs.merge(u.value(), u.diff(), Integer::sum);
-            if (sum == 0) {
-                diffs.remove(u.value());
-                added -= u.value().bytes().length;
-            } else if (sum == u.diff()) {
+            int i = indexOf(u.value());
+            if (i == n) {
+                addDiff(u.value(), u.diff());
                 added += u.value().bytes().length;
+            } else if ((counts[i] += u.diff()) == 0) {
+                System.arraycopy(values, i + 1, values, i, n - i - 1);
+                System.arraycopy(counts, i + 1, counts, i, n - i - 1);
+                values[--n] = null;
+                added -= u.value().bytes().length;
             }
             if (u.time() > time || (u.time() == time && (u.partition() > partition || (u.partition() == partition && u.offset() > offset)))) {
                 time = u.time();
@@ -109,14 +119,39 @@ final class Consolidator {
             return added;
         }
 
+        /** The index of {@code value} among the diffs, {@code n} when absent. */
+        private int indexOf(UpsertValue value) {
+            for (int i = 0; i < n; i++) {
+                if (values[i] == value) {
+                    return i;
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                if (values[i].equals(value)) {
+                    return i;
+                }
+            }
+            return n;
+        }
+
+        /** Appends a value absent from the diffs. */
+        private void addDiff(UpsertValue value, int count) {
+            if (n == values.length) {
+                values = java.util.Arrays.copyOf(values, 2 * n);
+                counts = java.util.Arrays.copyOf(counts, 2 * n);
+            }
+            values[n] = value;
+            counts[n++] = count;
+        }
+
         /** The net write: the value left at {@code +1}, a delete, or the initial state when the diffs cancel out. */
         Consolidated result() {
             UpsertValue added = null;
             boolean removed = false;
-            for (Map.Entry<UpsertValue, Integer> e : diffs.entrySet()) {
-                if (e.getValue() > 0) {
-                    added = e.getKey();
-                } else if (e.getValue() < 0) {
+            for (int i = 0; i < n; i++) {
+                if (counts[i] > 0) {
+                    added = values[i];
+                } else if (counts[i] < 0) {
                     removed = true;
                 }
             }
@@ -211,10 +246,10 @@ final class Consolidator {
             out.writeLong(h.offset);
             out.writeBoolean(h.touchesTombstone);
             ValueCodec.writeValue(h.initial, out);
-            out.writeInt(h.diffs.size());
-            for (Map.Entry<UpsertValue, Integer> e : h.diffs.entrySet()) {
-                ValueCodec.writeValue(e.getKey(), out);
-                out.writeInt(e.getValue());
+            out.writeInt(h.n);
+            for (int i = 0; i < h.n; i++) {
+                ValueCodec.writeValue(h.values[i], out);
+                out.writeInt(h.counts[i]);
             }
         }
         return out.getCopyOfBuffer();
@@ -250,7 +285,10 @@ final class Consolidator {
             for (int d = in.readInt(); d > 0; d--) {
                 UpsertValue value = ValueCodec.readValue(in);
                 int count = in.readInt();
-                h.diffs.put(value, count);
+                if (h.indexOf(value) < h.n || count == 0) {
+                    throw new IOException("the restored consolidation state holds a value twice, or a zero count");
+                }
+                h.addDiff(value, count);
                 h.bytes += value.bytes().length;
             }
             hold(h);
