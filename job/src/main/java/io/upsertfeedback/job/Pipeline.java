@@ -15,6 +15,7 @@ import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.util.TimeUtils;
 
 import java.time.Duration;
 import java.util.Map;
@@ -68,6 +69,7 @@ public final class Pipeline {
     /** As {@link #build(StreamExecutionEnvironment, Configuration, boolean)}, with {@code hooks} in place. */
     static Built build(StreamExecutionEnvironment env, Configuration conf, boolean bounded, Hooks hooks) throws Exception {
         UpsertOptions options = UpsertOptions.fromConfiguration(conf);
+        TieredStoreSink.Builder sink = sink(conf, options).setTierWrapper(hooks.tiers());
         KafkaCommandSource.Builder source = KafkaCommandSource.builder().fromConfiguration(conf);
         Map<Integer, Long> positions = recordedPositions(conf);
         if (!positions.isEmpty()) {
@@ -82,7 +84,7 @@ public final class Pipeline {
         DataStream<UpsertCommand> feedback = env.fromSource(FeedbackSource.builder().setStoreConfig(conf).build(),
                 WatermarkStrategy.noWatermarks(), "feedback").uid("feedback-source");
         SingleOutputStreamOperator<Update> updates = UpsertFeedback.apply(hooks.afterSource().apply(commands), feedback, options);
-        hooks.beforeSink().apply(updates).sinkTo(sink(conf, options).setTierWrapper(hooks.tiers()).build())
+        hooks.beforeSink().apply(updates).sinkTo(sink.build())
                 .name("tiered-store").uid("tiered-store-sink")
                 .setParallelism(updates.getParallelism());
         return new Built(commands, updates, positions);
@@ -98,7 +100,7 @@ public final class Pipeline {
         if (options.lead().isPresent()) {
             Duration hold = conf.getOptional(TieredStoreSink.CATCH_UP_MAX_HOLD).orElse(Duration.ZERO);
             if (!hold.isZero()) {
-                throw new IllegalConfigurationException("Option '" + TieredStoreSink.CATCH_UP_MAX_HOLD.key() + "' is " + hold
+                throw new IllegalConfigurationException("Option '" + TieredStoreSink.CATCH_UP_MAX_HOLD.key() + "' is " + TimeUtils.formatWithHighestUnit(hold)
                         + " but '" + UpsertOptions.LEAD.key() + "' is set: with a bounded lead every tick waits for the store, "
                         + "and a sink holding keys would stall it. Remove '" + TieredStoreSink.CATCH_UP_MAX_HOLD.key()
                         + "' (or set it to 0), or unset '" + UpsertOptions.LEAD.key() + "'.");

@@ -70,13 +70,14 @@ import java.util.function.LongSupplier;
  * lease. Any failed write fails the job at the next call, and the frontier never passes it (SPEC
  * 4.8, 4.11).
  *
- * <p><b>Restore.</b> The held keys of the writer state this subtask wrote are held again, and
- * written as usual. Held keys of other subtasks' states (after a rescale, when Flink hands the
- * states round) are written before the writer takes any input, since their keys now reach other
- * subtasks.
+ * <p><b>Restore.</b> From the writer state this subtask wrote, the held keys are held again, with
+ * the last watermark and the frontiers not marked yet (a restored operator does not emit them
+ * again), and written as usual. Held keys of other subtasks' states (after a rescale, when Flink
+ * hands the states round) are written before the writer takes any input, since their keys now
+ * reach other subtasks; their frontiers are not taken over (their positions are other subtasks'):
+ * the store's {@code P} then moves on with the operator's next watermark.
  */
 final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterState>, CommittingSinkWriter<Update, DeleteMarkers> {
-    private record Frontier(long f, Map<Integer, Long> positions) {}
 
     private static final Logger LOG = LoggerFactory.getLogger(TieredStoreSinkWriter.class);
 
@@ -99,7 +100,7 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterSt
     /** Whether something is held, batched or unmarked: a completion then schedules {@link #pump}. */
     private volatile boolean waiting;
     /** Frontiers the watermark reached, each to be marked once nothing below it is held. */
-    private final ArrayDeque<Frontier> frontiers = new ArrayDeque<>();
+    private final ArrayDeque<WriterState.Frontier> frontiers = new ArrayDeque<>();
     private long releasable = Long.MIN_VALUE;
     /** Deletes submitted since the last {@link #prepareCommit}: their markers, for the {@link MarkerCollector}. */
     private List<DeleteMarkers.Marker> deletes = new ArrayList<>();
@@ -158,7 +159,13 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterSt
         boolean others = false;
         for (WriterState state : restored) {
             consolidator.restore(state.held(), now);
-            others |= state.held().length > 0 && !state.writtenBy(subtask, parallelism);
+            if (state.writtenBy(subtask, parallelism)) {
+                releasable = state.watermark();
+                positions = state.positions();
+                frontiers.addAll(state.frontiers());
+            } else {
+                others |= state.held().length > 0;
+            }
         }
         if (others) {
             LOG.info("sink subtask {} writes {} held keys restored from other subtasks' state", subtask, consolidator.size());
@@ -166,6 +173,7 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterSt
             executor.awaitIdle();
             checkFailure();
         }
+        pump();
     }
 
     /** The catch-up timer, on the task thread: samples the watermark's pace, writes what is due, and comes again. */
@@ -250,7 +258,7 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterSt
             positions = progressMarkers.pollFirst().positions();
         }
         watermarkFrontier = f;
-        frontiers.add(new Frontier(f, positions));
+        frontiers.add(new WriterState.Frontier(f, positions));
         pump();
     }
 
@@ -275,7 +283,7 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterSt
                 submitPlainBatch();
             }
             while (!frontiers.isEmpty() && plainBatch.isEmpty() && consolidator.minHeldTime() >= frontiers.peekFirst().f()) {
-                Frontier fr = frontiers.pollFirst();
+                WriterState.Frontier fr = frontiers.pollFirst();
                 publisher.mark(executor.lastSubmitted(), fr.f(), fr.positions());
             }
             publisher.release(executor.completedBelow());
@@ -380,7 +388,8 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterSt
      */
     @Override
     public List<WriterState> snapshotState(long checkpointId) throws IOException {
-        return List.of(new WriterState(epoch, subtask, parallelism, consolidator.snapshot()));
+        return List.of(new WriterState(epoch, subtask, parallelism, releasable, positions, List.copyOf(frontiers),
+                consolidator.snapshot()));
     }
 
 

@@ -124,9 +124,13 @@ class ConsolidatorTest {
         assertEquals("epoch-1", v1.epoch());
         assertEquals(0, v1.held().length);
         assertFalse(v1.writtenBy(0, 1));
-        WriterState v2 = new WriterState("e", 1, 2, new byte[] {1, 2, 3});
+        WriterState v2 = new WriterState("e", 1, 2, 99, java.util.Map.of(0, 5L, 1, 7L),
+                List.of(new WriterState.Frontier(50, java.util.Map.of(0, 3L)), new WriterState.Frontier(100, java.util.Map.of(0, 5L, 1, 7L))),
+                new byte[] {1, 2, 3});
         WriterState back = WriterState.SERIALIZER.deserialize(2, WriterState.SERIALIZER.serialize(v2));
-        assertEquals(List.of("e", 1, 2), List.of(back.epoch(), back.subtask(), back.parallelism()));
+        assertEquals(List.of("e", 1, 2, 99L), List.of(back.epoch(), back.subtask(), back.parallelism(), back.watermark()));
+        assertEquals(v2.positions(), back.positions());
+        assertEquals(v2.frontiers(), back.frontiers());
         assertArrayEquals(v2.held(), back.held());
         assertTrue(back.writtenBy(1, 2));
     }
