@@ -57,7 +57,7 @@ public final class DifferentialScenario implements AutoCloseable {
     private final List<OperatorDriver> drivers = new ArrayList<>();
     /** Output of subtasks a rescale replaced (up to the snapshot it restored): the start of {@link #output()}. */
     private List<Update> retired = new ArrayList<>();
-    /** Counts the rescales: a snapshot of an earlier epoch was taken by other subtasks. */
+    /** Counts the restores: a snapshot of an earlier epoch was taken by other subtask instances. */
     private int epoch;
     private final SpecModel model;
     private final Map<String, UpsertValue> stored = new HashMap<>();
@@ -241,33 +241,28 @@ public final class DifferentialScenario implements AutoCloseable {
         if (options != null) {
             this.options = options;
         }
+        // always as Flink restores: the operator's union list state (every subtask's frontiers)
+        // goes to every subtask, also at an unchanged parallelism; key groups to their owners
         int oldParallelism = snapshot.checkpoints().size();
-        if (parallelism == oldParallelism && snapshot.epoch() == epoch) {
-            for (int subtask = 0; subtask < parallelism; subtask++) {
-                drivers.get(subtask).restore(snapshot.checkpoints().get(subtask), options);
-            }
-        } else {
-            for (OperatorDriver driver : drivers) {
-                driver.close();
-            }
-            drivers.clear();
-            epoch++;
-            retired = new ArrayList<>(snapshot.output());
-            long downstreamWatermark = Long.MAX_VALUE;
-            OperatorSubtaskState[] states = new OperatorSubtaskState[oldParallelism];
-            for (int subtask = 0; subtask < oldParallelism; subtask++) {
-                states[subtask] = snapshot.checkpoints().get(subtask).state();
-                downstreamWatermark = Math.min(downstreamWatermark, snapshot.checkpoints().get(subtask).outputWatermark());
-            }
-            OperatorSubtaskState merged = AbstractStreamOperatorTestHarness.repackageState(states);
-            for (int subtask = 0; subtask < parallelism; subtask++) {
-                OperatorSubtaskState share = parallelism == oldParallelism ? states[subtask]
-                        : AbstractStreamOperatorTestHarness.repartitionOperatorState(merged, OperatorDriver.MAX_PARALLELISM,
-                                oldParallelism, parallelism, subtask);
-                OperatorDriver driver = new OperatorDriver(backend, this.options, parallelism, subtask, share);
-                driver.downstreamSaw(downstreamWatermark);
-                drivers.add(driver);
-            }
+        for (OperatorDriver driver : drivers) {
+            driver.close();
+        }
+        drivers.clear();
+        epoch++;
+        retired = new ArrayList<>(snapshot.output());
+        long downstreamWatermark = Long.MAX_VALUE;
+        OperatorSubtaskState[] states = new OperatorSubtaskState[oldParallelism];
+        for (int subtask = 0; subtask < oldParallelism; subtask++) {
+            states[subtask] = snapshot.checkpoints().get(subtask).state();
+            downstreamWatermark = Math.min(downstreamWatermark, snapshot.checkpoints().get(subtask).outputWatermark());
+        }
+        OperatorSubtaskState merged = AbstractStreamOperatorTestHarness.repackageState(states);
+        for (int subtask = 0; subtask < parallelism; subtask++) {
+            OperatorSubtaskState share = AbstractStreamOperatorTestHarness.repartitionOperatorState(merged,
+                    OperatorDriver.MAX_PARALLELISM, oldParallelism, parallelism, subtask);
+            OperatorDriver driver = new OperatorDriver(backend, this.options, parallelism, subtask, share);
+            driver.downstreamSaw(downstreamWatermark);
+            drivers.add(driver);
         }
         for (int i = snapshot.inputsCovered(); i < inputs.size(); i++) {
             if (!burst || dataInputs.contains(i)) {
@@ -363,8 +358,13 @@ public final class DifferentialScenario implements AutoCloseable {
     public void assertComplete(String context) {
         assertMatchesModel(context);
         if (stashEntries() != 0) {
+            StringBuilder subtasks = new StringBuilder();
+            for (OperatorDriver driver : drivers) {
+                subtasks.append(" [").append(driver.stashEntries()).append(" held, output frontier ").append(driver.outputFrontier())
+                        .append("]");
+            }
             throw new AssertionError(context + ": " + stashEntries() + " commands still held, output frontier "
-                    + outputFrontier());
+                    + outputFrontier() + "; subtasks:" + subtasks + "; output " + output());
         }
         if (!timingDependent) {
             compare(context + ": whole changelog", model.changelog(), actual());
