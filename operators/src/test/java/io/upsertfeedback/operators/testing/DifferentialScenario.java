@@ -5,6 +5,9 @@ import io.upsertfeedback.operators.UpsertCommand;
 import io.upsertfeedback.operators.UpsertOptions;
 import io.upsertfeedback.operators.UpsertValue;
 import io.upsertfeedback.operators.testing.Consolidation.Row;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
+import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -19,8 +22,9 @@ import java.util.Map;
  * whatever the timing of its frontiers and whatever failures it went through, produces what the
  * records alone determine):
  * <ul>
- *   <li>at any moment, the consolidated output equals the model's changelog below the operator's
- *       output frontier (what is below the watermark is final and complete);
+ *   <li>at any moment, the consolidated output below the output frontier (the minimum over the
+ *       subtasks) equals the model's changelog below it (what is below the watermark is final and
+ *       complete; a subtask ahead of the others has output above it, checked once it is passed);
  *   <li>the changelog is well formed from the stored values on (invariant 6);
  *   <li>at the end ({@link #assertComplete}), nothing is held, the whole changelog matches and every
  *       key's value is the model's final value.
@@ -34,9 +38,27 @@ import java.util.Map;
  * fresh operator from it (optionally with the options of a resubmitted job, e.g. the store's
  * current positions) and replays every input given since, as a restarted job replays its sources
  * from the checkpoint. The model does not change: a failure must not show.
+ *
+ * <p>Parallelism: a scenario runs {@code N} operator subtasks, each with its key-group range of
+ * {@link OperatorDriver#MAX_PARALLELISM}. Commands and prior values go to the subtask Flink's
+ * key-group assignment gives their key; frontiers go to every subtask (each gets the whole input
+ * frontier and the store's {@code P}). The output is the union of the subtasks' outputs, its
+ * frontier the minimum of theirs (what a downstream operator sees). {@link #failAndRestore(Snapshot,
+ * UpsertOptions, boolean, int)} restores at another parallelism {@code M}: the subtasks' snapshots
+ * are merged and repartitioned as Flink does ({@code AbstractStreamOperatorTestHarness.repackageState}
+ * and {@code repartitionOperatorState}: key groups to their new owners, the operator's union list
+ * state to every subtask), each new subtask restores its share, and every input since the
+ * snapshot is replayed, routed by the new assignment.
  */
 public final class DifferentialScenario implements AutoCloseable {
-    private final OperatorDriver driver;
+    private final OperatorDriver.Backend backend;
+    private UpsertOptions options;
+    /** The running subtasks, index = subtask. */
+    private final List<OperatorDriver> drivers = new ArrayList<>();
+    /** Output of subtasks a rescale replaced (up to the snapshot it restored): the start of {@link #output()}. */
+    private List<Update> retired = new ArrayList<>();
+    /** Counts the restores: a snapshot of an earlier epoch was taken by other subtask instances. */
+    private int epoch;
     private final SpecModel model;
     private final Map<String, UpsertValue> stored = new HashMap<>();
     private final List<DriverStep> inputs = new ArrayList<>();
@@ -46,16 +68,48 @@ public final class DifferentialScenario implements AutoCloseable {
 
     /** What the operator gets for one input, kept for replay after a restore. */
     private interface DriverStep {
-        void applyTo(OperatorDriver driver) throws Exception;
+        void applyTo(DifferentialScenario scenario) throws Exception;
     }
 
-    /** A checkpoint and how many inputs it covers. */
-    public record Snapshot(OperatorDriver.Checkpoint checkpoint, int inputsCovered) {
+    /** A checkpoint of every subtask (index = subtask), how many inputs it covers, and the output at that moment. */
+    public record Snapshot(List<OperatorDriver.Checkpoint> checkpoints, int inputsCovered, int epoch, List<Update> output) {
+        /** The checkpoint of a scenario with one subtask. */
+        public OperatorDriver.Checkpoint checkpoint() {
+            if (checkpoints.size() != 1) {
+                throw new IllegalStateException("a snapshot of " + checkpoints.size() + " subtasks");
+            }
+            return checkpoints.get(0);
+        }
     }
 
     public DifferentialScenario(OperatorDriver.Backend backend, UpsertOptions options) throws Exception {
-        this.driver = new OperatorDriver(backend, options);
+        this(backend, options, 1);
+    }
+
+    /** {@code parallelism} subtasks, started without state. */
+    public DifferentialScenario(OperatorDriver.Backend backend, UpsertOptions options, int parallelism) throws Exception {
+        this.backend = backend;
+        this.options = options;
+        for (int subtask = 0; subtask < parallelism; subtask++) {
+            drivers.add(new OperatorDriver(backend, options, parallelism, subtask, null));
+        }
         this.model = new SpecModel(options.resumePositions());
+    }
+
+    /** The subtask Flink's key-group assignment gives {@code command}'s key at the current parallelism. */
+    private OperatorDriver route(UpsertCommand command) {
+        return drivers.get(KeyGroupRangeAssignment.assignKeyToParallelOperator(command.flinkKey(),
+                OperatorDriver.MAX_PARALLELISM, drivers.size()));
+    }
+
+    private interface Broadcast {
+        void applyTo(OperatorDriver driver) throws Exception;
+    }
+
+    private void broadcast(Broadcast step) throws Exception {
+        for (OperatorDriver driver : drivers) {
+            step.applyTo(driver);
+        }
     }
 
     public static UpsertValue value(String text) {
@@ -99,7 +153,7 @@ public final class DifferentialScenario implements AutoCloseable {
 
     public DifferentialScenario command(UpsertCommand command) throws Exception {
         dataInputs.add(inputs.size());
-        give(driver -> driver.command(command));
+        give(scenario -> scenario.route(command).command(command));
         model.record(command);
         return this;
     }
@@ -107,7 +161,7 @@ public final class DifferentialScenario implements AutoCloseable {
     /** A value the store held at the start, fed back to the operator (rehydration). */
     public DifferentialScenario prior(UpsertCommand prior) throws Exception {
         dataInputs.add(inputs.size());
-        give(driver -> driver.prior(prior));
+        give(scenario -> scenario.route(prior).prior(prior));
         model.stored(prior);
         stored.put(prior.flinkKey(), prior.value());
         return this;
@@ -120,38 +174,43 @@ public final class DifferentialScenario implements AutoCloseable {
     }
 
     private DifferentialScenario endFeedbackAtInfinity() throws Exception {
-        give(driver -> driver.persistFrontier(Long.MAX_VALUE));
+        give(scenario -> scenario.broadcast(driver -> driver.persistFrontier(Long.MAX_VALUE)));
         return endFeedback();
     }
 
     public DifferentialScenario inputFrontier(long frontier) throws Exception {
-        give(driver -> driver.inputFrontier(frontier));
+        give(scenario -> scenario.broadcast(driver -> driver.inputFrontier(frontier)));
         return this;
     }
 
     public DifferentialScenario persistFrontier(long frontier) throws Exception {
-        give(driver -> driver.persistFrontier(frontier));
+        give(scenario -> scenario.broadcast(driver -> driver.persistFrontier(frontier)));
         return this;
     }
 
     /** The command input goes idle. */
     public DifferentialScenario inputIdle() throws Exception {
-        give(OperatorDriver::inputIdle);
+        give(scenario -> scenario.broadcast(OperatorDriver::inputIdle));
         return this;
     }
 
     public DifferentialScenario endFeedback() throws Exception {
-        give(OperatorDriver::endFeedback);
+        give(scenario -> scenario.broadcast(OperatorDriver::endFeedback));
         return this;
     }
 
     private void give(DriverStep step) throws Exception {
-        step.applyTo(driver);
+        step.applyTo(this);
         inputs.add(step);
     }
 
+    /** A checkpoint of every subtask (one checkpoint: the inputs are the same for all). */
     public Snapshot snapshot() throws Exception {
-        return new Snapshot(driver.snapshot(), inputs.size());
+        List<OperatorDriver.Checkpoint> checkpoints = new ArrayList<>();
+        for (OperatorDriver driver : drivers) {
+            checkpoints.add(driver.snapshot());
+        }
+        return new Snapshot(List.copyOf(checkpoints), inputs.size(), epoch, List.copyOf(output()));
     }
 
     /** The operator fails; a fresh one restores {@code snapshot} and gets every input since replayed. */
@@ -170,21 +229,107 @@ public final class DifferentialScenario implements AutoCloseable {
      * frontier between them (the test moves the frontiers afterwards).
      */
     public void failAndRestore(Snapshot snapshot, UpsertOptions options, boolean burst) throws Exception {
-        driver.restore(snapshot.checkpoint(), options);
+        failAndRestore(snapshot, options, burst, drivers.size());
+    }
+
+    /**
+     * As {@link #failAndRestore(Snapshot, UpsertOptions, boolean)}, restored at {@code parallelism}
+     * subtasks: the same options (a rescale within the job, e.g. by the adaptive scheduler) or
+     * {@code options} ({@code flink run -s <savepoint> -p <parallelism>}). See the class comment.
+     */
+    public void failAndRestore(Snapshot snapshot, UpsertOptions options, boolean burst, int parallelism) throws Exception {
+        if (options != null) {
+            this.options = options;
+        }
+        // always as Flink restores: the operator's union list state (every subtask's frontiers)
+        // goes to every subtask, also at an unchanged parallelism; key groups to their owners
+        int oldParallelism = snapshot.checkpoints().size();
+        for (OperatorDriver driver : drivers) {
+            driver.close();
+        }
+        drivers.clear();
+        epoch++;
+        retired = new ArrayList<>(snapshot.output());
+        long downstreamWatermark = Long.MAX_VALUE;
+        OperatorSubtaskState[] states = new OperatorSubtaskState[oldParallelism];
+        for (int subtask = 0; subtask < oldParallelism; subtask++) {
+            states[subtask] = snapshot.checkpoints().get(subtask).state();
+            downstreamWatermark = Math.min(downstreamWatermark, snapshot.checkpoints().get(subtask).outputWatermark());
+        }
+        OperatorSubtaskState merged = AbstractStreamOperatorTestHarness.repackageState(states);
+        for (int subtask = 0; subtask < parallelism; subtask++) {
+            OperatorSubtaskState share = AbstractStreamOperatorTestHarness.repartitionOperatorState(merged,
+                    OperatorDriver.MAX_PARALLELISM, oldParallelism, parallelism, subtask);
+            OperatorDriver driver = new OperatorDriver(backend, this.options, parallelism, subtask, share);
+            driver.downstreamSaw(downstreamWatermark);
+            drivers.add(driver);
+        }
         for (int i = snapshot.inputsCovered(); i < inputs.size(); i++) {
             if (!burst || dataInputs.contains(i)) {
-                inputs.get(i).applyTo(driver);
+                inputs.get(i).applyTo(this);
             }
         }
     }
 
     /** The changelog's final values (stored values included): what the store holds once everything drained. */
     public Map<String, UpsertValue> finalValues() {
-        return Consolidation.finalValues(stored, driver.output());
+        return Consolidation.finalValues(stored, output());
     }
 
+    /** The only subtask of a scenario at parallelism 1. */
     public OperatorDriver driver() {
-        return driver;
+        if (drivers.size() != 1) {
+            throw new IllegalStateException("a scenario of " + drivers.size() + " subtasks: use drivers()");
+        }
+        return drivers.get(0);
+    }
+
+    /** The running subtasks (index = subtask). */
+    public List<OperatorDriver> drivers() {
+        return List.copyOf(drivers);
+    }
+
+    /** The union of the subtasks' outputs: that of subtasks a rescale replaced, then each running subtask's, in order. */
+    public List<Update> output() {
+        List<Update> all = new ArrayList<>(retired);
+        for (OperatorDriver driver : drivers) {
+            all.addAll(driver.output());
+        }
+        return all;
+    }
+
+    /** The union output's frontier: the minimum of the subtasks' output frontiers. */
+    public long outputFrontier() {
+        long frontier = Long.MAX_VALUE;
+        for (OperatorDriver driver : drivers) {
+            frontier = Math.min(frontier, driver.outputFrontier());
+        }
+        return frontier;
+    }
+
+    /** Stash entries held over all subtasks. */
+    public long stashEntries() {
+        long held = 0;
+        for (OperatorDriver driver : drivers) {
+            held += driver.stashEntries();
+        }
+        return held;
+    }
+
+    /**
+     * The positions the store keeps with the output frontier: per partition, the lowest position of
+     * the subtasks' last progress markers ({@code null} while a subtask has released none).
+     */
+    public Map<Integer, Long> storePositions() {
+        Map<Integer, Long> positions = new HashMap<>();
+        for (OperatorDriver driver : drivers) {
+            Update progress = driver.lastProgress();
+            if (progress == null) {
+                return null;
+            }
+            progress.positions().forEach((partition, position) -> positions.merge(partition, position, Math::min));
+        }
+        return positions;
     }
 
     public SpecModel model() {
@@ -192,27 +337,34 @@ public final class DifferentialScenario implements AutoCloseable {
     }
 
     public Map<Row, Long> actual() {
-        return Consolidation.consolidate(driver.output());
+        return Consolidation.consolidate(output());
     }
 
     /** The operator agrees with the model on everything final so far; throws with both sides otherwise. */
     public void assertMatchesModel(String context) {
-        String violation = Consolidation.firstMultiplicityViolation(stored, driver.output());
+        String violation = Consolidation.firstMultiplicityViolation(stored, output());
         if (violation != null) {
             throw new AssertionError(context + ": invariant 6 violated: " + violation);
         }
         if (!timingDependent) {
-            compare(context + ": output below the output frontier " + driver.outputFrontier(),
-                    model.changelogBelow(driver.outputFrontier()), actual());
+            long frontier = outputFrontier();
+            Map<Row, Long> below = actual();
+            below.keySet().removeIf(row -> row.time() >= frontier); // other subtasks may be ahead: not final yet
+            compare(context + ": output below the output frontier " + frontier, model.changelogBelow(frontier), below);
         }
     }
 
     /** Every frontier is past everything: nothing held, the whole changelog and the final values match. */
     public void assertComplete(String context) {
         assertMatchesModel(context);
-        if (driver.stashEntries() != 0) {
-            throw new AssertionError(context + ": " + driver.stashEntries() + " commands still held, output frontier "
-                    + driver.outputFrontier());
+        if (stashEntries() != 0) {
+            StringBuilder subtasks = new StringBuilder();
+            for (OperatorDriver driver : drivers) {
+                subtasks.append(" [").append(driver.stashEntries()).append(" held, output frontier ").append(driver.outputFrontier())
+                        .append("]");
+            }
+            throw new AssertionError(context + ": " + stashEntries() + " commands still held, output frontier "
+                    + outputFrontier() + "; subtasks:" + subtasks + "; output " + output());
         }
         if (!timingDependent) {
             compare(context + ": whole changelog", model.changelog(), actual());
@@ -243,6 +395,8 @@ public final class DifferentialScenario implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        driver.close();
+        for (OperatorDriver driver : drivers) {
+            driver.close();
+        }
     }
 }

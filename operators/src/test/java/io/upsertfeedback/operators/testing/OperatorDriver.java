@@ -85,6 +85,18 @@ public final class OperatorDriver implements AutoCloseable {
         }
     }
 
+    /**
+     * A subtask that replaced others (a rescale): downstream already saw their combined output
+     * watermark {@code watermark}, so this subtask's output must not go behind it either (checked
+     * like its own watermarks). Call before any input.
+     */
+    public void downstreamSaw(long watermark) {
+        if (!output.isEmpty()) {
+            throw new IllegalStateException("output before downstreamSaw");
+        }
+        outputWatermark = Math.max(outputWatermark, watermark);
+    }
+
     public void command(UpsertCommand command) throws Exception {
         harness.processElement1(command, command.time());
         collect();
