@@ -162,12 +162,12 @@ final class KeyStateBuffer {
         resize(buffered, estimate(buffered));
     }
 
-    /** Applies {@code change} to every buffered key holding stash entries (then {@link #changed}). */
-    void forEachStashed(BiConsumer<KeyState, byte[]> change) {
+    /** Applies {@code change} to every buffered key holding stash entries below {@code bound} (then {@link #changed}). */
+    void forEachStashed(long bound, BiConsumer<KeyState, byte[]> change) {
         int kept = 0;
         for (int i = 0; i < stashedKeys.size(); i++) {
             Buffered buffered = stashedKeys.get(i);
-            if (buffered.resident && !buffered.state.stash.isEmpty()) {
+            if (buffered.resident && !buffered.state.stash.isEmpty() && buffered.state.stash.get(0).time() < bound) {
                 change.accept(buffered.state, buffered.key);
                 changed(buffered);
             }

@@ -347,7 +347,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
             // Step D: drain the buffered keys, unless the timers drained everything due: a pass
             // would otherwise walk the whole buffer even when no buffered key holds anything due.
             if (pass.drained() < due) {
-                buffer.forEachStashed(pass::drain);
+                buffer.forEachStashed(bound, pass::drain);
             }
             // Step E: close. Every entry held below D left the stash (checked); S = D.
             DrainStats stats = pass.stats();

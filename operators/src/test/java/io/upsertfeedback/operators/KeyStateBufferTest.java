@@ -241,11 +241,36 @@ class KeyStateBufferTest {
         admit(buffer, "b");
         stash(buffer, admit(buffer, "c"), pending(2, 100));
         List<String> visited = new ArrayList<>();
-        buffer.forEachStashed((state, key) -> {
+        buffer.forEachStashed(Long.MAX_VALUE, (state, key) -> {
             visited.add(new String(key, StandardCharsets.ISO_8859_1));
             state.stash.clear();
         });
         assertEquals(List.of("a", "c"), visited);
         assertEquals(3 * emptyKeyBytes, buffer.bytes());
+    }
+
+    /**
+     * A pass visits only keys with an entry below its bound (walking every buffered key at every
+     * watermark took a fifth of the task thread on a backlog); a key above it is visited by a later
+     * pass, and a spilled key never (its timer drains it).
+     */
+    @Test
+    void aPassVisitsOnlyResidentKeysWithEntriesBelowItsBound() throws Exception {
+        KeyStateBuffer buffer = bufferOfKeys(10);
+        stash(buffer, admit(buffer, "early"), pending(1, 100));
+        stash(buffer, admit(buffer, "late"), pending(5, 100));
+        List<String> visited = new ArrayList<>();
+        java.util.function.BiConsumer<KeyState, byte[]> drain = (state, key) -> {
+            visited.add(new String(key, StandardCharsets.ISO_8859_1));
+            state.stash.clear();
+        };
+        buffer.forEachStashed(5, drain);
+        assertEquals(List.of("early"), visited);
+        buffer.forEachStashed(6, drain);
+        assertEquals(List.of("early", "late"), visited);
+        stash(buffer, admit(buffer, "spilled"), pending(7, 100));
+        buffer.spillAll();
+        buffer.forEachStashed(Long.MAX_VALUE, drain);
+        assertEquals(List.of("early", "late"), visited, "a spilled key is no longer the buffer's");
     }
 }
