@@ -10,7 +10,9 @@ package io.upsertfeedback.connectors.sink;
  * moves the watermark at about the wall clock's pace, and a quiet topic not at all). The rule
  * compares rates, not the watermark with the wall clock, so it does not depend on whether record
  * times are close to the wall clock (synthetic times, replays of old topics). A watermark at
- * {@code +inf} (end of input) is never catching up. The first window after start is not.
+ * {@code +inf} (end of input) is never catching up. The first window starts with the first
+ * watermark ({@link #firstWatermark}), so a job starting on a backlog holds within a second of
+ * reading it.
  *
  * <p><b>Why.</b> Spread over many ticks, a backlog gives the sink about one update per command
  * (each its own time). Written at every checkpoint, that is one store row per key and checkpoint
@@ -43,6 +45,14 @@ final class CatchUp {
         sampledAt = now;
         sampledWatermark = watermark;
         return catchingUp;
+    }
+
+    /** A watermark arrived at processing time {@code now} (ms): the first one starts the first window. */
+    void firstWatermark(long now, long watermark) {
+        if (sampledWatermark == Long.MIN_VALUE && watermark != Long.MIN_VALUE && watermark != Long.MAX_VALUE) {
+            sampledAt = now;
+            sampledWatermark = watermark;
+        }
     }
 
     /** The answer of the last {@link #sample}. */

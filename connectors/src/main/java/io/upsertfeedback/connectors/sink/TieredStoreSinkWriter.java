@@ -145,7 +145,8 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterSt
         }
         this.consolidator = new Consolidator(settings.heldKeys(), settings.heldBytes(), value -> !store.storesInline(value));
         this.publisher = new FrontierPublisher(claimed, store.retrier(), subtask, settings.lease());
-        this.executor = new WindowedExecutor(settings.windowSize(), "tiered-sink-op-" + subtask, this::operationCompleted);
+        this.executor = new WindowedExecutor(settings.windowSize(), "tiered-sink-op-" + subtask,
+                this::operationCompleted, this::placeFreed);
         registerMetrics(metrics);
         restore(restored);
         if (catchUpMaxHold > 0) {
@@ -183,9 +184,13 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterSt
         timers.registerTimer(now + CatchUp.WINDOW_MILLIS, this::sampleCatchUp);
     }
 
-    /** On the completing thread: hand the progress to the publisher, and have the task thread write what is held. */
+    /** On the completing thread: hand the progress to the publisher. */
     private void operationCompleted() {
         publisher.release(executor.completedBelow());
+    }
+
+    /** On the completing thread, once its place in the window is free: have the task thread write what is held. */
+    private void placeFreed() {
         if (waiting && pumpScheduled.compareAndSet(false, true)) {
             try {
                 taskThread.execute(() -> {
@@ -252,6 +257,7 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterSt
     public void writeWatermark(Watermark watermark) throws IOException, InterruptedException {
         checkFailure();
         long w = watermark.getTimestamp();
+        catchUp.firstWatermark(timers.getCurrentProcessingTime(), w);
         releasable = Math.max(releasable, w);
         long f = w == Long.MAX_VALUE ? Long.MAX_VALUE : w + 1;
         while (!progressMarkers.isEmpty() && progressMarkers.peekFirst().time() <= f) {

@@ -37,7 +37,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * successfully (it never passes a failed one). The first failure is kept and {@link #checkFailure()}
  * rethrows it; operations chained behind it on the same key still run (each is isolated), but the
  * caller fails at its next call. {@code onComplete} runs after every
- * completion, on the completing thread.
+ * completion, on the completing thread, before the operation gives its place in the window back;
+ * {@code onFreed} runs right after it did (the place to ask for more work: had it been asked from
+ * {@code onComplete}, work could find the window still full and nothing would ask again).
  */
 final class WindowedExecutor implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WindowedExecutor.class);
@@ -54,6 +56,7 @@ final class WindowedExecutor implements AutoCloseable {
     private final int window;
     private final ExecutorService pool;
     private final Runnable onComplete;
+    private final Runnable onFreed;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final Map<ByteBuffer, CompletableFuture<Void>> lastOfKey = new HashMap<>();
 
@@ -62,13 +65,14 @@ final class WindowedExecutor implements AutoCloseable {
     private long nextSeq;
     private int running;
 
-    WindowedExecutor(int window, String threadName, Runnable onComplete) {
+    WindowedExecutor(int window, String threadName, Runnable onComplete, Runnable onFreed) {
         if (window < 1) {
             throw new IllegalArgumentException("window must be at least 1, was " + window);
         }
         this.window = window;
         this.permits = new Semaphore(window);
         this.onComplete = onComplete;
+        this.onFreed = onFreed;
         this.pool = Executors.newFixedThreadPool(window, r -> {
             Thread t = new Thread(r, threadName);
             t.setDaemon(true);
@@ -134,7 +138,8 @@ final class WindowedExecutor implements AutoCloseable {
         }
         done.complete(null);
         onComplete.run();
-        permits.release(); // last: a free permit means this operation's completion was fully handled
+        permits.release(); // a free permit means this operation's completion was fully handled
+        onFreed.run();
     }
 
     /** The sequence number below which every operation has completed successfully. */

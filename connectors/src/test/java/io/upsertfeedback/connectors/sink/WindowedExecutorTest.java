@@ -22,7 +22,7 @@ class WindowedExecutorTest {
      */
     @Test
     void closeWaitsForTheOperationInFlightThoughTheClosingThreadIsInterrupted() throws Exception {
-        WindowedExecutor executor = new WindowedExecutor(2, "test-op", () -> { });
+        WindowedExecutor executor = new WindowedExecutor(2, "test-op", () -> { }, () -> { });
         CountDownLatch started = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         AtomicBoolean finished = new AtomicBoolean();
