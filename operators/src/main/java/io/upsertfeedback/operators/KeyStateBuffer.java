@@ -104,7 +104,9 @@ final class KeyStateBuffer {
     private long bufferedBytes;
     /**
      * Every resident key holding stash entries (and some that no longer do, or were spilled: a
-     * pass drops them), each once ({@code Buffered.listed}).
+     * pass drops them, and so does {@link #list} when they outnumber the buffered keys, so that a
+     * list no pass visits, as in a storage stall, does not keep spilled states alive), each once
+     * ({@code Buffered.listed}).
      */
     private final ArrayList<Buffered> stashedKeys = new ArrayList<>();
 
@@ -141,6 +143,9 @@ final class KeyStateBuffer {
 
     private void list(Buffered buffered) {
         if (!buffered.listed) {
+            if (stashedKeys.size() >= 2 * buffer.size() + 16) {
+                dropUnstashed();
+            }
             buffered.listed = true;
             stashedKeys.add(buffered);
         }
@@ -162,15 +167,25 @@ final class KeyStateBuffer {
         resize(buffered, estimate(buffered));
     }
 
-    /** Applies {@code change} to every buffered key holding stash entries below {@code bound} (then {@link #changed}). */
+    /**
+     * Applies {@code change} to every buffered key holding stash entries below {@code bound} (then
+     * {@link #changed}); drops from the list the keys that hold none or were spilled.
+     */
     void forEachStashed(long bound, BiConsumer<KeyState, byte[]> change) {
-        int kept = 0;
-        for (int i = 0; i < stashedKeys.size(); i++) {
-            Buffered buffered = stashedKeys.get(i);
+        for (Buffered buffered : stashedKeys) {
             if (buffered.resident && !buffered.state.stash.isEmpty() && buffered.state.stash.get(0).time() < bound) {
                 change.accept(buffered.state, buffered.key);
                 changed(buffered);
             }
+        }
+        dropUnstashed();
+    }
+
+    /** Drops from {@link #stashedKeys} the keys that hold no stash entry or were spilled. */
+    private void dropUnstashed() {
+        int kept = 0;
+        for (int i = 0; i < stashedKeys.size(); i++) {
+            Buffered buffered = stashedKeys.get(i);
             if (buffered.resident && !buffered.state.stash.isEmpty()) {
                 stashedKeys.set(kept++, buffered);
             } else {
@@ -178,6 +193,11 @@ final class KeyStateBuffer {
             }
         }
         stashedKeys.subList(kept, stashedKeys.size()).clear();
+    }
+
+    /** Keys in the list a pass visits (at most twice the buffered keys, plus 16). */
+    int listedKeys() {
+        return stashedKeys.size();
     }
 
     /** {@code key}'s timer fired: its buffered entry (now without a timer), or {@code null}. */

@@ -273,4 +273,19 @@ class KeyStateBufferTest {
         buffer.forEachStashed(Long.MAX_VALUE, drain);
         assertEquals(List.of("early", "late"), visited, "a spilled key is no longer the buffer's");
     }
+
+    /**
+     * During a storage stall no pass runs, while keys keep entering and being spilled: the list a
+     * pass visits must not keep their states alive (it held 80 MB of spilled 1 KiB commands in
+     * StorageStallTest before it was bounded).
+     */
+    @Test
+    void keysSpilledWhileNoPassRunsAreNotKeptInThePassList() throws Exception {
+        KeyStateBuffer buffer = bufferOfKeys(4);
+        for (int k = 0; k < 1_000; k++) {
+            stash(buffer, admit(buffer, "k" + k), pending(k, 100));
+            buffer.fit();
+            assertTrue(buffer.listedKeys() <= 2 * 4 + 16 + 1, "listed " + buffer.listedKeys() + " after " + k);
+        }
+    }
 }
