@@ -1,10 +1,11 @@
 package io.upsertfeedback.operators;
 
-import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.function.BiConsumer;
 
 /**
@@ -14,9 +15,11 @@ import java.util.function.BiConsumer;
  * arrival, a timer registered and fired, and a read and write at the drain. Instead a key accepting
  * a command is read once from the backend ({@link #admit}, unless buffered) and stays buffered; a
  * drain pass drains the buffered keys holding stash entries ({@link #forEachStashed}), which stay
- * buffered. A pass visits only those keys (a list of the keys that got stash entries), not the whole
- * buffer: on a backlog spread over many ticks, walking a buffer of 50,000 keys at every watermark
- * took a fifth of the task thread (JFR profile of the 24-hour backlog benchmark). A key leaves the buffer (one state write, {@link Store#writeBack}) only when the buffer
+ * buffered. A pass visits only the keys whose first stash entry is below its bound (a queue of the
+ * buffered keys by the time of their first entry), not the whole buffer nor every key holding
+ * entries: on a backlog spread over many ticks, walking a buffer of 100,000 keys, or the keys
+ * holding entries above the bound (many, when one partition is read ahead of another), at every
+ * watermark took a fifth of the task thread (JFR profiles of the 24-hour backlog benchmark). A key leaves the buffer (one state write, {@link Store#writeBack}) only when the buffer
  * is full ({@link #fit}) or at a snapshot ({@link #spillAll}). So a key costs one state read when
  * it enters the buffer and one write when it leaves, and no timer, whatever number of commands it
  * gets and drains meanwhile. The buffer knows no Flink type: the backend comes in as a
@@ -75,8 +78,8 @@ final class KeyStateBuffer {
         private boolean referenced;
         /** Its share of {@link #bytes}. */
         private long bytes;
-        /** In {@link #stashedKeys}. */
-        private boolean listed;
+        /** The earliest time it is queued at in {@link #due} ({@code Long.MAX_VALUE}: not queued). */
+        private long queuedAt = Long.MAX_VALUE;
         /** Still in the buffer (a spilled entry is dead: a key admitted again gets a new one). */
         private boolean resident = true;
 
@@ -102,13 +105,17 @@ final class KeyStateBuffer {
     private final LinkedHashMap<String, Buffered> buffer = new LinkedHashMap<>();
     /** Estimated heap of the buffered keys, kept incrementally. */
     private long bufferedBytes;
+    /** A buffered key queued at the time of its first stash entry. */
+    private record Queued(long time, Buffered buffered) {}
+
     /**
-     * Every resident key holding stash entries (and some that no longer do, or were spilled: a
-     * pass drops them, and so does {@link #list} when they outnumber the buffered keys, so that a
-     * list no pass visits, as in a storage stall, does not keep spilled states alive), each once
-     * ({@code Buffered.listed}).
+     * Every resident key holding stash entries, at the time of its first entry ({@code
+     * Buffered.queuedAt}); also stale entries (a key queued again at an earlier time, drained by its
+     * timer, or spilled), which a pass skips, and {@link #queue} drops when they outnumber the
+     * buffered keys, so that a queue no pass visits, as in a storage stall, does not keep spilled
+     * states alive.
      */
-    private final ArrayList<Buffered> stashedKeys = new ArrayList<>();
+    private final PriorityQueue<Queued> due = new PriorityQueue<>(Comparator.comparingLong(Queued::time));
 
     /** A buffer of at most {@code limit} estimated bytes after each {@link #fit}. */
     KeyStateBuffer(long limit, Store store) {
@@ -135,27 +142,39 @@ final class KeyStateBuffer {
         buffered = new Buffered(state == null ? new KeyState() : state, rawKey);
         buffer.put(key, buffered);
         resize(buffered, estimate(buffered));
-        if (!buffered.state.stash.isEmpty()) {
-            list(buffered);
-        }
+        queue(buffered);
         return buffered;
     }
 
-    private void list(Buffered buffered) {
-        if (!buffered.listed) {
-            if (stashedKeys.size() >= 2 * buffer.size() + 16) {
-                dropUnstashed();
-            }
-            buffered.listed = true;
-            stashedKeys.add(buffered);
+    /** Queues a resident key at its first stash entry, unless it is queued at that time or earlier. */
+    private void queue(Buffered buffered) {
+        if (buffered.state.stash.isEmpty()) {
+            return;
         }
+        long first = buffered.state.stash.get(0).time();
+        if (first < buffered.queuedAt) {
+            if (due.size() >= 2 * buffer.size() + 16) {
+                dropStale();
+            }
+            buffered.queuedAt = first;
+            due.add(new Queued(first, buffered));
+        }
+    }
+
+    /** Whether {@code q} is the live entry of a resident key (any other is stale). */
+    private static boolean live(Queued q) {
+        return q.buffered().resident && q.time() == q.buffered().queuedAt;
+    }
+
+    private void dropStale() {
+        due.removeIf(q -> !live(q));
     }
 
     /** {@code added} entered the key's stash, displacing {@code displaced} ({@code null}: none). */
     void stashed(Buffered buffered, KeyState.Pending added, KeyState.Pending displaced) {
         long bytes = buffered.bytes + pendingBytes(added);
         resize(buffered, displaced == null ? bytes : bytes - pendingBytes(displaced));
-        list(buffered);
+        queue(buffered);
     }
 
     /**
@@ -172,32 +191,24 @@ final class KeyStateBuffer {
      * {@link #changed}); drops from the list the keys that hold none or were spilled.
      */
     void forEachStashed(long bound, BiConsumer<KeyState, byte[]> change) {
-        for (Buffered buffered : stashedKeys) {
-            if (buffered.resident && !buffered.state.stash.isEmpty() && buffered.state.stash.get(0).time() < bound) {
+        while (!due.isEmpty() && due.peek().time() < bound) {
+            Queued q = due.poll();
+            if (!live(q)) {
+                continue;
+            }
+            Buffered buffered = q.buffered();
+            buffered.queuedAt = Long.MAX_VALUE;
+            if (!buffered.state.stash.isEmpty() && buffered.state.stash.get(0).time() < bound) {
                 change.accept(buffered.state, buffered.key);
                 changed(buffered);
             }
+            queue(buffered);
         }
-        dropUnstashed();
     }
 
-    /** Drops from {@link #stashedKeys} the keys that hold no stash entry or were spilled. */
-    private void dropUnstashed() {
-        int kept = 0;
-        for (int i = 0; i < stashedKeys.size(); i++) {
-            Buffered buffered = stashedKeys.get(i);
-            if (buffered.resident && !buffered.state.stash.isEmpty()) {
-                stashedKeys.set(kept++, buffered);
-            } else {
-                buffered.listed = false;
-            }
-        }
-        stashedKeys.subList(kept, stashedKeys.size()).clear();
-    }
-
-    /** Keys in the list a pass visits (at most twice the buffered keys, plus 16). */
-    int listedKeys() {
-        return stashedKeys.size();
+    /** Entries in the queue a pass visits (at most twice the buffered keys, plus 16). */
+    int queuedKeys() {
+        return due.size();
     }
 
     /** {@code key}'s timer fired: its buffered entry (now without a timer), or {@code null}. */
@@ -217,8 +228,7 @@ final class KeyStateBuffer {
     /** Spills every key (at a snapshot). Changes the current key. */
     void spillAll() throws Exception {
         spill(0);
-        stashedKeys.forEach(buffered -> buffered.listed = false);
-        stashedKeys.clear();
+        due.clear();
     }
 
     /**

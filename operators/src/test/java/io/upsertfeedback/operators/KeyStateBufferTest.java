@@ -285,7 +285,7 @@ class KeyStateBufferTest {
         for (int k = 0; k < 1_000; k++) {
             stash(buffer, admit(buffer, "k" + k), pending(k, 100));
             buffer.fit();
-            assertTrue(buffer.listedKeys() <= 2 * 4 + 16 + 1, "listed " + buffer.listedKeys() + " after " + k);
+            assertTrue(buffer.queuedKeys() <= 2 * 4 + 16 + 1, "queued " + buffer.queuedKeys() + " after " + k);
         }
     }
 }

@@ -310,13 +310,7 @@ class TieredStoreSinkWriterTest {
         writer.executor().awaitIdle();
         assertEquals("v102", stored("k"));
         assertEquals(3, calls("putAll"), "k's 199 updates at 100 times are one write");
-        await("the frontier past every watermark", () -> {
-            try {
-                return frontier.read().p() == 103L;
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
+        await("the frontier past every watermark", () -> frontierP() == 103L);
     }
 
     /**
