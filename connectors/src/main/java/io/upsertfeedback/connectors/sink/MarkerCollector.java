@@ -1,5 +1,6 @@
 package io.upsertfeedback.connectors.sink;
 
+import io.upsertfeedback.connectors.store.Pools;
 import io.upsertfeedback.connectors.store.StoreHandle;
 import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.store.TierWrapper;
@@ -8,11 +9,16 @@ import org.apache.flink.api.connector.sink2.Committer;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.metrics.ThreadSafeSimpleCounter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.util.Collection;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The sink's committer: collects the deletion markers of a checkpoint once it has completed.
@@ -28,6 +34,14 @@ import java.util.Collection;
  *
  * <p>Collection is best effort: a marker that cannot be removed stays (it is correct, only
  * larger), with a warning and the {@code markersNotCollected} counter; it never fails the job.
+ *
+ * <p><b>In the background.</b> A removal is a conditional single-row mutation, one round trip
+ * (about 360 a second one at a time on the emulator), and {@link #commit} runs on the sink's task
+ * thread: removing a checkpoint's markers there stopped the pipeline for as long (a backlog writing
+ * 20,000 deletes per checkpoint stood still about a minute each time). {@code commit} hands the
+ * markers to {@link #CONCURRENCY} collector threads and returns; it waits only while more than
+ * {@link #MAX_WAITING} markers wait (backpressure instead of an unbounded heap). {@link #close}
+ * lets the waiting ones finish, for at most {@link WindowedExecutor#CLOSE_GRACE}.
  */
 final class MarkerCollector implements Committer<DeleteMarkers> {
     private static final Logger LOG = LoggerFactory.getLogger(MarkerCollector.class);
@@ -35,40 +49,67 @@ final class MarkerCollector implements Committer<DeleteMarkers> {
     private final Configuration config;
     private final TierWrapper tiers;
     private final String owner;
+    /** Markers removed at once. */
+    static final int CONCURRENCY = 16;
+    /** Markers waiting for removal at most before {@link #commit} waits. */
+    static final int MAX_WAITING = 100_000;
+
     private final Counter collected;
     private final Counter notCollected;
-    private StoreHandle handle;
+    private final Semaphore room = new Semaphore(MAX_WAITING);
+    private final ThreadPoolExecutor collectors;
+    private volatile StoreHandle handle;
 
     MarkerCollector(Configuration config, TierWrapper tiers, String owner, MetricGroup metrics) {
         this.config = config;
         this.tiers = tiers;
         this.owner = owner;
-        this.collected = metrics.counter("markersCollected");
-        this.notCollected = metrics.counter("markersNotCollected");
+        this.collected = metrics.counter("markersCollected", new ThreadSafeSimpleCounter());
+        this.notCollected = metrics.counter("markersNotCollected", new ThreadSafeSimpleCounter());
+        this.collectors = new ThreadPoolExecutor(CONCURRENCY, CONCURRENCY, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "marker-collector " + owner);
+            t.setDaemon(true);
+            return t;
+        });
+        collectors.allowCoreThreadTimeOut(true);
     }
 
     @Override
-    public void commit(Collection<CommitRequest<DeleteMarkers>> requests) throws IOException {
+    public void commit(Collection<CommitRequest<DeleteMarkers>> requests) throws IOException, InterruptedException {
         if (handle == null) {
             handle = Stores.open(config, owner, tiers);
         }
         TieredStore store = handle.store();
         for (CommitRequest<DeleteMarkers> request : requests) {
             for (DeleteMarkers.Marker m : request.getCommittable().markers()) {
-                try {
-                    if (store.collectMarker(store.prepare(new TieredStore.Write(m.key(), null, m.time(), m.partition(), m.offset())))) {
-                        collected.inc();
+                room.acquire();
+                collectors.execute(() -> {
+                    try {
+                        collect(store, m);
+                    } finally {
+                        room.release();
                     }
-                } catch (IOException | RuntimeException e) {
-                    notCollected.inc();
-                    LOG.warn("a deletion marker of {} could not be collected; it stays: {}", handle.name(), e.toString());
-                }
+                });
             }
+        }
+    }
+
+    private void collect(TieredStore store, DeleteMarkers.Marker m) {
+        try {
+            if (store.collectMarker(store.prepare(new TieredStore.Write(m.key(), null, m.time(), m.partition(), m.offset())))) {
+                collected.inc();
+            }
+        } catch (IOException | RuntimeException e) {
+            notCollected.inc();
+            LOG.warn("a deletion marker of {} could not be collected; it stays: {}", handle.name(), e.toString());
         }
     }
 
     @Override
     public void close() throws Exception {
+        if (!Pools.stopAfterRunning(collectors, WindowedExecutor.CLOSE_GRACE)) {
+            LOG.warn("deletion markers of {} still waited for collection at close; they stay", owner);
+        }
         if (handle != null) {
             handle.close();
         }
