@@ -37,8 +37,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p><b>In the background.</b> A removal is a conditional single-row mutation, one round trip
  * (about 360 a second one at a time on the emulator), and {@link #commit} runs on the sink's task
- * thread: removing a checkpoint's markers there stopped the pipeline for as long (a backlog writing
- * 20,000 deletes per checkpoint stood still about a minute each time). {@code commit} hands the
+ * thread: removing a checkpoint's markers there stopped the pipeline for as long (20,000 deletes
+ * stop it about a minute). {@code commit} hands the
  * markers to {@link #CONCURRENCY} collector threads and returns; it waits only while more than
  * {@link #MAX_WAITING} markers wait (backpressure instead of an unbounded heap). {@link #close}
  * lets the waiting ones finish, for at most {@link WindowedExecutor#CLOSE_GRACE}.
@@ -50,7 +50,7 @@ final class MarkerCollector implements Committer<DeleteMarkers> {
     private final TierWrapper tiers;
     private final String owner;
     /** Markers removed at once. */
-    static final int CONCURRENCY = 16;
+    static final int CONCURRENCY = 4;
     /** Markers waiting for removal at most before {@link #commit} waits. */
     static final int MAX_WAITING = 100_000;
 

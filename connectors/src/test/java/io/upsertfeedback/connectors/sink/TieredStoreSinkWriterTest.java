@@ -480,6 +480,28 @@ class TieredStoreSinkWriterTest {
     }
 
     /**
+     * While catching up, the markers of written deletes are held back from the committer (removing
+     * one costs more than the delete, and a backlog deletes its keys again and again), and handed
+     * over at the first checkpoint after the job caught up.
+     */
+    @Test
+    void whileCatchingUpDeletionMarkersAreHandedOverOnlyOnceCaughtUp() throws Exception {
+        writer.close();
+        open(TestBigtable.freshTable("markers"), 10, 1, Duration.ofSeconds(30), 0, 1, List.of());
+        startCatchingUp();
+        writer.write(retract("k", "v", 9_500), null); // a delete
+        writer.write(insert("j", "w", 9_600), null); // a second key: the consolidator of one writes k out
+        writer.writeWatermark(new Watermark(20_000));
+        writer.flush(false);
+        assertEquals(List.of(), List.copyOf(writer.prepareCommit()), "held back while catching up");
+        timers.advanceTo(4_000); // the watermark stood still for the second from 3 s: caught up
+        writer.flush(false);
+        List<DeleteMarkers> handed = List.copyOf(writer.prepareCommit());
+        assertEquals(1, handed.size());
+        assertEquals(List.of("k"), handed.get(0).markers().stream().map(m -> new String(m.key(), UTF_8)).toList());
+    }
+
+    /**
      * After a rescale Flink hands writer states round: held keys of another subtask's state belong
      * to keys that now reach other subtasks, so they are written before the writer takes input.
      */
