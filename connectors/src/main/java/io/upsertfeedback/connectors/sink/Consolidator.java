@@ -41,7 +41,7 @@ import java.util.function.Predicate;
  *
  * <p><b>Checkpointed.</b> {@link #snapshot} writes everything held, in order, so that a sink
  * checkpoint can keep held keys instead of writing them; {@link #restore} reads it back (a key's
- * hold then restarts at the restore time). Format version {@link #SNAPSHOT_VERSION}: a count, then
+ * hold then restarts at the restore time). The format (versioned by {@link WriterState}'s serializer): a count, then
  * per key: key bytes, first time, order key, whether it touches a tombstone, initial value
  * ({@link ValueCodec}), and its non-zero diffs (value, count).
  */
@@ -96,9 +96,6 @@ final class Consolidator {
             return Arrays.compare(bytes, other.bytes);
         }
     }
-
-    /** Version of the {@link #snapshot} format. */
-    static final int SNAPSHOT_VERSION = 1;
 
     private static final class Held {
         final byte[] key;
