@@ -404,6 +404,25 @@ class TieredStoreSinkWriterTest {
         timers.advanceTo(2_000);
     }
 
+    /**
+     * A writer (subtask 0 of 1, 30 s catch-up hold) on {@code table} catching up takes
+     * {@code updates}, the watermark reaches 20,000, and a checkpoint is taken: returns its writer
+     * state; the writer is closed (the attempt failed).
+     */
+    private List<WriterState> checkpointWhileCatchingUp(String table, Update... updates) throws Exception {
+        writer.close();
+        open(table, 10, 1000, Duration.ofSeconds(30), 0, 1, List.of());
+        startCatchingUp();
+        for (Update u : updates) {
+            writer.write(u, null);
+        }
+        writer.writeWatermark(new Watermark(20_000));
+        writer.flush(false);
+        List<WriterState> state = writer.snapshotState(1);
+        writer.close();
+        return state;
+    }
+
     private long frontierP() {
         try {
             return frontier.read().p();
@@ -421,21 +440,13 @@ class TieredStoreSinkWriterTest {
      */
     @Test
     void whileCatchingUpACheckpointKeepsHeldKeysInTheWriterStateNotInTheStore() throws Exception {
-        writer.close();
         String table = TestBigtable.freshTable("hold");
-        open(table, 10, 1000, Duration.ofSeconds(30), 0, 1, List.of());
-        startCatchingUp();
-        writer.write(insert("k", "a", 9_500), null);
-        writer.write(retract("k", "a", 9_700), null);
-        writer.write(insert("k", "b", 9_700), null);
-        writer.writeWatermark(new Watermark(20_000));
-        writer.flush(false);
-        List<WriterState> state = writer.snapshotState(1);
+        List<WriterState> state = checkpointWhileCatchingUp(table,
+                insert("k", "a", 9_500), retract("k", "a", 9_700), insert("k", "b", 9_700));
         assertNull(stored("k"), "held across the checkpoint, not written");
         assertEquals(9_001L, frontierP(), "the frontier stays below the held key");
         assertEquals(1, state.size());
         assertTrue(state.get(0).held().length > 0, "the held key is in the writer state");
-        writer.close();
 
         open(table, 10, 1000, Duration.ofSeconds(30), 0, 1, state); // the restored attempt: no watermark comes again
         writer.flush(false);
@@ -507,15 +518,8 @@ class TieredStoreSinkWriterTest {
      */
     @Test
     void heldKeysRestoredFromAnotherSubtasksStateAreWrittenBeforeAnyInput() throws Exception {
-        writer.close();
         String table = TestBigtable.freshTable("rescaled");
-        open(table, 10, 1000, Duration.ofSeconds(30), 0, 1, List.of());
-        startCatchingUp();
-        writer.write(insert("k", "a", 9_500), null);
-        writer.writeWatermark(new Watermark(20_000));
-        writer.flush(false);
-        List<WriterState> state = writer.snapshotState(1);
-        writer.close();
+        List<WriterState> state = checkpointWhileCatchingUp(table, insert("k", "a", 9_500));
         assertNull(stored("k"));
 
         open(table, 10, 1000, Duration.ofSeconds(30), 1, 2, state);
