@@ -69,7 +69,7 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
     public static final ConfigOption<MemorySize> CONSOLIDATION_BUFFER_SIZE = ConfigOptions.key("sink.consolidation-buffer-size")
             .memoryType().defaultValue(MemorySize.parse("64mb"))
             .withDescription("Bytes of keys and values held per sink subtask (see sink.consolidation-buffer, whichever limit is reached first); "
-                    + "this much heap per subtask.");
+                    + "the heap they take is about three to four times this (object overhead).");
 
     public static final ConfigOption<Duration> CATCH_UP_MAX_HOLD = ConfigOptions.key("sink.catch-up.max-hold")
             .durationType().defaultValue(Duration.ofSeconds(30))
