@@ -166,8 +166,8 @@ final class Consolidator {
         /** Appends a value absent from the diffs. */
         private void addDiff(UpsertValue value, int count) {
             if (n == values.length) {
-                values = java.util.Arrays.copyOf(values, 2 * n);
-                counts = java.util.Arrays.copyOf(counts, 2 * n);
+                values = Arrays.copyOf(values, 2 * n);
+                counts = Arrays.copyOf(counts, 2 * n);
             }
             values[n] = value;
             counts[n++] = count;
@@ -209,16 +209,17 @@ final class Consolidator {
 
     /** Holds one data update, received at processing time {@code now} (ms). */
     void add(Update update, long now) {
-        Held h = held.get(new HeldKey(update.key()));
+        HeldKey key = new HeldKey(update.key());
+        Held h = held.get(key);
         if (h == null) {
-            h = hold(new Held(update.key(), update.time(), now, update.diff() < 0 ? update.value() : null));
+            h = hold(key, new Held(update.key(), update.time(), now, update.diff() < 0 ? update.value() : null));
         }
         bytes += h.add(update);
         h.touchesTombstone |= storedAsTombstone.test(update.value());
     }
 
-    private Held hold(Held h) {
-        held.put(new HeldKey(h.key), h);
+    private Held hold(HeldKey key, Held h) {
+        held.put(key, h);
         minTimes.merge(h.minTime, 1, Integer::sum);
         bytes += h.key.length;
         return h;
@@ -304,7 +305,8 @@ final class Consolidator {
             long offset = in.readLong();
             boolean touchesTombstone = in.readBoolean();
             Held h = new Held(key, minTime, now, ValueCodec.readValue(in));
-            if (held.containsKey(new HeldKey(key))) {
+            HeldKey heldKey = new HeldKey(key);
+            if (held.containsKey(heldKey)) {
                 throw new IOException("the restored consolidation state holds a key twice");
             }
             h.time = time;
@@ -320,7 +322,7 @@ final class Consolidator {
                 h.addDiff(value, count);
                 h.bytes += value.bytes().length;
             }
-            hold(h);
+            hold(heldKey, h);
             bytes += h.bytes;
         }
         if (in.available() > 0) {
