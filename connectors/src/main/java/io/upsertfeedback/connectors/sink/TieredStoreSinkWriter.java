@@ -183,7 +183,11 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterSt
 
     /** The catch-up timer, on the task thread: samples the watermark's pace, writes what is due, and comes again. */
     private void sampleCatchUp(long now) {
-        catchUp.sample(now, releasable);
+        boolean before = catchUp.catchingUp();
+        if (catchUp.sample(now, releasable) != before) {
+            LOG.info("sink subtask {} {} (watermark {}, {} keys held)", subtask,
+                    before ? "caught up: writes what it holds" : "is catching up: holds keys across checkpoints", releasable, consolidator.size());
+        }
         pump();
         timers.registerTimer(now + CatchUp.WINDOW_MILLIS, this::sampleCatchUp);
     }

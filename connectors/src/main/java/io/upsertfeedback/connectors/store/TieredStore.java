@@ -69,6 +69,7 @@ public final class TieredStore implements AutoCloseable {
     private final StoreMetrics metrics = new StoreMetrics();
     private final Cleaner cleaner;
     private final AutoCloseable extraResource;
+    private final ValueCodec codec = new ValueCodec();
 
     /** Outcome of a write. */
     public enum Outcome { WRITTEN, STALE }
@@ -150,7 +151,7 @@ public final class TieredStore implements AutoCloseable {
             StoredValueMeta meta = new StoredValueMeta(io.upsertfeedback.schemas.ValueEncoding.RAW, 0L, w.time(), w.partition(), w.offset(), null);
             return new Prepared(w.key(), RowState.deleted(meta), null, meta);
         }
-        ValueCodec.Encoded encoded = ValueCodec.encode(w.value().bytes());
+        ValueCodec.Encoded encoded = codec.encode(w.value().bytes());
         StoredValueMeta meta = new StoredValueMeta(encoded.encoding(), (long) w.value().bytes().length, w.time(), w.partition(),
                 w.offset(), w.value().error());
         boolean large = encoded.bytes().length > inlineThreshold;
@@ -159,7 +160,7 @@ public final class TieredStore implements AutoCloseable {
 
     /** Whether {@code value} is stored inline (its encoded size is at most the inline threshold). */
     public boolean storesInline(UpsertValue value) {
-        return value.bytes().length <= inlineThreshold || ValueCodec.encode(value.bytes()).bytes().length <= inlineThreshold;
+        return value.bytes().length <= inlineThreshold || codec.encode(value.bytes()).bytes().length <= inlineThreshold;
     }
 
     /**
@@ -385,8 +386,9 @@ public final class TieredStore implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
-        try (AutoCloseable extra = extraResource; HighVolumeTier hv = highVolume; LongTermTier lt = longTerm; Cleaner c = cleaner) {
-            // closes in reverse order: cleaner, tiers, then the extra resource
+        try (AutoCloseable extra = extraResource; HighVolumeTier hv = highVolume; LongTermTier lt = longTerm; Cleaner c = cleaner;
+             ValueCodec v = codec) {
+            // closes in reverse order: the codec's native contexts, cleaner, tiers, then the extra resource
         }
     }
 }
