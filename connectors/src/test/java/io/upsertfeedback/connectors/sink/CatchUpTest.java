@@ -11,11 +11,39 @@ class CatchUpTest {
     void aWatermarkOutrunningTheClockIsCatchingUpAndOneKeepingPaceIsNot() {
         CatchUp c = new CatchUp();
         assertFalse(c.sample(1_000, 50_000), "the first sample only notes the watermark");
-        assertTrue(c.sample(2_000, 60_000), "10 s of event time in 1 s");
-        assertFalse(c.sample(3_000, 61_000), "1 s in 1 s: live traffic");
-        assertFalse(c.sample(4_000, 61_000), "a quiet topic");
-        assertFalse(c.sample(5_000, 63_000), "twice the clock's pace is not enough");
-        assertTrue(c.sample(6_000, 65_001));
+        for (long s = 2; s <= 10; s++) {
+            assertFalse(c.sample(s * 1_000, 49_000 + s * 1_000), "1 s in 1 s: live traffic");
+        }
+        assertFalse(c.sample(11_000, 59_000), "a quiet topic");
+        assertTrue(c.sample(12_000, 90_000), "event time outrunning the clock");
+    }
+
+    @Test
+    void twiceTheClocksPaceIsNotEnough() {
+        CatchUp c = new CatchUp();
+        c.sample(1_000, 10_000);
+        assertFalse(c.sample(2_000, 12_000));
+        assertFalse(c.sample(3_000, 14_000));
+        assertTrue(c.sample(4_000, 16_001));
+    }
+
+    /**
+     * The bug: judged on one window, a stall of a second (a checkpoint, a collection, storage pushing
+     * back) ended catching up in the middle of a backlog, and the sink wrote every key it held.
+     */
+    @Test
+    void aStallShorterThanTheSpanDoesNotEndCatchingUp() {
+        CatchUp c = new CatchUp();
+        c.sample(1_000, 0);
+        long w = 0;
+        for (long s = 2; s <= 10; s++) {
+            w += 600_000; // ten minutes of a day's backlog a second
+            assertTrue(c.sample(s * 1_000, w));
+        }
+        for (long s = 11; s < 10 + CatchUp.SPAN; s++) {
+            assertTrue(c.sample(s * 1_000, w), "stalled for " + (s - 10) + " s");
+        }
+        assertFalse(c.sample((10 + CatchUp.SPAN) * 1_000, w), "the backlog is read: caught up " + CatchUp.SPAN + " windows later");
     }
 
     @Test
