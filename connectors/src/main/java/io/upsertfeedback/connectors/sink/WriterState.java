@@ -52,7 +52,13 @@ record WriterState(String epoch, int subtask, int parallelism, long watermark, M
 
         @Override
         public byte[] serialize(WriterState state) throws IOException {
-            DataOutputSerializer out = new DataOutputSerializer(256 + state.held().length);
+            long frontierBytes = 0;
+            for (Frontier f : state.frontiers()) {
+                frontierBytes += 12 + 12L * f.positions().size();
+            }
+            // sized once: a buffer grown while copying the held keys in copied them again (JFR)
+            DataOutputSerializer out = new DataOutputSerializer((int) Math.min(Integer.MAX_VALUE - 64,
+                    256 + 12L * state.positions().size() + frontierBytes + state.held().length));
             out.writeUTF(state.epoch());
             out.writeInt(state.subtask());
             out.writeInt(state.parallelism());
