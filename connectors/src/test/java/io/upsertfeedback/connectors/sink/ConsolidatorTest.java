@@ -50,6 +50,32 @@ class ConsolidatorTest {
         c.add(Update.insert(bytes("large"), UpsertValue.of(new byte[200]), 8, 0, 4), 0);
     }
 
+    /**
+     * The operator emits a key's updates with one key array; the consolidator skips the map lookup
+     * for the key it added last. A key written out in between must be held anew, not summed into
+     * the write that already left.
+     */
+    @Test
+    void aKeyWrittenOutAndUpdatedAgainWithTheSameKeyArrayIsHeldAnew() throws Exception {
+        Consolidator c = consolidator();
+        byte[] k = bytes("k");
+        c.add(Update.insert(k, A, 5, 0, 1), 0);
+        List<Consolidator.Consolidated> first = takeAll(c);
+        assertEquals(1, first.size());
+        assertEquals(A, first.get(0).value());
+        c.add(Update.retract(k, A, 6, 0, 2), 0);
+        c.add(Update.insert(k, B, 6, 0, 2), 0);
+        assertEquals(1, c.size());
+        List<Consolidator.Consolidated> second = takeAll(c);
+        assertEquals(1, second.size());
+        assertEquals(B, second.get(0).value());
+        assertEquals(6, second.get(0).time());
+        c.add(Update.retract(bytes("k"), B, 7, 0, 3), 0); // an equal key in another array
+        c.add(Update.insert(k, A, 7, 0, 3), 0);
+        assertEquals(1, c.size(), "one key, whichever array carries it");
+        assertEquals(A, takeAll(c).get(0).value());
+    }
+
     @Test
     void aSnapshotRestoresEveryHeldKeyWithItsSumOrderKeyAndInitialState() throws Exception {
         Consolidator original = consolidator();
