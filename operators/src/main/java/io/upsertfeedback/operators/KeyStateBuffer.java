@@ -1,11 +1,11 @@
 package io.upsertfeedback.operators;
 
-import java.util.Comparator;
+import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.PriorityQueue;
+import java.util.TreeMap;
 import java.util.function.BiConsumer;
 
 /**
@@ -105,17 +105,18 @@ final class KeyStateBuffer {
     private final LinkedHashMap<String, Buffered> buffer = new LinkedHashMap<>();
     /** Estimated heap of the buffered keys, kept incrementally. */
     private long bufferedBytes;
-    /** A buffered key queued at the time of its first stash entry. */
-    private record Queued(long time, Buffered buffered) {}
-
     /**
-     * Every resident key holding stash entries, at the time of its first entry ({@code
+     * Every resident key holding stash entries, in a bucket at the time of its first entry ({@code
      * Buffered.queuedAt}); also stale entries (a key queued again at an earlier time, drained by its
      * timer, or spilled), which a pass skips, and {@link #queue} drops when they outnumber the
      * buffered keys, so that a queue no pass visits, as in a storage stall, does not keep spilled
-     * states alive.
+     * states alive. Buckets per time, not a binary heap of keys: times are ticks, so a pass takes
+     * whole buckets in order and walks each as an array, where a heap sifted through scattered
+     * entries for every key (a tenth of the task thread on the 24-hour backlog, JFR).
      */
-    private final PriorityQueue<Queued> due = new PriorityQueue<>(Comparator.comparingLong(Queued::time));
+    private final TreeMap<Long, ArrayList<Buffered>> due = new TreeMap<>();
+    /** Entries in {@link #due}, live and stale. */
+    private int queued;
 
     /** A buffer of at most {@code limit} estimated bytes after each {@link #fit}. */
     KeyStateBuffer(long limit, Store store) {
@@ -153,21 +154,31 @@ final class KeyStateBuffer {
         }
         long first = buffered.state.stash.get(0).time();
         if (first < buffered.queuedAt) {
-            if (due.size() >= 2 * buffer.size() + 16) {
+            if (queued >= 2 * buffer.size() + 16) {
                 dropStale();
             }
             buffered.queuedAt = first;
-            due.add(new Queued(first, buffered));
+            due.computeIfAbsent(first, t -> new ArrayList<>()).add(buffered);
+            queued++;
         }
     }
 
-    /** Whether {@code q} is the live entry of a resident key (any other is stale). */
-    private static boolean live(Queued q) {
-        return q.buffered().resident && q.time() == q.buffered().queuedAt;
+    /** Whether {@code buffered}, in the bucket at {@code time}, is the live entry of a resident key (any other is stale). */
+    private static boolean live(long time, Buffered buffered) {
+        return buffered.resident && time == buffered.queuedAt;
     }
 
     private void dropStale() {
-        due.removeIf(q -> !live(q));
+        for (Iterator<Map.Entry<Long, ArrayList<Buffered>>> it = due.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<Long, ArrayList<Buffered>> bucket = it.next();
+            long time = bucket.getKey();
+            int before = bucket.getValue().size();
+            bucket.getValue().removeIf(b -> !live(time, b));
+            queued -= before - bucket.getValue().size();
+            if (bucket.getValue().isEmpty()) {
+                it.remove();
+            }
+        }
     }
 
     /** {@code added} entered the key's stash, displacing {@code displaced} ({@code null}: none). */
@@ -191,24 +202,27 @@ final class KeyStateBuffer {
      * {@link #changed}); drops from the list the keys that hold none or were spilled.
      */
     void forEachStashed(long bound, BiConsumer<KeyState, byte[]> change) {
-        while (!due.isEmpty() && due.peek().time() < bound) {
-            Queued q = due.poll();
-            if (!live(q)) {
-                continue;
+        while (!due.isEmpty() && due.firstKey() < bound) {
+            Map.Entry<Long, ArrayList<Buffered>> bucket = due.pollFirstEntry();
+            long time = bucket.getKey();
+            queued -= bucket.getValue().size();
+            for (Buffered buffered : bucket.getValue()) {
+                if (!live(time, buffered)) {
+                    continue;
+                }
+                buffered.queuedAt = Long.MAX_VALUE;
+                if (!buffered.state.stash.isEmpty() && buffered.state.stash.get(0).time() < bound) {
+                    change.accept(buffered.state, buffered.key);
+                    changed(buffered);
+                }
+                queue(buffered);
             }
-            Buffered buffered = q.buffered();
-            buffered.queuedAt = Long.MAX_VALUE;
-            if (!buffered.state.stash.isEmpty() && buffered.state.stash.get(0).time() < bound) {
-                change.accept(buffered.state, buffered.key);
-                changed(buffered);
-            }
-            queue(buffered);
         }
     }
 
     /** Entries in the queue a pass visits (at most twice the buffered keys, plus 16). */
     int queuedKeys() {
-        return due.size();
+        return queued;
     }
 
     /** {@code key}'s timer fired: its buffered entry (now without a timer), or {@code null}. */
@@ -229,6 +243,7 @@ final class KeyStateBuffer {
     void spillAll() throws Exception {
         spill(0);
         due.clear();
+        queued = 0;
     }
 
     /**
