@@ -23,7 +23,12 @@ import java.util.regex.Pattern;
 final class ChildProcess {
     private static final Pattern MAX_RSS = Pattern.compile("Maximum resident set size \\(kbytes\\): (\\d+)");
     private static final Pattern CPU = Pattern.compile("(?:User|System) time \\(seconds\\): ([\\d.]+)");
-    static final List<String> JVM_OPTIONS = List.of("-XX:+UseG1GC",
+    /**
+     * JVM options of every contender. The logging configuration is named: Flink's test jars on the
+     * classpath carry a {@code log4j2-test.properties}, which Log4j prefers to the first
+     * {@code log4j2.properties} (this module's), and which logs nothing.
+     */
+    static final List<String> JVM_OPTIONS = List.of("-XX:+UseG1GC", "-Dlog4j2.configurationFile=log4j2.properties",
             "--add-opens", "java.base/java.nio=ALL-UNNAMED",
             "--add-opens", "java.base/java.lang=ALL-UNNAMED",
             "--add-opens", "java.base/java.util=ALL-UNNAMED");
