@@ -55,12 +55,14 @@ import java.util.function.LongSupplier;
  * is {@code epoch/subtask/attempt}: every attempt has its own.
  *
  * <p><b>Catch-up hold</b> (SPEC 3.12). While the watermark runs ahead of the wall clock
- * ({@link CatchUp}, sampled every second), the sink reads a backlog: a held key is then written
+ * ({@link CatchUp}, sampled every second, judged over the last {@link CatchUp#SPAN} samples), the
+ * sink reads a backlog: a held key is then written
  * only once it has been held for {@code catchUpMaxHold} (or to make room), so it absorbs the
  * backlog's later updates, and a checkpoint keeps the held keys in the writer state instead of
  * writing them. The frontier still never passes a held key, so the store's {@code P} advances
- * about once per {@code catchUpMaxHold} during a backlog; once the watermark stops outrunning the
- * clock (the backlog is read, or the input ends), the next sample writes what is held at once.
+ * about once per {@code catchUpMaxHold} during a backlog; once the watermark has stopped outrunning
+ * the clock over that span (the backlog is read), the sample writes what is held at once, and at the
+ * end of input the flush does. Each transition is logged at INFO.
  * A zero {@code catchUpMaxHold} never holds: Materialize's strict lead needs every tick written.
  *
  * <p><b>Flush</b> (before every checkpoint and at end of input): writes out every held key (unless
