@@ -12,7 +12,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 
@@ -22,11 +24,16 @@ import java.util.concurrent.Future;
  * hashes the key); {@code "key_b64"} / {@code "value_b64"} give binary keys and values in base64
  * instead ({@link JsonBytes}). {@code ts} is the Kafka record timestamp in epoch milliseconds, from
  * 0 to {@value #MAX_TS} (the end of year 9999). Blank lines are skipped; a malformed line fails with
- * its line number, the problem and the fix.
+ * its line number, the problem and the fix; so does a field the format does not have (a
+ * misspelled {@code "value"} must not read as a delete) or a missing {@code "value"} (a delete is
+ * {@code "value": null}).
  */
-record InputFile(List<Line> lines) {
+record InputFile(Path file, List<Line> lines) {
     /** Largest accepted {@code ts}: 9999-12-31T23:59:59.999Z. */
     static final long MAX_TS = 253_402_300_799_999L;
+
+    /** The fields a line may have. */
+    private static final Set<String> FIELDS = Set.of("key", "key_b64", "value", "value_b64", "ts", "partition");
 
     private static final String SHAPE = "{\"key\": string, \"value\": string|null, \"ts\": epoch millis[, \"partition\": int]}"
             + " (or \"key_b64\"/\"value_b64\" with base64)";
@@ -52,15 +59,32 @@ record InputFile(List<Line> lines) {
                 }
             }
         }
-        return new InputFile(lines);
+        return new InputFile(file, lines);
     }
 
     private static Line line(int number, JsonNode node) throws IOException {
+        if (!node.isObject()) {
+            throw new IOException("not a JSON object; expected " + SHAPE);
+        }
+        for (Iterator<String> names = node.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!FIELDS.contains(name)) {
+                throw new IOException("unknown field \"" + name + "\" (a misspelled \"value\" would otherwise read as a delete); expected " + SHAPE);
+            }
+        }
+        if (!JsonBytes.has(node, "key")) {
+            throw new IOException("no \"key\"; expected " + SHAPE);
+        }
+        if (!JsonBytes.has(node, "value")) {
+            throw new IOException("no \"value\" (a delete is \"value\": null); expected " + SHAPE);
+        }
         JsonNode ts = node.get("ts");
+        if (ts == null || !ts.isIntegralNumber() || !ts.canConvertToLong()) {
+            throw new IOException((ts == null ? "no \"ts\"" : "\"ts\" is " + ts + ", not an integer") + "; expected " + SHAPE);
+        }
         JsonNode partition = node.get("partition");
-        if (!JsonBytes.has(node, "key") || ts == null || !ts.canConvertToLong() || !ts.isIntegralNumber()
-                || (partition != null && (!partition.canConvertToInt() || partition.asInt() < 0))) {
-            throw new IOException("expected " + SHAPE);
+        if (partition != null && (!partition.isIntegralNumber() || !partition.canConvertToInt() || partition.asInt() < 0)) {
+            throw new IOException("\"partition\" is " + partition + ", not a partition number (0, 1, ...); expected " + SHAPE);
         }
         byte[] key = JsonBytes.get(node, "key");
         if (key == null) {
@@ -69,7 +93,7 @@ record InputFile(List<Line> lines) {
         long time = ts.asLong();
         if (time < 0 || time > MAX_TS) {
             throw new IOException("\"ts\" is " + time + ", outside the record timestamps Kafka takes here (epoch milliseconds "
-                    + "from 0 to " + MAX_TS + "). Fix: give the time in epoch milliseconds, e.g. 1700000000000 for 2023-11-14");
+                    + "from 0 to " + MAX_TS + ", e.g. 1700000000000 for 2023-11-14)");
         }
         return new Line(number, key, JsonBytes.get(node, "value"), time, partition == null ? null : partition.asInt());
     }
@@ -78,7 +102,7 @@ record InputFile(List<Line> lines) {
     void checkPartitions(int partitions) {
         for (Line line : lines) {
             if (line.partition() != null && line.partition() >= partitions) {
-                throw new IllegalArgumentException("--input: line " + line.number() + ": \"partition\" is " + line.partition()
+                throw new IllegalArgumentException("--input: " + file + " line " + line.number() + ": \"partition\" is " + line.partition()
                         + ", the upsert topic has partitions 0 to " + (partitions - 1) + ". Fix: pick one of them, or "
                         + "create more with -D" + JobOptions.LOCAL_PARTITIONS.key() + "=" + (line.partition() + 1));
             }

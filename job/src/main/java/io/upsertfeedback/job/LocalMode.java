@@ -81,9 +81,14 @@ final class LocalMode {
     }
 
     static int run(Configuration conf, Flags flags) throws Exception {
+        int partitions = conf.get(JobOptions.LOCAL_PARTITIONS);
+        if (partitions < 1) {
+            throw new IllegalArgumentException("Option '" + JobOptions.LOCAL_PARTITIONS.key() + "' is " + partitions
+                    + ". Fix: set at least 1 (the partitions of the upsert topic the embedded broker creates)");
+        }
         InputFile input = flags.input() == null ? null : readInput(flags.input());
         if (input != null) {
-            input.checkPartitions(conf.get(JobOptions.LOCAL_PARTITIONS));
+            input.checkPartitions(partitions);
         }
         Path dataDir = Path.of(conf.get(JobOptions.LOCAL_DATA_DIR)).toAbsolutePath();
         Deque<AutoCloseable> resources = new ArrayDeque<>();
@@ -259,10 +264,14 @@ final class LocalMode {
     }
 
     private static InputFile readInput(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("--input: " + file + " is not a file (" + (Files.exists(file) ? "a directory?" : "it does not exist")
+                    + "). Fix: give the path of a JSON-lines file as described in the README");
+        }
         try {
             return InputFile.read(file);
         } catch (IOException e) {
-            throw new IllegalArgumentException("--input: " + e.getMessage() + ". Fix: give a JSON-lines file as described in the README", e);
+            throw new IllegalArgumentException("--input: " + e.getMessage() + ". Fix: correct that line (the format is in the README)", e);
         }
     }
 

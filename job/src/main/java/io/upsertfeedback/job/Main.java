@@ -9,6 +9,7 @@ import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.GlobalConfiguration;
 import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.util.TimeUtils;
 
 import java.io.OutputStreamWriter;
 import java.io.Writer;
@@ -17,7 +18,9 @@ import java.nio.charset.StandardCharsets;
 import java.lang.reflect.Modifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -155,23 +158,51 @@ public final class Main {
                     + "listed in flink-conf/config.yaml and the README (Kafka client properties go under '"
                     + KafkaIngestOptions.KAFKA_PROPERTIES_PREFIX + "')");
         }
+        for (ConfigOption<?> option : knownOptions()) {
+            checkParses(conf, option);
+        }
         return conf;
+    }
+
+    /**
+     * Fails at start, naming the option and what it takes, when a value set for {@code option} does
+     * not parse. The value itself is not repeated (nor is Flink's message, which quotes it): an
+     * option may hold a secret, and no option value but an endpoint is ever printed.
+     */
+    private static void checkParses(Configuration conf, ConfigOption<?> option) {
+        try {
+            conf.getOptional(option);
+        } catch (IllegalArgumentException e) {
+            Object example = option.hasDefaultValue() ? option.defaultValue() : null;
+            String takes = example instanceof Enum<?> constant
+                    ? "one of " + Arrays.toString(constant.getDeclaringClass().getEnumConstants())
+                    : example instanceof Duration d ? "a non-negative duration such as '" + TimeUtils.formatWithHighestUnit(d) + "' (its default)"
+                    : example != null ? "a value of the kind of its default, '" + example + "'"
+                    : "a value as described in the README";
+            throw new IllegalArgumentException("Option '" + option.key() + "' has a value that does not parse. Fix: give " + takes);
+        }
     }
 
     private static Set<String> knownKeys() {
         Set<String> keys = new HashSet<>();
+        knownOptions().forEach(o -> keys.add(o.key()));
+        return keys;
+    }
+
+    private static List<ConfigOption<?>> knownOptions() {
+        List<ConfigOption<?>> options = new ArrayList<>();
         for (Class<?> c : OPTION_CLASSES) {
             for (Field f : c.getDeclaredFields()) {
                 if (Modifier.isStatic(f.getModifiers()) && f.getType() == ConfigOption.class) {
                     try {
                         f.setAccessible(true);
-                        keys.add(((ConfigOption<?>) f.get(null)).key());
+                        options.add((ConfigOption<?>) f.get(null));
                     } catch (IllegalAccessException e) {
                         throw new IllegalStateException(e);
                     }
                 }
             }
         }
-        return keys;
+        return options;
     }
 }

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -41,10 +42,44 @@ class MainTest {
         Path input = Files.writeString(tmp.resolve("in.jsonl"), "{\"key\": \"k\", \"value\": 1, \"ts\": 5}\n");
         assertFails("--input: " + input + " line 1: \"value\" is not a string", "local", "--conf-dir", CONF_DIR, "--input", input.toString());
         Files.writeString(input, "{\"key\": \"k\", \"value\": \"v\", \"ts\": 5, \"partition\": 4}\n");
-        assertFails("--input: line 1: \"partition\" is 4, the upsert topic has partitions 0 to 3. Fix:", "local", "--conf-dir", CONF_DIR,
+        assertFails("--input: " + input + " line 1: \"partition\" is 4, the upsert topic has partitions 0 to 3. Fix:", "local", "--conf-dir", CONF_DIR,
                 "--input", input.toString(), "-Dlocal.data-dir=" + tmp.resolve("data"));
         assertFails("--dump-to is a flag of `local`", "run", "--conf-dir", CONF_DIR, "--dump-to", "x");
         assertFails("unknown command 'serve'", "serve");
+    }
+
+    /** The bug: a misspelled "value" read as a delete, and the key was silently deleted. */
+    @Test
+    void anInputLineWithAFieldTheFormatDoesNotHaveFailsNamingIt(@TempDir Path tmp) throws Exception {
+        Path input = Files.writeString(tmp.resolve("in.jsonl"), "{\"key\": \"a\", \"value\": \"v\", \"ts\": 5}\n"
+                + "{\"key\": \"a\", \"val\": \"ok\", \"ts\": 6}\n");
+        assertFails("--input: " + input + " line 2: unknown field \"val\"", "local", "--conf-dir", CONF_DIR, "--input", input.toString());
+        Files.writeString(input, "{\"key\": \"a\", \"ts\": 6}\n");
+        assertFails("--input: " + input + " line 1: no \"value\" (a delete is \"value\": null)", "local", "--conf-dir", CONF_DIR,
+                "--input", input.toString());
+        Files.writeString(input, "{\"key\": \"a\", \"value\": null, \"ts\": \"6\"}\n");
+        assertFails("--input: " + input + " line 1: \"ts\" is \"6\", not an integer", "local", "--conf-dir", CONF_DIR,
+                "--input", input.toString());
+        assertFails("--input: " + tmp.resolve("missing.jsonl") + " is not a file (it does not exist)", "local", "--conf-dir", CONF_DIR,
+                "--input", tmp.resolve("missing.jsonl").toString());
+    }
+
+    @Test
+    void anOptionValueThatDoesNotParseFailsAtStartNamingWhatItTakes() {
+        assertFails("Option 'upsert.tick' has a value that does not parse", "run", "--conf-dir", CONF_DIR, "-Dupsert.tick=banana");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Main.run(new String[] {"run", "--conf-dir", CONF_DIR, "-Dupsert.tick=banana"}));
+        assertTrue(e.getMessage().contains("Fix: give a non-negative duration such as '1 s'"), e.getMessage());
+        assertFalse(e.getMessage().contains("banana"), "an option's value may be a secret: " + e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Main.run(new String[] {"run", "--conf-dir", CONF_DIR, "-Dingest.value.format=JSONN"}));
+        assertTrue(e.getMessage().startsWith("Option 'ingest.value.format' has a value that does not parse"), e.getMessage());
+        assertTrue(e.getMessage().contains("Fix: give one of ["), e.getMessage());
+    }
+
+    @Test
+    void localWithNoPartitionsFailsNamingTheOption() {
+        assertFails("Option 'local.partitions' is 0. Fix: set at least 1", "local", "--conf-dir", CONF_DIR, "-Dlocal.partitions=0");
     }
 
     private static void assertFails(String messageStart, String... args) {
