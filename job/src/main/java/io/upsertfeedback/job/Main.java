@@ -145,7 +145,9 @@ public final class Main {
                     + confDir + "'. Fix: run from the repository root, or pass --conf-dir DIR (or set FLINK_CONF_DIR)");
         }
         Configuration conf = GlobalConfiguration.loadConfiguration(confDir, Configuration.fromMap(overrides));
-        Set<String> known = knownKeys();
+        List<ConfigOption<?>> options = knownOptions();
+        Set<String> known = new HashSet<>();
+        options.forEach(o -> known.add(o.key()));
         List<String> unknown = new ArrayList<>();
         for (String key : conf.keySet()) {
             if (NAMESPACES.stream().anyMatch(key::startsWith) && !known.contains(key)
@@ -158,7 +160,7 @@ public final class Main {
                     + "listed in flink-conf/config.yaml and the README (Kafka client properties go under '"
                     + KafkaIngestOptions.KAFKA_PROPERTIES_PREFIX + "')");
         }
-        for (ConfigOption<?> option : knownOptions()) {
+        for (ConfigOption<?> option : options) {
             checkParses(conf, option);
         }
         return conf;
@@ -181,12 +183,6 @@ public final class Main {
                     : "a value as described in the README";
             throw new IllegalArgumentException("Option '" + option.key() + "' has a value that does not parse. Fix: give " + takes);
         }
-    }
-
-    private static Set<String> knownKeys() {
-        Set<String> keys = new HashSet<>();
-        knownOptions().forEach(o -> keys.add(o.key()));
-        return keys;
     }
 
     private static List<ConfigOption<?>> knownOptions() {

@@ -53,7 +53,7 @@ final class CatchUp {
      * @return whether the sink is catching up from now until the next sample
      */
     boolean sample(long now, long watermark) {
-        if (watermark == Long.MIN_VALUE || watermark == Long.MAX_VALUE) {
+        if (!finite(watermark)) {
             count = 0; // no watermark yet, or the end of input: a new span starts at the next watermark
             catchingUp = false;
             return false;
@@ -65,9 +65,14 @@ final class CatchUp {
 
     /** A watermark arrived at processing time {@code now} (ms): the first one starts the first window. */
     void firstWatermark(long now, long watermark) {
-        if (count == 0 && watermark != Long.MIN_VALUE && watermark != Long.MAX_VALUE) {
+        if (count == 0 && finite(watermark)) {
             record(now, watermark);
         }
+    }
+
+    /** Whether {@code watermark} is a time: not the absent ({@code -inf}) nor the final ({@code +inf}) watermark. */
+    private static boolean finite(long watermark) {
+        return watermark != Long.MIN_VALUE && watermark != Long.MAX_VALUE;
     }
 
     private void record(long now, long watermark) {
