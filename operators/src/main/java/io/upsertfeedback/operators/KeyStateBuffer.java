@@ -20,9 +20,13 @@ import java.util.function.BiConsumer;
  * entries: on a backlog spread over many ticks, walking a buffer of 100,000 keys, or the keys
  * holding entries above the bound (many, when one partition is read ahead of another), at every
  * watermark took a fifth of the task thread (JFR profiles of the 24-hour backlog benchmark). A key leaves the buffer (one state write, {@link Store#writeBack}) only when the buffer
- * is full ({@link #fit}) or at a snapshot ({@link #spillAll}). So a key costs one state read when
- * it enters the buffer and one write when it leaves, and no timer, whatever number of commands it
- * gets and drains meanwhile. The buffer knows no Flink type: the backend comes in as a
+ * is full ({@link #fit}); at a snapshot ({@link #writeBackAll}) the keys changed since they were
+ * last read or written are written back and stay buffered. So a key costs one state read when it
+ * enters the buffer and one write when it leaves or a checkpoint comes after it changed, and no
+ * timer, whatever number of commands it gets and drains meanwhile. (Emptying the buffer at every
+ * snapshot, as it once did, made every key a backlog keeps touching be read back from the state
+ * backend after each checkpoint: with the write-backs, a sixth of the operator's task thread on
+ * the 24-hour backlog, JFR.) The buffer knows no Flink type: the backend comes in as a
  * {@link Store}.
  *
  * <p>Its contract:
@@ -41,10 +45,14 @@ import java.util.function.BiConsumer;
  *       at it: then it goes to the back once. That
  *       keeps hot keys as LRU would, without relinking a list node on every hit: a hit only sets a
  *       flag, which also spares the garbage collector a write into an old object.
- *   <li><b>Spill.</b> A spilled key's state is written back, with a timer at its first stash entry
- *       unless it has one: from then on it is a plain stashed key. {@link #spillAll} (at every
- *       snapshot) spills every key, second chances aside, so a checkpoint holds what the unbuffered
- *       algorithm would hold and recovery (and rescaling) never needs the buffer.
+ *   <li><b>Spill.</b> A spilled key's state is written back when it changed since it was last read
+ *       or written ({@code Buffered.dirty}), with a timer at its first stash entry unless it has
+ *       one: from then on it is a plain stashed key.
+ *   <li><b>Snapshot.</b> {@link #writeBackAll} (at every snapshot) writes back every changed key,
+ *       with its timer as a spill would, and keeps it buffered, so a checkpoint holds what the
+ *       unbuffered algorithm would hold and recovery (and rescaling) never needs the buffer. A key
+ *       counts as changed from the moment it is admitted (every command may change it: its
+ *       partition times, its stash) or {@link #changed}, until it is written back.
  *   <li><b>Bounded heap.</b> The buffered keys' estimated heap ({@link #estimate}: key and value
  *       bytes plus a fixed overhead per key and per pending command) is within the configured size
  *       after every {@link #fit}, so large values cannot blow it up: the heap is bounded by the
@@ -82,6 +90,8 @@ final class KeyStateBuffer {
         private long queuedAt = Long.MAX_VALUE;
         /** Still in the buffer (a spilled entry is dead: a key admitted again gets a new one). */
         private boolean resident = true;
+        /** Admitted or changed since its state was last read from or written back to the store. */
+        private boolean dirty = true;
 
         private Buffered(KeyState state, byte[] key) {
             this.state = state;
@@ -137,6 +147,7 @@ final class KeyStateBuffer {
         Buffered buffered = buffer.get(key);
         if (buffered != null) {
             buffered.referenced = true;
+            buffered.dirty = true;
             return buffered;
         }
         KeyState state = store.read();
@@ -193,6 +204,7 @@ final class KeyStateBuffer {
      * would not hold, and is re-estimated.
      */
     void changed(Buffered buffered) {
+        buffered.dirty = true;
         buffered.state.forgetIfEmpty();
         resize(buffered, estimate(buffered));
     }
@@ -239,16 +251,35 @@ final class KeyStateBuffer {
         spill(limit);
     }
 
-    /** Spills every key (at a snapshot). Changes the current key. */
-    void spillAll() throws Exception {
-        spill(0);
-        due.clear();
-        queued = 0;
+    /**
+     * Writes back every key changed since it was last read or written, keeping it buffered (at a
+     * snapshot: the store then holds every buffered state). Changes the current key.
+     */
+    void writeBackAll() throws Exception {
+        for (Map.Entry<String, Buffered> entry : buffer.entrySet()) {
+            writeBack(entry.getKey(), entry.getValue());
+        }
     }
 
     /**
-     * Moves the oldest keys (a referenced one gets a second chance at the back, unless everything
-     * goes) to the store until at most {@code target} bytes are buffered.
+     * Writes a key's state back if it changed, or if its first stash entry has no timer yet (then
+     * asking for one); afterwards the store holds it and its timer.
+     */
+    private void writeBack(String key, Buffered buffered) throws Exception {
+        List<KeyState.Pending> stash = buffered.state.stash;
+        boolean timer = !stash.isEmpty() && stash.get(0).time() < buffered.timerAt;
+        if (buffered.dirty || timer) {
+            store.writeBack(key, buffered.state, timer);
+            buffered.dirty = false;
+            if (timer) {
+                buffered.timerAt = stash.get(0).time();
+            }
+        }
+    }
+
+    /**
+     * Moves the oldest keys (a referenced one gets a second chance at the back) to the store until
+     * at most {@code target} bytes are buffered.
      */
     private void spill(long target) throws Exception {
         while (bufferedBytes > target) {
@@ -256,15 +287,14 @@ final class KeyStateBuffer {
             Map.Entry<String, Buffered> entry = eldest.next();
             eldest.remove();
             Buffered buffered = entry.getValue();
-            if (buffered.referenced && target > 0) {
+            if (buffered.referenced) {
                 buffered.referenced = false;
                 buffer.put(entry.getKey(), buffered);
                 continue;
             }
-            List<KeyState.Pending> stash = buffered.state.stash;
             resize(buffered, 0);
             buffered.resident = false;
-            store.writeBack(entry.getKey(), buffered.state, !stash.isEmpty() && stash.get(0).time() < buffered.timerAt);
+            writeBack(entry.getKey(), buffered);
         }
     }
 

@@ -51,8 +51,8 @@ import java.util.Map;
  * {@code D = min(I, P + lead)}, the single spelling of eligibility (commands at {@code t} drain
  * when {@code S <= t < D}). {@link KeyState}: a key's applied value, its order key and its stash of
  * pending commands, one keyed {@code ValueState} per key. {@link KeyStateBuffer}: the write-back
- * buffer of key states (a key costs one state read when it enters it and one write when it
- * leaves). {@link KeyDrainer}: a drain pass and the output rule. {@link HeldTimes}: the held times
+ * buffer of key states (a key costs one state read when it enters it, one write when it leaves,
+ * and one at each checkpoint after it changed). {@link KeyDrainer}: a drain pass and the output rule. {@link HeldTimes}: the held times
  * and their source positions, for the output watermark and the progress markers.
  *
  * <h2>Algorithm</h2>
@@ -193,10 +193,10 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         return heldTimesRestored;
     }
 
-    /** The whole buffer spills first: a checkpoint never needs it. */
+    /** The buffer writes back what changed first (its keys stay buffered): a checkpoint never needs it. */
     @Override
     public void snapshotState(StateSnapshotContext context) throws Exception {
-        buffer.spillAll();
+        buffer.writeBackAll();
         super.snapshotState(context);
         frontiersState.update(List.of(frontiers.encode(getRuntimeContext().getTaskInfo().getIndexOfThisSubtask(),
                 getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks(), held.encode())));

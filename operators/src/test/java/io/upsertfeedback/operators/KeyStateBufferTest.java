@@ -154,7 +154,7 @@ class KeyStateBufferTest {
         assertSame(buffered, buffer.get("a"));
         assertEquals(List.of("a"), store.reads);
         assertEquals(List.of(), store.writeBacks);
-        buffer.spillAll();
+        buffer.writeBackAll();
         assertEquals(List.of("a"), store.writeBacks);
         assertEquals(5, store.stored.get("a").stash.size());
         admit(buffer, "b");
@@ -163,7 +163,7 @@ class KeyStateBufferTest {
     }
 
     @Test
-    void spillAsksForATimerOnlyWhenTheKeyHasNone() throws Exception {
+    void aWriteBackAsksForATimerOnlyWhenTheKeyHasNone() throws Exception {
         KeyState withTimer = new KeyState();
         withTimer.stash(pending(5, 8));
         store.stored.put("stored", withTimer);
@@ -171,13 +171,13 @@ class KeyStateBufferTest {
         stash(buffer, admit(buffer, "stored"), pending(6, 8));
         stash(buffer, admit(buffer, "fresh"), pending(6, 8));
         admit(buffer, "empty");
-        buffer.spillAll();
+        buffer.writeBackAll();
         assertEquals(List.of("stored", "fresh", "empty"), store.writeBacks);
         assertEquals(List.of("fresh"), store.timers, "a key read with stash entries has its timer; an empty one needs none");
     }
 
     @Test
-    void aFiredTimerIsAskedForAgainAtTheSpill() throws Exception {
+    void aFiredTimerIsAskedForAgainAtTheWriteBack() throws Exception {
         KeyState withTimer = new KeyState();
         withTimer.stash(pending(5, 8));
         withTimer.stash(pending(6, 8));
@@ -188,22 +188,48 @@ class KeyStateBufferTest {
         KeyStateBuffer.Buffered buffered = buffer.timerFired("a");
         buffered.state.stash.remove(0);
         buffer.changed(buffered);
-        buffer.spillAll();
+        buffer.writeBackAll();
         assertEquals(List.of("a"), store.timers);
     }
 
+    /**
+     * A snapshot used to empty the buffer, so every key a backlog kept touching was read back from
+     * the state backend after each checkpoint (with the write-backs, a sixth of the operator's task
+     * thread on the 24-hour backlog). It writes back the keys changed since they were last read or
+     * written, and keeps every key buffered.
+     */
     @Test
-    void spillAllEmptiesTheBufferSecondChancesAside() throws Exception {
+    void aSnapshotWritesBackChangedKeysAndKeepsThemBuffered() throws Exception {
         KeyStateBuffer buffer = bufferOfKeys(10);
-        admit(buffer, "a");
-        admit(buffer, "b");
-        admit(buffer, "a");
-        admit(buffer, "b");
-        buffer.spillAll();
+        stash(buffer, admit(buffer, "a"), pending(1, 8));
+        stash(buffer, admit(buffer, "b"), pending(2, 8));
+        long bytes = buffer.bytes();
+        buffer.writeBackAll();
         assertEquals(List.of("a", "b"), store.writeBacks);
-        assertEquals(0, buffer.bytes());
-        assertNull(buffer.get("a"));
-        assertNull(buffer.get("b"));
+        assertEquals(bytes, buffer.bytes(), "every key stays buffered");
+        assertNotNull(buffer.get("a"));
+        assertNotNull(buffer.get("b"));
+        stash(buffer, admit(buffer, "a"), pending(3, 8));
+        buffer.writeBackAll();
+        assertEquals(List.of("a", "b", "a"), store.writeBacks, "only the key changed since is written again");
+        assertEquals(2, store.stored.get("a").stash.size());
+        assertEquals(List.of("a", "b"), store.reads, "no key is read back after a snapshot");
+        assertEquals(List.of("a", "b"), store.timers, "and each asked for its timer once");
+    }
+
+    @Test
+    void aKeyUnchangedSinceItWasWrittenBackLeavesWithoutAWrite() throws Exception {
+        KeyStateBuffer buffer = bufferOfKeys(2);
+        stash(buffer, admit(buffer, "a"), pending(1, 8));
+        buffer.writeBackAll();
+        admit(buffer, "b");
+        admit(buffer, "c");
+        admit(buffer, "d");
+        buffer.fit();
+        assertNull(buffer.get("a"), "spilled");
+        assertEquals(List.of("a"), store.writeBacks.subList(0, 1));
+        assertFalse(store.writeBacks.subList(1, store.writeBacks.size()).contains("a"), "a clean key is not written twice");
+        assertEquals(1, store.stored.get("a").stash.size());
     }
 
     @Test
@@ -269,7 +295,11 @@ class KeyStateBufferTest {
         buffer.forEachStashed(6, drain);
         assertEquals(List.of("early", "late"), visited);
         stash(buffer, admit(buffer, "spilled"), pending(7, 100));
-        buffer.spillAll();
+        for (int k = 0; k < 20; k++) {
+            admit(buffer, "k" + k);
+        }
+        buffer.fit();
+        assertNull(buffer.get("spilled"));
         buffer.forEachStashed(Long.MAX_VALUE, drain);
         assertEquals(List.of("early", "late"), visited, "a spilled key is no longer the buffer's");
     }

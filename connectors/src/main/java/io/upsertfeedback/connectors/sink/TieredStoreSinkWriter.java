@@ -342,7 +342,7 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterSt
 
     /** Whether held keys stay held across checkpoints now: catching up, with a catch-up hold. */
     private boolean holdsAcrossCheckpoints() {
-        return catchUpMaxHold > 0 && catchUp.catchingUp();
+        return catchUpMaxHold > 0 && catchUp.holds();
     }
 
     /** Writes out every held key, blocking while the window is full. */

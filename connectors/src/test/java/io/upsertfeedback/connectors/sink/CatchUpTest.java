@@ -69,4 +69,16 @@ class CatchUpTest {
         c.firstWatermark(1_700, 20_000); // only the first counts
         assertTrue(c.sample(2_000, 30_000), "20 s of event time in 0.5 s");
     }
+
+    /** Until the sample ending the first window judges it, the sink holds as if catching up. */
+    @Test
+    void theFirstWindowIsHeldUntilItsSampleJudgesIt() {
+        CatchUp c = new CatchUp();
+        assertFalse(c.holds(), "no watermark yet");
+        c.firstWatermark(1_500, 10_000);
+        assertTrue(c.holds());
+        assertFalse(c.catchingUp(), "not judged: not catching up");
+        assertFalse(c.sample(2_000, 10_100), "a live pace");
+        assertFalse(c.holds());
+    }
 }

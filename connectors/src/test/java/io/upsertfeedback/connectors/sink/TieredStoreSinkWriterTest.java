@@ -497,6 +497,28 @@ class TieredStoreSinkWriterTest {
     }
 
     /**
+     * A job starting on a backlog held keys only from its first sample on: it wrote the keys of its
+     * first window (20,000 to 30,000 per subtask on the 24-hour backlog benchmark), then wrote them
+     * again once caught up. Until the first sample judges the pace, the sink holds; a live pace
+     * then writes at once.
+     */
+    @Test
+    void theFirstWindowIsHeldUntilTheFirstSampleJudgesThePace() throws Exception {
+        writer.close();
+        open(TestBigtable.freshTable("first-window"), 10, 1000, Duration.ofSeconds(30), 0, 1, List.of());
+        timers.advanceTo(500);
+        writer.writeWatermark(new Watermark(1_000));
+        writer.write(insert("k", "a", 1_500), null);
+        writer.writeWatermark(new Watermark(1_600));
+        writer.executor().awaitIdle();
+        assertNull(stored("k"), "held until the first sample");
+        timers.advanceTo(1_000); // 600 ms of event time in 500 ms: a live pace
+        writer.executor().awaitIdle();
+        assertEquals("a", stored("k"));
+        await("the frontier past the watermark", () -> frontierP() == 1_601L);
+    }
+
+    /**
      * While catching up, the markers of written deletes are held back from the committer (removing
      * one costs more than the delete, and a backlog deletes its keys again and again), and handed
      * over at the first checkpoint after the job caught up.
