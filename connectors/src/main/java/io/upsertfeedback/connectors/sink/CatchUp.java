@@ -1,5 +1,7 @@
 package io.upsertfeedback.connectors.sink;
 
+import io.upsertfeedback.operators.Frontiers;
+
 /**
  * Whether the sink is reading a backlog: the rule that decides when the sink holds keys across
  * checkpoints (SPEC 3.12, catch-up).
@@ -64,7 +66,9 @@ final class CatchUp {
             catchingUp = false;
             return false;
         }
-        catchingUp = count > 0 && now > sampledAt[first] && watermark - sampledWatermark[first] > FACTOR * (now - sampledAt[first]);
+        // in doubles: two watermarks a day apart near the ends of the long range must not overflow
+        catchingUp = count > 0 && now > sampledAt[first]
+                && (double) watermark - sampledWatermark[first] > FACTOR * (double) (now - sampledAt[first]);
         record(now, watermark);
         return catchingUp;
     }
@@ -77,9 +81,16 @@ final class CatchUp {
         }
     }
 
-    /** Whether {@code watermark} is a time: not the absent ({@code -inf}) nor the final ({@code +inf}) watermark. */
+    /**
+     * Whether {@code watermark} is a time: not the absent one ({@code -inf}), nor the one a fresh
+     * store's persist frontier gives ({@link Frontiers#EMPTY_STORE}: the operator forwards it before
+     * any command's time; taken for a time, it started the first window 292 million years before
+     * the backlog, the pace overflowed, and the sink judged the first five seconds of every backlog
+     * as live, writing 30,000 to 40,000 keys per subtask it wrote again once caught up), nor the
+     * final one ({@code +inf}).
+     */
     private static boolean finite(long watermark) {
-        return watermark != Long.MIN_VALUE && watermark != Long.MAX_VALUE;
+        return watermark > Frontiers.toWatermark(Frontiers.EMPTY_STORE) && watermark != Long.MAX_VALUE;
     }
 
     private void record(long now, long watermark) {

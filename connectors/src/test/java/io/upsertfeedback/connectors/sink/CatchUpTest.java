@@ -1,5 +1,7 @@
 package io.upsertfeedback.connectors.sink;
 
+import io.upsertfeedback.operators.Frontiers;
+
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -68,6 +70,21 @@ class CatchUpTest {
         c.firstWatermark(1_500, 10_000);
         c.firstWatermark(1_700, 20_000); // only the first counts
         assertTrue(c.sample(2_000, 30_000), "20 s of event time in 0.5 s");
+    }
+
+    /**
+     * The operator forwards a fresh store's persist frontier as a watermark before any command's
+     * time; taken for a time it started the first window, the pace overflowed and the first five
+     * seconds of every backlog were judged live.
+     */
+    @Test
+    void theEmptyStoresWatermarkIsNotATime() {
+        CatchUp c = new CatchUp();
+        c.firstWatermark(1_200, Frontiers.toWatermark(Frontiers.EMPTY_STORE));
+        assertFalse(c.holds(), "not a first window");
+        c.firstWatermark(1_500, 10_000);
+        assertTrue(c.sample(2_000, 30_000), "20 s of event time in 0.5 s");
+        assertTrue(c.sample(3_000, Long.MAX_VALUE - 1), "no overflow");
     }
 
     /** Until the sample ending the first window judges it, the sink holds as if catching up. */
