@@ -62,8 +62,10 @@ import java.util.function.LongSupplier;
  * writing them. The frontier still never passes a held key, so the store's {@code P} advances
  * about once per {@code catchUpMaxHold} during a backlog; once the watermark has stopped outrunning
  * the clock over that span (the backlog is read), the sample writes what is held at once, and at the
- * end of input the flush does. Each transition is logged at INFO.
- * A zero {@code catchUpMaxHold} never holds: Materialize's strict lead needs every tick written.
+ * end of input the flush does. Each transition is logged at INFO. From the first watermark until
+ * the first sample has judged the pace (at most a second) the sink holds too, so a backlog's first
+ * second is not written twice. A zero {@code catchUpMaxHold} never holds: Materialize's strict lead
+ * needs every tick written.
  *
  * <p><b>Flush</b> (before every checkpoint and at end of input): writes out every held key (unless
  * catching up, see above; always at end of input), waits for every write and for cleanup, and
