@@ -246,9 +246,26 @@ final class KeyStateBuffer {
         return buffered;
     }
 
-    /** Spills keys, in CLOCK order, until the estimate is within the limit. Changes the current key. */
+    /**
+     * Spills keys, in CLOCK order, until the estimate is within the limit: the oldest key goes to the
+     * store, unless it was referenced since eviction last looked (then it goes to the back once).
+     * Changes the current key.
+     */
     void fit() throws Exception {
-        spill(limit);
+        while (bufferedBytes > limit) {
+            Iterator<Map.Entry<String, Buffered>> eldest = buffer.entrySet().iterator();
+            Map.Entry<String, Buffered> entry = eldest.next();
+            eldest.remove();
+            Buffered buffered = entry.getValue();
+            if (buffered.referenced) {
+                buffered.referenced = false;
+                buffer.put(entry.getKey(), buffered);
+                continue;
+            }
+            resize(buffered, 0);
+            buffered.resident = false;
+            writeBack(entry.getKey(), buffered);
+        }
     }
 
     /**
@@ -274,27 +291,6 @@ final class KeyStateBuffer {
             if (timer) {
                 buffered.timerAt = stash.get(0).time();
             }
-        }
-    }
-
-    /**
-     * Moves the oldest keys (a referenced one gets a second chance at the back) to the store until
-     * at most {@code target} bytes are buffered.
-     */
-    private void spill(long target) throws Exception {
-        while (bufferedBytes > target) {
-            Iterator<Map.Entry<String, Buffered>> eldest = buffer.entrySet().iterator();
-            Map.Entry<String, Buffered> entry = eldest.next();
-            eldest.remove();
-            Buffered buffered = entry.getValue();
-            if (buffered.referenced) {
-                buffered.referenced = false;
-                buffer.put(entry.getKey(), buffered);
-                continue;
-            }
-            resize(buffered, 0);
-            buffered.resident = false;
-            writeBack(entry.getKey(), buffered);
         }
     }
 
