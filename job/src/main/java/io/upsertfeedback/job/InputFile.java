@@ -1,5 +1,7 @@
 package io.upsertfeedback.job;
 
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParseException;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.kafka.clients.producer.Producer;
@@ -53,13 +55,39 @@ record InputFile(Path file, List<Line> lines) {
                     continue;
                 }
                 try {
-                    lines.add(line(number, json.readTree(text)));
+                    lines.add(line(number, parse(json, text)));
                 } catch (IOException | IllegalArgumentException e) {
                     throw new IOException(file + " line " + number + ": " + e.getMessage(), e);
                 }
             }
         }
         return new InputFile(file, lines);
+    }
+
+    /**
+     * One line's JSON object, strictly: text after the object (a second command on the line was
+     * dropped) and a field given twice (the last silently won) are errors.
+     */
+    private static JsonNode parse(ObjectMapper json, String text) throws IOException {
+        try (JsonParser parser = json.getFactory().createParser(text)) {
+            parser.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+            JsonNode node;
+            try {
+                node = json.readTree(parser);
+            } catch (JsonParseException e) {
+                if (e.getOriginalMessage().startsWith("Duplicate field")) {
+                    throw new IOException("a field given twice (" + e.getOriginalMessage() + "); expected " + SHAPE, e);
+                }
+                throw e;
+            }
+            if (node == null) {
+                throw new IOException("not a JSON object; expected " + SHAPE);
+            }
+            if (parser.nextToken() != null) {
+                throw new IOException("text after the JSON object (one command per line); expected " + SHAPE);
+            }
+            return node;
+        }
     }
 
     private static Line line(int number, JsonNode node) throws IOException {

@@ -64,6 +64,21 @@ class MainTest {
                 "--input", tmp.resolve("missing.jsonl").toString());
     }
 
+    /**
+     * The bug (found by a new user's run): text after a line's JSON object was ignored, dropping a
+     * second command written on the same line, and of a field given twice the last silently won.
+     */
+    @Test
+    void anInputLineWithTextAfterItsObjectOrAFieldTwiceFailsNamingIt(@TempDir Path tmp) throws Exception {
+        Path input = Files.writeString(tmp.resolve("in.jsonl"), "{\"key\": \"a\", \"value\": \"x\", \"ts\": 5}{\"key\": \"b\"}\n");
+        // --exit-when-done: the old code accepted these lines and ran them (it must end, then fail the assertion)
+        assertFails("--input: " + input + " line 1: text after the JSON object", "local", "--conf-dir", CONF_DIR, "--input", input.toString(),
+                "--exit-when-done");
+        Files.writeString(input, "{\"key\": \"a\", \"value\": \"x\", \"ts\": 5}\n{\"key\": \"a\", \"value\": \"x\", \"ts\": 5, \"key\": \"b\"}\n");
+        assertFails("--input: " + input + " line 2: a field given twice", "local", "--conf-dir", CONF_DIR, "--input", input.toString(),
+                "--exit-when-done");
+    }
+
     @Test
     void anOptionValueThatDoesNotParseFailsAtStartNamingWhatItTakes() {
         assertFails("Option 'upsert.tick' has a value that does not parse", "run", "--conf-dir", CONF_DIR, "-Dupsert.tick=banana");
