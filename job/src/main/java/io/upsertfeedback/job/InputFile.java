@@ -4,6 +4,7 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParseExce
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.MissingNode;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
@@ -81,7 +82,7 @@ record InputFile(Path file, List<Line> lines) {
                 throw e;
             }
             if (node == null) {
-                throw new IOException("not a JSON object; expected " + SHAPE);
+                return MissingNode.getInstance(); // no value at all: line() says it is not an object
             }
             if (parser.nextToken() != null) {
                 throw new IOException("text after the JSON object (one command per line); expected " + SHAPE);
