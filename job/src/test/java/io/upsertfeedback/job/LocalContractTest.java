@@ -4,6 +4,7 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -219,7 +220,7 @@ class LocalContractTest {
      * what an uninterrupted run dumps (the other contract tests check that one against it).
      */
     @Test
-    void killedMidInputThenResumedGivesTheSameDump(@TempDir Path tmp) throws Exception {
+    void killedMidInputThenResumedGivesTheSameDump(@TempDir(cleanup = CleanupMode.ON_SUCCESS) Path tmp) throws Exception {
         Random random = new Random(16);
         StringBuilder lines = new StringBuilder();
         Map<String, String[]> oracle = new TreeMap<>();
@@ -258,8 +259,9 @@ class LocalContractTest {
         for (JsonNode line : readLines(out)) {
             dumped.put(line.get("key").asText(), new String[] {line.get("value").asText(), line.get("time").asText()});
         }
-        assertEquals(oracle.keySet(), dumped.keySet());
-        oracle.forEach((key, expected) -> assertArrayEquals(expected, dumped.get(key), key));
+        String runs = "killed run:\n" + Files.readString(first) + "\nresumed run:\n" + output + "\n(both in " + tmp + ")";
+        assertEquals(oracle.keySet(), dumped.keySet(), runs);
+        oracle.forEach((key, expected) -> assertArrayEquals(expected, dumped.get(key), key + "\n" + runs));
     }
 
     /**

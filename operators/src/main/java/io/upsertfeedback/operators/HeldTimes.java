@@ -205,9 +205,17 @@ final class HeldTimes {
         return earliest;
     }
 
-    /** Per partition seen: the lowest held offset, else the highest seen offset + 1. */
-    Map<Integer, Long> positions() {
-        Map<Integer, Long> positions = new HashMap<>();
+    /**
+     * The source positions of a progress marker: per partition seen, the lowest held offset, else
+     * the highest seen offset + 1; per partition of {@code base} not seen (no command of it reached
+     * this subtask yet), its position in {@code base}. A partition in neither is left out: the
+     * store keeps a partition as a resume position only where every subtask gives one
+     * ({@code PersistFrontier}), since a subtask that saw nothing of it cannot vouch for its keys.
+     *
+     * @param base the positions the job started from (the store's, read at build time; empty for a new store)
+     */
+    Map<Integer, Long> positions(Map<Integer, Long> base) {
+        Map<Integer, Long> positions = new HashMap<>(base);
         for (int partition = 0; partition < runs.length; partition++) {
             Run run = runs[partition];
             if (!run.isEmpty()) {

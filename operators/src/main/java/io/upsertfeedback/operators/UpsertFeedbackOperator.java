@@ -80,7 +80,8 @@ import java.util.Map;
  *       {@code S = D}; the metrics are updated from the pass's {@link DrainStats}.
  *   <li><b>Progress.</b> The output frontier is {@link Frontiers#outputFrontier}{@code (earliest
  *       held time)}; when its watermark advances, a {@link Update#progress} marker with the source
- *       positions valid below it is emitted, then the watermark.
+ *       positions valid below it is emitted, then the watermark (a partition this subtask has seen
+ *       nothing of keeps the position its job started from).
  * </ol>
  *
  * <h2>Invariants and why they hold</h2>
@@ -118,6 +119,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
 
     private final UpsertOptions options;
 
+    /** Commands below these offsets are dropped (the store holds them): the store's positions, for an operator without state. */
     private transient Map<Integer, Long> resumePositions;
     private transient ValueState<KeyState> keyStates;
     private transient InternalTimerService<VoidNamespace> timers;
@@ -362,7 +364,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         long frontier = frontiers.outputFrontier(held.isEmpty() ? Long.MAX_VALUE : held.earliestTime());
         long watermark = Frontiers.toWatermark(frontier);
         if (watermark > frontiers.outputWatermark) {
-            output.collect(outRecord.replace(Update.progress(frontier, held.positions()), watermark));
+            output.collect(outRecord.replace(Update.progress(frontier, held.positions(options.resumePositions())), watermark));
             frontiers.outputWatermark = watermark;
             output.emitWatermark(new Watermark(watermark));
         }

@@ -127,6 +127,8 @@ public final class UpsertOptions implements Serializable {
      * Rehydration: the source positions recorded with the store's persist frontier. Commands whose
      * offset is below the position of their partition are already in the store; an operator that
      * starts without state drops (and counts) them. A restored operator ignores them (SPEC 3.9).
+     * Either way a subtask's progress markers give them for the partitions it has seen no command
+     * of yet ({@code HeldTimes#positions}).
      */
     public UpsertOptions withResumePositions(Map<Integer, Long> positions) {
         return new UpsertOptions(tick, lead, new HashMap<>(positions), bufferSize);

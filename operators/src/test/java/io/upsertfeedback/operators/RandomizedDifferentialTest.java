@@ -34,8 +34,9 @@ import java.util.TreeMap;
  * within the job) or with the store's positions ({@code flink run -s <savepoint> -p <M>}), the
  * subtasks' snapshots repartitioned as Flink does. One run in three (of those without
  * out-of-orderness) ends in a failure without checkpoint: a second run, at 1 to 3 subtasks, starts
- * from the store the first left (its values up to its {@code P}, some partial writes above, its
- * positions; or a finished store at {@code P = +inf}) and must end with the values the failure-free
+ * from the store the first left (per sink subtask a frontier column at one of its subtask's progress
+ * markers, each subtask's values below its column, some partial writes above; or a finished store
+ * at {@code P = +inf}) and must end with the values the failure-free
  * run of all records gives (SPEC 3.10). Keys move between partitions in these runs too, except
  * after a finished store, where each key stays on the partition of its highest order key: the known
  * limit of {@link RehydrationKnownLimitTest} (rehydration never learns a deleted key's order key).
@@ -82,7 +83,8 @@ class RandomizedDifferentialTest {
     /** The axes every batch of sequences must exercise at least once (the test's own coverage check). */
     private static final List<String> AXES = List.of("restore", "restore with burst replay", "flink run -s",
             "rescale within the job", "rescale across jobs", "key moved", "rehydration at finite P", "rehydration at P = +inf",
-            "rehydration at finite P with a moved key", "rehydration at parallelism > 1");
+            "rehydration at finite P with a moved key", "rehydration at parallelism > 1",
+            "rehydration after a run at parallelism > 1");
 
     /** One random run (and its rehydrated successor, if any). */
     private static final class Run {
@@ -115,7 +117,7 @@ class RandomizedDifferentialTest {
             keys = 1 + random.nextInt(4);
             outOfOrderness = random.nextInt(3) == 0 ? 2 : 0;
             rehydrate = outOfOrderness == 0 && random.nextInt(3) == 0;
-            parallelism = rehydrate ? 1 : 1 + random.nextInt(3);
+            parallelism = 1 + random.nextInt(3);
             runningMax = new long[partitions];
             nextOffset = new long[partitions];
             for (int p = 0; p < partitions; p++) {
@@ -273,31 +275,42 @@ class RandomizedDifferentialTest {
         }
 
         /**
-         * The first run dies without a checkpoint; a second starts from what it left in the store:
-         * its output below its last {@code P}, some keys' writes above it (partial), the positions
-         * of the progress marker it released with that {@code P}.
+         * The first run dies without a checkpoint; a second starts from what it left in the store.
+         * Each sink subtask publishes its own column ({@code PersistFrontier}): at the kill, subtask
+         * {@code i}'s column is one of its operator subtask's progress markers at or above the last
+         * {@code P} fed back (none: the column as claimed, at that {@code P} with no positions), its
+         * updates below that marker are written, and some keys' writes above it too (partial). The
+         * store's {@code P} is the lowest column, its positions {@link DifferentialScenario#foldPositions}.
          */
         void rehydrateFrom(DifferentialScenario first) throws Exception {
-            Map<Integer, Long> positions = new HashMap<>();
+            long storedFrontier = Long.MAX_VALUE;
+            List<Map<Integer, Long>> columns = new ArrayList<>();
             Map<String, Update> stored = new HashMap<>();
-            List<Update> output = first.output();
             Map<String, Boolean> partial = new HashMap<>();
-            for (Update update : output) {
-                if (update.isProgress()) {
-                    if (update.time() <= persist) {
-                        positions = update.positions();
+            for (OperatorDriver driver : first.drivers()) {
+                List<Update> markers = driver.output().stream().filter(u -> u.isProgress() && u.time() >= persist).toList();
+                Update column = markers.isEmpty() ? null : markers.get(random.nextInt(markers.size()));
+                long frontier = column == null ? persist : column.time();
+                storedFrontier = Math.min(storedFrontier, frontier);
+                columns.add(column == null ? Map.of() : column.positions());
+                for (Update update : driver.output()) {
+                    if (update.isProgress()) {
+                        continue;
                     }
-                    continue;
-                }
-                String key = UpsertCommand.keyOf(update.key());
-                boolean written = update.time() < persist || partial.computeIfAbsent(key, k -> random.nextBoolean());
-                if (written) {
-                    if (update.diff() > 0) {
-                        stored.put(key, update);
-                    } else if (stored.containsKey(key) && stored.get(key).value().equals(update.value())) {
-                        stored.remove(key);
+                    String key = UpsertCommand.keyOf(update.key());
+                    if (update.time() < frontier || partial.computeIfAbsent(key, k -> random.nextBoolean())) {
+                        if (update.diff() > 0) {
+                            stored.put(key, update);
+                        } else if (stored.containsKey(key) && stored.get(key).value().equals(update.value())) {
+                            stored.remove(key);
+                        }
                     }
                 }
+            }
+            persist = storedFrontier;
+            Map<Integer, Long> positions = DifferentialScenario.foldPositions(columns);
+            if (columns.size() > 1) {
+                covered("rehydration after a run at parallelism > 1");
             }
             int secondParallelism = 1 + random.nextInt(3);
             covered(persist == Long.MAX_VALUE ? "rehydration at P = +inf" : "rehydration at finite P");
@@ -313,7 +326,6 @@ class RandomizedDifferentialTest {
                 for (Update value : stored.values()) {
                     second.prior(UpsertCommand.put(value.key(), value.value(), value.partition(), value.offset(), value.time()));
                 }
-                long storedFrontier = persist;
                 second.storeFrontier(persist);
                 if (persist == Long.MAX_VALUE) {
                     persist = Frontiers.EMPTY_STORE; // this run's own sink never claims less; the feedback ended

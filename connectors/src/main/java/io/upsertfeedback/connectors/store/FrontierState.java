@@ -1,5 +1,8 @@
 package io.upsertfeedback.connectors.store;
 
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Iterator;
 import java.util.Map;
 
 /**
@@ -18,5 +21,31 @@ public record FrontierState(long p, Map<Integer, Long> positions) {
 
     public FrontierState {
         positions = Map.copyOf(positions);
+    }
+
+    /**
+     * The store's frontier over the columns its writer's subtasks acknowledged ({@link PersistFrontier}):
+     * {@code P} is the minimum frontier, and a partition is a resume position only if every column
+     * gives one, at the lowest of them. A subtask that has seen no command of a partition gives no
+     * position for it (its keys of that partition may still be on their way to it), so taking the
+     * others' would skip its commands on resume; without a position the partition is read from the
+     * source's starting offsets, and what the store holds already is dropped by its order key
+     * (SPEC 3.4). No columns: {@link #EMPTY}.
+     */
+    public static FrontierState fold(Collection<FrontierState> columns) {
+        Iterator<FrontierState> it = columns.iterator();
+        if (!it.hasNext()) {
+            return EMPTY;
+        }
+        FrontierState first = it.next();
+        long p = first.p();
+        Map<Integer, Long> positions = new HashMap<>(first.positions());
+        while (it.hasNext()) {
+            FrontierState column = it.next();
+            p = Math.min(p, column.p());
+            positions.keySet().retainAll(column.positions().keySet());
+            column.positions().forEach((partition, offset) -> positions.computeIfPresent(partition, (k, o) -> Math.min(o, offset)));
+        }
+        return new FrontierState(p, positions);
     }
 }

@@ -11,7 +11,8 @@ import java.util.Set;
  * are its writers, each through the {@link Lease} its {@link #claim} returns.
  *
  * <p><b>Columns.</b> Each sink subtask {@code i} of the writing job acknowledges its own frontier
- * and positions; {@code P} is the minimum over the subtasks, the positions the per-partition minimum.
+ * and positions; {@code P} is the minimum over the subtasks, the positions the per-partition minimum
+ * over the partitions every subtask gives a position for ({@link FrontierState#fold}).
  * A column never goes backwards: an advance below the column's frontier is ignored.
  *
  * <p><b>Fencing, per attempt.</b> One job (a writer epoch) owns the frontier at a time: a claim by

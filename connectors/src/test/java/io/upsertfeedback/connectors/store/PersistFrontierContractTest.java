@@ -64,12 +64,28 @@ public abstract class PersistFrontierContractTest {
         PersistFrontier.Lease s1 = frontier.claim("e1", 1, 3, MINUTE);
         PersistFrontier.Lease s2 = frontier.claim("e1", 2, 3, MINUTE);
         assertEquals(Long.MIN_VALUE, frontier.read().p(), "a claim does not move P");
-        s0.advance(at(10L, Map.of(0, 5L)));
+        s0.advance(at(10L, Map.of(0, 5L, 1, 11L)));
         s1.advance(at(7L, Map.of(0, 3L, 1, 9L)));
-        assertEquals(Long.MIN_VALUE, frontier.read().p(), "subtask 2 has acknowledged nothing yet");
-        s2.advance(at(12L, Map.of(1, 4L)));
+        assertEquals(FrontierState.EMPTY, frontier.read(), "subtask 2 has acknowledged nothing yet");
+        s2.advance(at(12L, Map.of(0, 8L, 1, 4L)));
         assertEquals(at(7L, Map.of(0, 3L, 1, 4L)), frontier.read());
         assertEquals("e1", frontier.leaseHolder());
+    }
+
+    /**
+     * The bug: a subtask that has seen no command of a partition yet records no position for it,
+     * and the others' positions were taken for the whole job, so a job resumed on the store skipped
+     * that subtask's commands of the partition, never written (a run killed in its final flush,
+     * resumed: 664 of 1,804 keys missing). A partition is a resume position only where every
+     * subtask vouches for it.
+     */
+    @Test
+    void aPartitionOneSubtaskHasNoPositionForIsNoResumePosition() throws IOException {
+        PersistFrontier.Lease s0 = frontier.claim("e1", 0, 2, MINUTE);
+        PersistFrontier.Lease s1 = frontier.claim("e1", 1, 2, MINUTE);
+        s0.advance(at(10L, Map.of(0, 5L, 1, 4_911L, 2, 5_439L)));
+        s1.advance(at(12L, Map.of(0, 3L, 2, 6_000L)));
+        assertEquals(at(10L, Map.of(0, 3L, 2, 5_439L)), frontier.read());
     }
 
     @Test

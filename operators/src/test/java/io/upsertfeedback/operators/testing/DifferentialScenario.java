@@ -317,17 +317,35 @@ public final class DifferentialScenario implements AutoCloseable {
     }
 
     /**
-     * The positions the store keeps with the output frontier: per partition, the lowest position of
-     * the subtasks' last progress markers ({@code null} while a subtask has released none).
+     * The positions the store keeps with the output frontier: {@link #foldPositions} of the
+     * subtasks' last progress markers ({@code null} while a subtask has released none).
      */
     public Map<Integer, Long> storePositions() {
-        Map<Integer, Long> positions = new HashMap<>();
+        List<Map<Integer, Long>> columns = new ArrayList<>();
         for (OperatorDriver driver : drivers) {
             Update progress = driver.lastProgress();
             if (progress == null) {
                 return null;
             }
-            progress.positions().forEach((partition, position) -> positions.merge(partition, position, Math::min));
+            columns.add(progress.positions());
+        }
+        return foldPositions(columns);
+    }
+
+    /**
+     * The store's positions over its sink subtasks' columns (the {@code PersistFrontier} contract):
+     * a partition only where every column has a position for it (a subtask that saw nothing of a
+     * partition cannot vouch for its keys there), at the lowest of them.
+     */
+    public static Map<Integer, Long> foldPositions(List<Map<Integer, Long>> columns) {
+        Map<Integer, Long> positions = new HashMap<>();
+        if (columns.isEmpty()) {
+            return positions;
+        }
+        for (Integer partition : columns.get(0).keySet()) {
+            if (columns.stream().allMatch(c -> c.containsKey(partition))) {
+                positions.put(partition, columns.stream().mapToLong(c -> c.get(partition)).min().getAsLong());
+            }
         }
         return positions;
     }

@@ -20,8 +20,10 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
@@ -37,8 +39,8 @@ import static io.upsertfeedback.connectors.store.bigtable.BigtableHighVolumeTier
  * milliseconds; {@code n}: its parallelism. {@code c<i>}: subtask {@code i}'s column: the token of
  * the attempt holding it (2-byte length + UTF-8) followed by its acknowledged frontier and
  * positions (Avro {@link FrontierRecord}). {@code h<i>}: subtask {@code i}'s last heartbeat (epoch
- * millis; 0 once released). {@code P} is the minimum frontier over the {@code c} columns and the
- * positions the per-partition minimum; no columns means an empty store: {@code P = Long.MIN_VALUE}.
+ * millis; 0 once released). {@code P} and the positions are {@link FrontierState#fold} of the
+ * {@code c} columns; no columns means an empty store: {@code P = Long.MIN_VALUE}.
  *
  * <p><b>Conditions</b> (the client's single-column {@code checkAndMutate}): a claim by another
  * epoch is conditioned on {@code epoch}, a fold within the job on {@code n}, an attempt's claim of
@@ -117,7 +119,10 @@ public final class BigtableFrontier implements PersistFrontier {
 
     @Override
     public FrontierState read() throws IOException {
-        FrontierRecord r = fold(row());
+        return state(fold(row()));
+    }
+
+    private static FrontierState state(FrontierRecord r) {
         Map<Integer, Long> positions = new HashMap<>();
         r.getPositions().forEach((partition, offset) -> positions.put(Integer.parseInt(partition.toString()), offset));
         return new FrontierState(r.getFrontier(), positions);
@@ -143,19 +148,15 @@ public final class BigtableFrontier implements PersistFrontier {
                 Duration.ofMillis(lease == null ? 0 : ByteBuffer.wrap(lease).getLong()), heartbeats);
     }
 
+    /** The row's frontier over its {@code c} columns ({@link FrontierState#fold}). */
     private static FrontierRecord fold(Result r) throws IOException {
-        long p = Long.MAX_VALUE;
-        Map<String, Long> positions = new HashMap<>();
-        boolean any = false;
+        List<FrontierState> columns = new ArrayList<>();
         for (Cell cell : r.isEmpty() ? new Cell[0] : r.rawCells()) {
             if (CellUtil.cloneQualifier(cell)[0] == 'c') {
-                any = true;
-                FrontierRecord rec = record(CellUtil.cloneValue(cell));
-                p = Math.min(p, rec.getFrontier());
-                rec.getPositions().forEach((part, off) -> positions.merge(part.toString(), off, Math::min));
+                columns.add(state(record(CellUtil.cloneValue(cell))));
             }
         }
-        return new FrontierRecord(any ? p : Long.MIN_VALUE, positions);
+        return record(FrontierState.fold(columns));
     }
 
     @Override

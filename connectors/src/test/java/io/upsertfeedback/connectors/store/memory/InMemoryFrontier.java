@@ -30,16 +30,7 @@ public final class InMemoryFrontier implements PersistFrontier {
 
     @Override
     public synchronized FrontierState read() {
-        if (columns.isEmpty()) {
-            return FrontierState.EMPTY;
-        }
-        long p = Long.MAX_VALUE;
-        Map<Integer, Long> positions = new HashMap<>();
-        for (Column c : columns.values()) {
-            p = Math.min(p, c.state().p());
-            c.state().positions().forEach((part, off) -> positions.merge(part, off, Math::min));
-        }
-        return new FrontierState(p, positions);
+        return FrontierState.fold(columns.values().stream().map(Column::state).toList());
     }
 
     @Override
