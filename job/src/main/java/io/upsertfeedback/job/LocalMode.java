@@ -28,6 +28,7 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.TreeMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -173,7 +174,12 @@ final class LocalMode {
             for (Map.Entry<Integer, Long> end : kafka.endOffsets(topic).entrySet()) {
                 expected += end.getValue() - built.resumedFrom().getOrDefault(end.getKey(), 0L);
             }
-            System.out.printf("rehydrating from the store: the source resumes at %s, %,d records to read%n", built.resumedFrom(), expected);
+            System.out.printf("rehydrating from the store: the source resumes at %s (partitions not named: from their earliest offset), "
+                    + "%,d records to read%n", new TreeMap<>(built.resumedFrom()), expected);
+        } else if (cluster.earlierStore) {
+            System.out.printf("rehydrating from the store: it records no source positions yet (the earlier run stopped before "
+                    + "every subtask had acknowledged one), so the source reads every partition from its earliest offset, %,d records to read%n",
+                    expected);
         }
         JobClient job = start(env, conf);
         resources.push(() -> cancel(job));

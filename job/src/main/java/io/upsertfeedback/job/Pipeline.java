@@ -4,6 +4,8 @@ import io.upsertfeedback.connectors.feedback.FeedbackSource;
 import io.upsertfeedback.connectors.kafka.KafkaCommandSource;
 import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
 import io.upsertfeedback.connectors.sink.TieredStoreSink;
+import io.upsertfeedback.connectors.store.PersistFrontier;
+import io.upsertfeedback.connectors.store.Stores;
 import io.upsertfeedback.connectors.store.TierWrapper;
 import io.upsertfeedback.operators.Update;
 import io.upsertfeedback.operators.UpsertCommand;
@@ -19,6 +21,7 @@ import org.apache.flink.util.TimeUtils;
 
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.UnaryOperator;
 
 /**
@@ -30,9 +33,12 @@ import java.util.function.UnaryOperator;
  * <p>Commands get their time from the records alone (SPEC section 2): {@code CommandTimes}, chained
  * to the source, raises each to its partition's watermark, so a replay assigns the same times.
  *
- * <p>Rehydration: before building, the store's frontier record is read. When it holds source
- * positions, the Kafka source starts there (instead of {@code kafka.starting-offsets}) and an
- * operator that starts without state drops commands below them, which the store already holds. A
+ * <p>Rehydration: before building, the store's frontier record is read. When a job has written to
+ * the store before (its frontier was claimed), the Kafka source starts at the positions recorded
+ * with {@code P} instead of {@code kafka.starting-offsets}, a partition without one at its earliest
+ * offset (a store whose writer died before every subtask acknowledged a position records none for
+ * it, and starting such a partition at {@code latest} would skip commands the store never got);
+ * an operator that starts without state drops commands below them, which the store already holds. A
  * restore from a checkpoint or savepoint ({@code flink run -s}) overrides both: the source resumes
  * at its checkpointed offsets and the restored operator ignores the positions (its state never saw
  * what it replays, whatever the store did since).
@@ -71,8 +77,9 @@ public final class Pipeline {
         UpsertOptions options = UpsertOptions.fromConfiguration(conf);
         TieredStoreSink.Builder sink = sink(conf, options).setTierWrapper(hooks.tiers());
         KafkaCommandSource.Builder source = KafkaCommandSource.builder().fromConfiguration(conf);
-        Map<Integer, Long> positions = recordedPositions(conf);
-        if (!positions.isEmpty()) {
+        Optional<Map<Integer, Long>> recorded = recordedPositions(conf);
+        Map<Integer, Long> positions = recorded.orElse(Map.of());
+        if (recorded.isPresent()) {
             source.resumeFrom(positions);
             options = options.withResumePositions(positions);
         }
@@ -110,8 +117,10 @@ public final class Pipeline {
         return sink;
     }
 
-    /** The source positions recorded with the store's persist frontier (empty for a new store). */
-    private static Map<Integer, Long> recordedPositions(Configuration conf) throws Exception {
-        return FeedbackSource.readFrontier(conf).positions();
+    /** The source positions recorded with the store's persist frontier; none for a store no job has claimed. */
+    private static Optional<Map<Integer, Long>> recordedPositions(Configuration conf) throws Exception {
+        try (PersistFrontier frontier = Stores.openFrontier(conf)) {
+            return frontier.observeLease().owner() == null ? Optional.empty() : Optional.of(frontier.read().positions());
+        }
     }
 }

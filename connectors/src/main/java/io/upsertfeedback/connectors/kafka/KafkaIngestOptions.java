@@ -69,7 +69,9 @@ public final class KafkaIngestOptions {
 
     public static final ConfigOption<StartingOffsets> STARTING_OFFSETS = ConfigOptions.key("kafka.starting-offsets")
             .enumType(StartingOffsets.class).defaultValue(StartingOffsets.EARLIEST)
-            .withDescription("Where to start when neither a checkpoint nor the store's frontier record gives source positions.");
+            .withDescription("Where to start on a new store (one no job has written to) without a checkpoint. On a store a job "
+                    + "has written to, the source starts at the positions recorded with its persist frontier, and a "
+                    + "partition without one at its earliest offset.");
 
     public static final ConfigOption<String> DEAD_LETTER_TOPIC = ConfigOptions.key("ingest.dead-letter.topic")
             .stringType().defaultValue("upserts-dead-letters")
