@@ -11,10 +11,15 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
@@ -31,7 +36,7 @@ import java.util.concurrent.Future;
  * misspelled {@code "value"} must not read as a delete) or a missing {@code "value"} (a delete is
  * {@code "value": null}).
  */
-record InputFile(Path file, List<Line> lines) {
+record InputFile(Path file, List<Line> lines, String sha256) {
     /** Largest accepted {@code ts}: 9999-12-31T23:59:59.999Z. */
     static final long MAX_TS = 253_402_300_799_999L;
 
@@ -48,7 +53,9 @@ record InputFile(Path file, List<Line> lines) {
     static InputFile read(Path file) throws IOException {
         ObjectMapper json = new ObjectMapper();
         List<Line> lines = new ArrayList<>();
-        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+        MessageDigest digest = newSha256();
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(new DigestInputStream(Files.newInputStream(file), digest),
+                StandardCharsets.UTF_8.newDecoder()))) {
             int number = 0;
             for (String text = in.readLine(); text != null; text = in.readLine()) {
                 number++;
@@ -62,7 +69,15 @@ record InputFile(Path file, List<Line> lines) {
                 }
             }
         }
-        return new InputFile(file, lines);
+        return new InputFile(file, lines, HexFormat.of().formatHex(digest.digest()));
+    }
+
+    private static MessageDigest newSha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform has SHA-256", e);
+        }
     }
 
     /**

@@ -92,6 +92,9 @@ final class LocalMode {
             input.checkPartitions(partitions);
         }
         Path dataDir = Path.of(conf.get(JobOptions.LOCAL_DATA_DIR)).toAbsolutePath();
+        if (flags.resume() && input != null) {
+            checkSameInput(dataDir.resolve(INPUT_FILE), input);
+        }
         Deque<AutoCloseable> resources = new ArrayDeque<>();
         AtomicBoolean stop = new AtomicBoolean();
         CountDownLatch stopped = new CountDownLatch(1);
@@ -157,7 +160,7 @@ final class LocalMode {
             try (KafkaProducer<byte[], byte[]> producer = kafka.newProducer()) {
                 input.produce(producer, topic);
             }
-            Files.writeString(produced, String.format("%d records from %s%n", input.lines().size(), flags.input()));
+            Files.writeString(produced, String.format("%d records from %s sha256 %s%n", input.lines().size(), flags.input(), input.sha256()));
             System.out.printf("produced %,d commands from %s into topic %s%n", input.lines().size(), flags.input(), topic);
         }
 
@@ -266,6 +269,23 @@ final class LocalMode {
                 }
             }
             throw e;
+        }
+    }
+
+    /**
+     * {@code --resume --input FILE}: the topic holds the input the earlier run produced, so FILE must be
+     * that input (same content); another file would be checked against records it never produced.
+     */
+    private static void checkSameInput(Path produced, InputFile input) throws IOException {
+        if (!Files.exists(produced)) {
+            return;
+        }
+        String record = Files.readString(produced).trim();
+        int at = record.lastIndexOf(" sha256 ");
+        if (at >= 0 && !record.substring(at + 8).equals(input.sha256())) {
+            throw new IllegalArgumentException("--resume: the earlier run produced its input from another file (" + record.substring(0, at)
+                    + "); --input " + input.file() + " differs from it. Fix: resume with that same --input, or start without "
+                    + "--resume to read " + input.file() + " on a fresh topic and store");
         }
     }
 

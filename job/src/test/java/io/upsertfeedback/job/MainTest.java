@@ -92,6 +92,19 @@ class MainTest {
         assertTrue(e.getMessage().contains("Fix: give one of ["), e.getMessage());
     }
 
+    /** A new user's finding: --resume with another --input ran, then exited 1 saying records were not read. */
+    @Test
+    void resumingWithAnotherInputThanTheEarlierRunsFailsAtStart(@TempDir Path tmp) throws Exception {
+        Path data = Files.createDirectories(tmp.resolve("data"));
+        Files.createDirectories(data.resolve("kafka"));
+        Files.writeString(data.resolve("input-produced"), "2 records from /inputs/first.jsonl sha256 "
+                + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n");
+        Path other = Files.writeString(tmp.resolve("other.jsonl"), "{\"key\": \"k\", \"value\": \"v\", \"ts\": 5}\n");
+        assertFails("--resume: the earlier run produced its input from another file (2 records from /inputs/first.jsonl); --input "
+                + other + " differs from it. Fix:", "local", "--conf-dir", CONF_DIR, "--resume", "--input", other.toString(),
+                "-Dlocal.data-dir=" + data);
+    }
+
     @Test
     void localWithNoPartitionsFailsNamingTheOption() {
         assertFails("Option 'local.partitions' is 0. Fix: set at least 1", "local", "--conf-dir", CONF_DIR, "-Dlocal.partitions=0");
