@@ -287,13 +287,14 @@ class RandomizedDifferentialTest {
             List<Map<Integer, Long>> columns = new ArrayList<>();
             Map<String, Update> stored = new HashMap<>();
             Map<String, Boolean> partial = new HashMap<>();
-            for (OperatorDriver driver : first.drivers()) {
-                List<Update> markers = driver.output().stream().filter(u -> u.isProgress() && u.time() >= persist).toList();
+            for (int subtask = 0; subtask < first.drivers().size(); subtask++) {
+                List<Update> output = first.outputOf(subtask);
+                List<Update> markers = output.stream().filter(u -> u.isProgress() && u.time() >= persist).toList();
                 Update column = markers.isEmpty() ? null : markers.get(random.nextInt(markers.size()));
                 long frontier = column == null ? persist : column.time();
                 storedFrontier = Math.min(storedFrontier, frontier);
                 columns.add(column == null ? Map.of() : column.positions());
-                for (Update update : driver.output()) {
+                for (Update update : output) {
                     if (update.isProgress()) {
                         continue;
                     }

@@ -289,6 +289,23 @@ public final class DifferentialScenario implements AutoCloseable {
         return List.copyOf(drivers);
     }
 
+    /**
+     * What running subtask {@code subtask}'s sink received: the data updates of its keys that earlier
+     * attempts emitted before the last restore (their progress markers cannot be told apart by
+     * subtask and are left out), then its own output. Only without a rescale since then.
+     */
+    public List<Update> outputOf(int subtask) {
+        List<Update> own = new ArrayList<>();
+        for (Update update : retired) {
+            if (!update.isProgress() && KeyGroupRangeAssignment.assignKeyToParallelOperator(UpsertCommand.keyOf(update.key()),
+                    OperatorDriver.MAX_PARALLELISM, drivers.size()) == subtask) {
+                own.add(update);
+            }
+        }
+        own.addAll(drivers.get(subtask).output());
+        return own;
+    }
+
     /** The union of the subtasks' outputs: that of subtasks a rescale replaced, then each running subtask's, in order. */
     public List<Update> output() {
         List<Update> all = new ArrayList<>(retired);
