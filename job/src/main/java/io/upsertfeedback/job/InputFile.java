@@ -59,6 +59,9 @@ record InputFile(Path file, List<Line> lines, String sha256) {
             int number = 0;
             for (String text = in.readLine(); text != null; text = in.readLine()) {
                 number++;
+                if (number == 1 && text.startsWith("\uFEFF")) {
+                    text = text.substring(1); // a byte order mark some editors write
+                }
                 if (text.isBlank()) {
                     continue;
                 }
@@ -87,15 +90,7 @@ record InputFile(Path file, List<Line> lines, String sha256) {
     private static JsonNode parse(ObjectMapper json, String text) throws IOException {
         try (JsonParser parser = json.getFactory().createParser(text)) {
             parser.enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
-            JsonNode node;
-            try {
-                node = json.readTree(parser);
-            } catch (JsonParseException e) {
-                if (e.getOriginalMessage().startsWith("Duplicate field")) {
-                    throw new IOException("a field given twice (" + e.getOriginalMessage() + "); expected " + SHAPE, e);
-                }
-                throw e;
-            }
+            JsonNode node = json.readTree(parser);
             if (node == null) {
                 return MissingNode.getInstance(); // no value at all: line() says it is not an object
             }
@@ -103,6 +98,17 @@ record InputFile(Path file, List<Line> lines, String sha256) {
                 throw new IOException("text after the JSON object (one command per line); expected " + SHAPE);
             }
             return node;
+        } catch (JsonParseException e) {
+            String problem = e.getOriginalMessage();
+            if (problem.startsWith("Duplicate field")) {
+                throw new IOException("a field given twice (" + problem + "); expected " + SHAPE, e);
+            }
+            if (problem.startsWith("Unexpected end-of-input")) {
+                throw new IOException("the line ends inside its JSON object (cut short?); expected " + SHAPE, e);
+            }
+            int location = problem.indexOf(" (", problem.indexOf(':') + 1); // Jackson's own location text, which counts lines of one line
+            throw new IOException("not valid JSON at column " + e.getLocation().getColumnNr() + " ("
+                    + (location < 0 ? problem : problem.substring(0, location)).replace('\n', ' ') + "); expected " + SHAPE, e);
         }
     }
 

@@ -22,6 +22,7 @@ import java.net.BindException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -67,7 +68,25 @@ final class LocalMode {
             if (f.deadLettersTo != null && !f.exitWhenDone) {
                 throw new IllegalArgumentException("--dead-letters-to needs --exit-when-done (they are written when the input is done)");
             }
+            checkOutput("--dump-to", f.dumpTo);
+            checkOutput("--changelog-to", f.changelogTo);
+            checkOutput("--dead-letters-to", f.deadLettersTo);
             return f;
+        }
+
+        /** An output file is written at the end of the run: a path that cannot take it fails at the start instead. */
+        private static void checkOutput(String flag, Path file) {
+            if (file == null) {
+                return;
+            }
+            Path dir = file.toAbsolutePath().getParent();
+            if (!Files.isDirectory(dir) || !Files.isWritable(dir)) {
+                throw new IllegalArgumentException(flag + ": " + file + ": its directory " + dir + (Files.isDirectory(dir)
+                        ? " is not writable" : " does not exist") + ". Fix: create it, or give a file in a writable directory");
+            }
+            if (Files.isDirectory(file)) {
+                throw new IllegalArgumentException(flag + ": " + file + " is a directory. Fix: give a file name");
+            }
         }
 
         private static Path path(String p) {
@@ -242,12 +261,11 @@ final class LocalMode {
             return 130;
         }
         if (flags.deadLettersTo() != null) {
-            try (Writer w = Files.newBufferedWriter(flags.deadLettersTo(), StandardCharsets.UTF_8)) {
-                System.out.printf("wrote %,d dead letters to %s%n", Inspect.deadLetters(conf, w), flags.deadLettersTo());
-            }
+            long written = writeWhole(flags.deadLettersTo(), w -> Inspect.deadLetters(conf, w));
+            System.out.printf("wrote %,d dead letters to %s%n", written, flags.deadLettersTo());
         }
         if (flags.dumpTo() != null) {
-            int keys = StoreDump.write(store, topic, flags.dumpTo());
+            long keys = writeWhole(flags.dumpTo(), w -> StoreDump.write(store, topic, false, w));
             System.out.printf("wrote %,d keys to %s%n", keys, flags.dumpTo());
         }
         if (stop.get()) {
@@ -270,6 +288,25 @@ final class LocalMode {
             }
             throw e;
         }
+    }
+
+    /** Writes the lines of a result file; returns how many. */
+    private interface Lines {
+        long writeTo(Writer out) throws Exception;
+    }
+
+    /**
+     * Writes {@code file} whole or not at all: into a sibling {@code .partial} file, moved over
+     * {@code file} once complete, so a run killed while writing never leaves a truncated result.
+     */
+    private static long writeWhole(Path file, Lines lines) throws Exception {
+        Path partial = file.resolveSibling(file.getFileName() + ".partial");
+        long count;
+        try (Writer w = Files.newBufferedWriter(partial, StandardCharsets.UTF_8)) {
+            count = lines.writeTo(w);
+        }
+        Files.move(partial, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        return count;
     }
 
     /**

@@ -6,11 +6,7 @@ import io.upsertfeedback.connectors.store.StoredEntry;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 
-import java.io.BufferedWriter;
 import java.io.Writer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.TreeMap;
@@ -26,14 +22,7 @@ final class StoreDump {
     private StoreDump() {
     }
 
-    /** Writes the dump of {@code store} (records from {@code topic}) to {@code out}; returns the number of keys. */
-    static int write(StoreHandle store, String topic, Path out) throws Exception {
-        try (BufferedWriter w = Files.newBufferedWriter(out, StandardCharsets.UTF_8)) {
-            return write(store, topic, false, w);
-        }
-    }
-
-    /** Writes the lines of {@code store}'s live keys ({@code errorsOnly}: of those holding an error value) to {@code out}. */
+    /** Writes the lines of {@code store}'s live keys ({@code errorsOnly}: of those holding an error value) to {@code out}; returns how many. */
     static int write(StoreHandle store, String topic, boolean errorsOnly, Writer out) throws Exception {
         ObjectMapper json = new ObjectMapper();
         Map<byte[], ObjectNode> lines = new TreeMap<>(Arrays::compareUnsigned);

@@ -92,6 +92,28 @@ class MainTest {
         assertTrue(e.getMessage().contains("Fix: give one of ["), e.getMessage());
     }
 
+    /** New users' findings: an output path that cannot be written failed after the whole run, its result lost. */
+    @Test
+    void anOutputFileThatCannotBeWrittenFailsAtStart(@TempDir Path tmp) throws Exception {
+        Path input = Files.writeString(tmp.resolve("in.jsonl"), "{\"key\": \"k\", \"value\": \"v\", \"ts\": 5}\n");
+        Path missing = tmp.resolve("no-such-dir").resolve("out.jsonl");
+        assertFails("--dump-to: " + missing + ": its directory " + missing.getParent() + " does not exist. Fix:", "local",
+                "--conf-dir", CONF_DIR, "--input", input.toString(), "--exit-when-done", "--dump-to", missing.toString());
+        assertFails("--changelog-to: " + tmp + " is a directory. Fix:", "local", "--conf-dir", CONF_DIR, "--input", input.toString(),
+                "--exit-when-done", "--changelog-to", tmp.toString());
+    }
+
+    /** New users' findings: a line cut short gave Jackson's text (naming line 1, column 1 for line 2); a byte order mark failed line 1. */
+    @Test
+    void aLineCutShortIsNamedAsSuchAndAByteOrderMarkIsSkipped(@TempDir Path tmp) throws Exception {
+        Path input = Files.writeString(tmp.resolve("in.jsonl"), "\uFEFF{\"key\": \"k\", \"value\": \"v\", \"ts\": 5}\n"
+                + "{\"key\": \"k\", \"value\": \"w\", \"ts\n");
+        assertFails("--input: " + input + " line 2: the line ends inside its JSON object (cut short?); expected", "local",
+                "--conf-dir", CONF_DIR, "--input", input.toString());
+        Files.writeString(input, "{\"key\": \"k\", \"value\": \"v\", \"ts\": 5}}\n");
+        assertFails("--input: " + input + " line 1: not valid JSON at column ", "local", "--conf-dir", CONF_DIR, "--input", input.toString());
+    }
+
     /** A new user's finding: --resume with another --input ran, then exited 1 saying records were not read. */
     @Test
     void resumingWithAnotherInputThanTheEarlierRunsFailsAtStart(@TempDir Path tmp) throws Exception {
