@@ -27,10 +27,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * checkpoint after the delete completed), so it applies the put and emits {@code +x @ 6}; the
  * store then holds {@code k0 = x} if the marker was collected, or refuses the write as older while
  * the operator believes {@code k0 = x} (a later put of {@code x} would then be suppressed as
- * equal, and the store keep the delete). At a finite {@code P} this cannot happen: every record a
- * rehydrated run reads is at or above the frontier its positions were released with, later than
- * every delete drained before them. A fix needs the store's deletion order keys in rehydration
- * (markers kept and fed back as priors of an absent value), not an operator change alone.
+ * equal, and the store keep the delete). At a finite {@code P} this cannot happen while every
+ * partition has a resume position: every record a rehydrated run reads is at or above the frontier
+ * its positions were released with, later than every delete drained before them. A partition
+ * without one (one of the writing job's subtasks never saw a command of it: the store keeps a
+ * position only where every subtask gives one) is read again from its start, and the same can
+ * happen at any {@code P}. A fix needs the store's deletion order keys in rehydration (markers kept
+ * and fed back as priors of an absent value), not an operator change alone.
  */
 class RehydrationKnownLimitTest {
     @Test
