@@ -12,9 +12,9 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMap
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.BufferedOutputStream;
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -144,19 +144,24 @@ final class ChangelogFileSink implements Sink<Update>, SupportsWriterState<Updat
         };
     }
 
-    private static final class Writer implements StatefulSinkWriter<Update, Part> {
+    /**
+     * One subtask's part, appended through a plain {@link FileOutputStream}: not an interruptible
+     * channel, which the interrupt of a cancelled task closes, so that the task's close failed and
+     * Flink logged it as fatal on every Ctrl-C.
+     */
+    static final class Writer implements StatefulSinkWriter<Update, Part> {
         private final ObjectMapper json = new ObjectMapper();
         private final Path path;
         private final List<Part> others;
-        private final FileChannel channel;
         private final OutputStream out;
+        /** Bytes in the part once everything written is flushed. */
+        private long length;
 
         Writer(Path path, List<Part> others) throws IOException {
             this.path = path;
             this.others = others;
-            this.channel = FileChannel.open(path, StandardOpenOption.WRITE);
-            channel.position(channel.size());
-            this.out = new BufferedOutputStream(Channels.newOutputStream(channel), 64 * 1024);
+            this.length = Files.size(path);
+            this.out = new BufferedOutputStream(new FileOutputStream(path.toFile(), true), 64 * 1024);
         }
 
         @Override
@@ -174,15 +179,17 @@ final class ChangelogFileSink implements Sink<Update>, SupportsWriterState<Updat
             }
             line.put("time", update.time());
             line.put("diff", update.diff());
-            out.write(json.writeValueAsBytes(line));
+            byte[] bytes = json.writeValueAsBytes(line);
+            out.write(bytes);
             out.write('\n');
+            length += bytes.length + 1;
         }
 
         @Override
         public List<Part> snapshotState(long checkpointId) throws IOException {
             out.flush();
             List<Part> state = new ArrayList<>(others);
-            state.add(new Part(path.toString(), channel.position()));
+            state.add(new Part(path.toString(), length));
             return state;
         }
 

@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -43,6 +44,27 @@ class ChangelogFileSinkTest {
     private static final AtomicLong SEEN = new AtomicLong();
     private static final AtomicBoolean CHECKPOINTED = new AtomicBoolean();
     private static final AtomicBoolean FAILED = new AtomicBoolean();
+
+    /**
+     * A new user's finding: Ctrl-C with {@code --changelog-to} logged pages of "FATAL - exception in
+     * exception handler" (ClosedChannelException): the cancelled task's interrupt closed the part's
+     * file channel, and the writer's flush and close then failed.
+     */
+    @Test
+    void aCancelledTasksInterruptDoesNotBreakThePart(@TempDir Path dir) throws Exception {
+        Path part = Files.createFile(dir.resolve("changelog.jsonl.part-0"));
+        ChangelogFileSink.Writer writer = new ChangelogFileSink.Writer(part, List.of());
+        writer.write(Update.insert("k".getBytes(StandardCharsets.UTF_8), UpsertValue.of("v".getBytes(StandardCharsets.UTF_8)),
+                5, 0, 0), null);
+        Thread.currentThread().interrupt(); // what Flink does to a cancelled task's thread
+        try {
+            writer.flush(false);
+            writer.close();
+        } finally {
+            Thread.interrupted();
+        }
+        assertEquals("{\"key\":\"k\",\"value\":\"v\",\"time\":5,\"diff\":1}\n", Files.readString(part));
+    }
 
     @Test
     void eachUpdateOnceAfterRecovery(@TempDir Path dir) throws Exception {
