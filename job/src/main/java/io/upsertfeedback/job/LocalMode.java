@@ -109,7 +109,10 @@ final class LocalMode {
         InputFile input = flags.input() == null ? null : readInput(flags.input());
         if (input != null) {
             input.checkPartitions(partitions);
+        } else {
+            new LoadGenerator(conf); // its options are checked before anything starts
         }
+        Pipeline.checkOptions(conf);
         Path dataDir = Path.of(conf.get(JobOptions.LOCAL_DATA_DIR)).toAbsolutePath();
         if (flags.resume() && input != null) {
             checkSameInput(dataDir.resolve(INPUT_FILE), input);

@@ -98,6 +98,16 @@ public final class Pipeline {
     }
 
     /**
+     * Checks the options the graph is built from (values and combinations) without building it, so
+     * that {@code local} refuses them before it starts a broker, a store and a job.
+     *
+     * @throws IllegalConfigurationException naming the option and the fix
+     */
+    static void checkOptions(Configuration conf) {
+        sink(conf, UpsertOptions.fromConfiguration(conf));
+    }
+
+    /**
      * The sink's builder. With a bounded {@code upsert.lead} (Materialize's strict rule) every tick
      * waits for the store, so the sink must not hold keys while catching up: its
      * {@code sink.catch-up.max-hold} becomes 0, and a non-zero value set explicitly is refused.

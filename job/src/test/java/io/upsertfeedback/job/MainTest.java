@@ -1,5 +1,6 @@
 package io.upsertfeedback.job;
 
+import org.apache.flink.configuration.IllegalConfigurationException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -112,6 +113,19 @@ class MainTest {
                 "--conf-dir", CONF_DIR, "--input", input.toString());
         Files.writeString(input, "{\"key\": \"k\", \"value\": \"v\", \"ts\": 5}}\n");
         assertFails("--input: " + input + " line 1: not valid JSON at column ", "local", "--conf-dir", CONF_DIR, "--input", input.toString());
+    }
+
+    /** A new user's finding: these were refused only after the broker, the store and the job had started (and the input was produced). */
+    @Test
+    void localRefusesBadOptionsBeforeStartingAnything(@TempDir Path tmp) throws Exception {
+        Path input = Files.writeString(tmp.resolve("in.jsonl"), "{\"key\": \"k\", \"value\": \"v\", \"ts\": 5}\n");
+        Path data = tmp.resolve("data");
+        Exception e = assertThrows(IllegalConfigurationException.class, () -> Main.run(new String[] {"local",
+                "--conf-dir", CONF_DIR, "--input", input.toString(), "-Dupsert.lead=1 s", "-Dsink.catch-up.max-hold=1 min",
+                "-Dlocal.data-dir=" + data}));
+        assertTrue(e.getMessage().contains("'sink.catch-up.max-hold' is 1 min but 'upsert.lead' is set"), e.getMessage());
+        assertFails("Option 'produce.rate'", "local", "--conf-dir", CONF_DIR, "-Dproduce.rate=-5", "-Dlocal.data-dir=" + data);
+        assertFalse(Files.exists(data), "started before refusing");
     }
 
     /** A new user's finding: --resume with another --input ran, then exited 1 saying records were not read. */
