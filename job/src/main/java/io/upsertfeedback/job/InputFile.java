@@ -106,7 +106,8 @@ record InputFile(Path file, List<Line> lines, String sha256) {
             if (problem.startsWith("Unexpected end-of-input")) {
                 throw new IOException("the line ends inside its JSON object (cut short?); expected " + SHAPE, e);
             }
-            int location = problem.indexOf(" (", problem.indexOf(':') + 1); // Jackson's own location text, which counts lines of one line
+            // without Jackson's location text: it parses one line at a time, so it names line 1 for every line
+            int location = problem.indexOf(" (", problem.indexOf(':') + 1);
             throw new IOException("not valid JSON at column " + e.getLocation().getColumnNr() + " ("
                     + (location < 0 ? problem : problem.substring(0, location)).replace('\n', ' ') + "); expected " + SHAPE, e);
         }

@@ -79,13 +79,13 @@ final class LocalMode {
             if (file == null) {
                 return;
             }
+            if (Files.isDirectory(file)) {
+                throw new IllegalArgumentException(flag + ": " + file + " is a directory. Fix: give a file name");
+            }
             Path dir = file.toAbsolutePath().getParent();
             if (!Files.isDirectory(dir) || !Files.isWritable(dir)) {
                 throw new IllegalArgumentException(flag + ": " + file + ": its directory " + dir + (Files.isDirectory(dir)
                         ? " is not writable" : " does not exist") + ". Fix: create it, or give a file in a writable directory");
-            }
-            if (Files.isDirectory(file)) {
-                throw new IllegalArgumentException(flag + ": " + file + " is a directory. Fix: give a file name");
             }
         }
 

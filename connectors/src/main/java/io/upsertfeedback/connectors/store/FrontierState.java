@@ -28,9 +28,9 @@ public record FrontierState(long p, Map<Integer, Long> positions) {
      * {@code P} is the minimum frontier, and a partition is a resume position only if every column
      * gives one, at the lowest of them. A subtask that has seen no command of a partition gives no
      * position for it (its keys of that partition may still be on their way to it), so taking the
-     * others' would skip its commands on resume; without a position the partition is read from the
-     * source's starting offsets, and what the store holds already is dropped by its order key
-     * (SPEC 3.4). No columns: {@link #EMPTY}.
+     * others' would skip its commands on resume; a job resuming on the store reads a partition
+     * without a position from its earliest offset, and drops what the store holds already by its
+     * order key (SPEC 3.4). No columns: {@link #EMPTY}.
      */
     public static FrontierState fold(Collection<FrontierState> columns) {
         Iterator<FrontierState> it = columns.iterator();
