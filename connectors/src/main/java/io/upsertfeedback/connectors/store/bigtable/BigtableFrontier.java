@@ -119,7 +119,7 @@ public final class BigtableFrontier implements PersistFrontier {
 
     @Override
     public FrontierState read() throws IOException {
-        return state(fold(row()));
+        return fold(row());
     }
 
     private static FrontierState state(FrontierRecord r) {
@@ -149,14 +149,14 @@ public final class BigtableFrontier implements PersistFrontier {
     }
 
     /** The row's frontier over its {@code c} columns ({@link FrontierState#fold}). */
-    private static FrontierRecord fold(Result r) throws IOException {
+    private static FrontierState fold(Result r) throws IOException {
         List<FrontierState> columns = new ArrayList<>();
         for (Cell cell : r.isEmpty() ? new Cell[0] : r.rawCells()) {
             if (CellUtil.cloneQualifier(cell)[0] == 'c') {
                 columns.add(state(record(CellUtil.cloneValue(cell))));
             }
         }
-        return record(FrontierState.fold(columns));
+        return FrontierState.fold(columns);
     }
 
     @Override
@@ -183,14 +183,14 @@ public final class BigtableFrontier implements PersistFrontier {
                     continue; // look at the row again, as it is after the watch
                 }
                 Table.CheckAndMutateBuilder check = table.checkAndMutate(ROW, FAMILY).qualifier(EPOCH);
-                byte[] mine = encode(token, fold(r));
+                byte[] mine = encode(token, record(fold(r)));
                 if ((owner == null ? check.ifNotExists() : check.ifEquals(owner)).thenMutate(foldInto(r, epoch, subtask, parallelism, lease, token, now))) {
                     return new BigtableLease(subtask, token, mine);
                 }
             } else if (n == null || ByteBuffer.wrap(n).getInt() != parallelism || r.getValue(FAMILY, column('c', subtask)) == null) {
                 // the same job rescaled in place: fold the columns of the old parallelism into the new one
                 Table.CheckAndMutateBuilder check = table.checkAndMutate(ROW, FAMILY).qualifier(PARALLELISM);
-                byte[] mine = encode(token, fold(r));
+                byte[] mine = encode(token, record(fold(r)));
                 if ((n == null ? check.ifNotExists() : check.ifEquals(n)).thenMutate(foldInto(r, epoch, subtask, parallelism, lease, token, now))) {
                     return new BigtableLease(subtask, token, mine);
                 }
@@ -209,7 +209,7 @@ public final class BigtableFrontier implements PersistFrontier {
     /** One mutation: owner, lease, parallelism, every column at the folded P and positions, stale columns removed. */
     private static RowMutations foldInto(Result r, String epoch, int subtask, int parallelism, Duration lease, String token, long now)
             throws IOException {
-        FrontierRecord folded = fold(r);
+        FrontierRecord folded = record(fold(r));
         Put put = new Put(ROW).addColumn(FAMILY, EPOCH, bytes(epoch)).addColumn(FAMILY, LEASE, millis(lease.toMillis()))
                 .addColumn(FAMILY, PARALLELISM, ByteBuffer.allocate(4).putInt(parallelism).array());
         for (int i = 0; i < parallelism; i++) {
