@@ -119,7 +119,9 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
 
     private final UpsertOptions options;
 
-    /** Commands below these offsets are dropped (the store holds them): the store's positions, for an operator without state. */
+    /** The store's positions at build time: what a progress marker gives for a partition this subtask has not seen. */
+    private transient Map<Integer, Long> startPositions;
+    /** Commands below these offsets are dropped (the store holds them): {@link #startPositions}, for an operator without state. */
     private transient Map<Integer, Long> resumePositions;
     private transient ValueState<KeyState> keyStates;
     private transient InternalTimerService<VoidNamespace> timers;
@@ -142,7 +144,8 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         super.initializeState(context);
         // the store's positions only concern an operator without state: a restored one replays
         // from its own checkpointed offsets, and its state never saw what it replays
-        resumePositions = context.isRestored() ? Map.of() : options.resumePositions();
+        startPositions = options.resumePositions();
+        resumePositions = context.isRestored() ? Map.of() : startPositions;
         frontiers = new Frontiers(options.leadMillis(), !context.isRestored());
         held = new HeldTimes();
         buffer = new KeyStateBuffer(options.bufferSize().getBytes(), new KeyStateBuffer.Store() {
@@ -364,7 +367,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         long frontier = frontiers.outputFrontier(held.isEmpty() ? Long.MAX_VALUE : held.earliestTime());
         long watermark = Frontiers.toWatermark(frontier);
         if (watermark > frontiers.outputWatermark) {
-            output.collect(outRecord.replace(Update.progress(frontier, held.positions(options.resumePositions())), watermark));
+            output.collect(outRecord.replace(Update.progress(frontier, held.positions(startPositions)), watermark));
             frontiers.outputWatermark = watermark;
             output.emitWatermark(new Watermark(watermark));
         }
