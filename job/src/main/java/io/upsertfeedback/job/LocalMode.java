@@ -107,10 +107,10 @@ final class LocalMode {
                     + ". Fix: set at least 1 (the partitions of the upsert topic the embedded broker creates)");
         }
         InputFile input = flags.input() == null ? null : readInput(flags.input());
+        // without an input, demo traffic: its options are checked here, before anything starts
+        LoadGenerator demo = input == null ? new LoadGenerator(conf) : null;
         if (input != null) {
             input.checkPartitions(partitions);
-        } else {
-            new LoadGenerator(conf); // its options are checked before anything starts
         }
         Pipeline.checkOptions(conf);
         Path dataDir = Path.of(conf.get(JobOptions.LOCAL_DATA_DIR)).toAbsolutePath();
@@ -130,7 +130,7 @@ final class LocalMode {
             }
         }, "upsert-local-shutdown"));
         try {
-            int code = runWith(conf, flags, input, dataDir, resources, stop);
+            int code = runWith(conf, flags, input, demo, dataDir, resources, stop);
             closeAll(resources, stop.get());
             return code;
         } catch (Exception e) {
@@ -158,7 +158,7 @@ final class LocalMode {
         }
     }
 
-    private static int runWith(Configuration conf, Flags flags, InputFile input, Path dataDir,
+    private static int runWith(Configuration conf, Flags flags, InputFile input, LoadGenerator demo, Path dataDir,
                                Deque<AutoCloseable> resources, AtomicBoolean stop) throws Exception {
         LocalCluster cluster = LocalCluster.start(conf, dataDir, flags.resume());
         resources.push(cluster);
@@ -213,7 +213,7 @@ final class LocalMode {
 
         Thread traffic = null;
         if (input == null) {
-            traffic = demoTraffic(conf, kafka, topic, stop);
+            traffic = demoTraffic(demo, kafka, topic, stop);
             System.out.println("sending demo traffic; Ctrl-C stops everything");
         }
         long tick = conf.get(UpsertOptions.TICK).toMillis();
@@ -341,8 +341,7 @@ final class LocalMode {
         }
     }
 
-    private static Thread demoTraffic(Configuration conf, EmbeddedKafka kafka, String topic, AtomicBoolean stop) {
-        LoadGenerator generator = new LoadGenerator(conf);
+    private static Thread demoTraffic(LoadGenerator generator, EmbeddedKafka kafka, String topic, AtomicBoolean stop) {
         Thread t = new Thread(() -> {
             try (KafkaProducer<byte[], byte[]> producer = kafka.newProducer()) {
                 generator.run(producer, topic, stop::get, Long.MAX_VALUE, s -> { });
