@@ -96,6 +96,8 @@ final class LocalMode {
 
     /** In the data directory: written once the input file is in the topic. */
     private static final String INPUT_FILE = "input-produced";
+    /** In {@link #INPUT_FILE}, before the produced file's SHA-256 (hex). */
+    private static final String SHA256 = " sha256 ";
 
     private LocalMode() {
     }
@@ -182,7 +184,7 @@ final class LocalMode {
             try (KafkaProducer<byte[], byte[]> producer = kafka.newProducer()) {
                 input.produce(producer, topic);
             }
-            Files.writeString(produced, String.format("%d records from %s sha256 %s%n", input.lines().size(), flags.input(), input.sha256()));
+            Files.writeString(produced, String.format("%d records from %s%s%s%n", input.lines().size(), flags.input(), SHA256, input.sha256()));
             System.out.printf("produced %,d commands from %s into topic %s%n", input.lines().size(), flags.input(), topic);
         }
 
@@ -321,8 +323,8 @@ final class LocalMode {
             return;
         }
         String record = Files.readString(produced).trim();
-        int at = record.lastIndexOf(" sha256 ");
-        if (at >= 0 && !record.substring(at + 8).equals(input.sha256())) {
+        int at = record.lastIndexOf(SHA256);
+        if (at >= 0 && !record.substring(at + SHA256.length()).equals(input.sha256())) {
             throw new IllegalArgumentException("--resume: the earlier run produced its input from another file (" + record.substring(0, at)
                     + "); --input " + input.file() + " differs from it. Fix: resume with that same --input, or start without "
                     + "--resume to read " + input.file() + " on a fresh topic and store");
