@@ -11,8 +11,13 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.StateBackendOptions;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.Optional;
@@ -29,10 +34,17 @@ import java.util.stream.Stream;
  * comes back if the earlier run's emulator still runs (a JVM killed with SIGKILL leaves it running,
  * with its data, recorded in {@code bigtable-emulator}), and otherwise is rebuilt from the topic by
  * a new emulator with an empty long-term directory.
+ *
+ * <p><b>One run per directory.</b> A run holds an exclusive lock on {@code lock} in the directory
+ * until it closes (the operating system releases it when the process dies, even by SIGKILL), so a
+ * second run on the same directory, fresh or resumed, is refused instead of wiping the first one's
+ * data or starting a second broker on its log directory.
  */
 final class LocalCluster implements AutoCloseable {
     /** In the data directory: the process id and port of the run's Bigtable emulator. */
     private static final String EMULATOR_FILE = "bigtable-emulator";
+    /** In the data directory: locked by the run using it; holds its process id. */
+    private static final String LOCK_FILE = "lock";
 
     final EmbeddedKafka kafka;
     final EmbeddedBigtable bigtable;
@@ -49,23 +61,16 @@ final class LocalCluster implements AutoCloseable {
 
     /**
      * Starts the broker (with {@code partitions} partitions of {@code kafka.topic}) and the store in
-     * {@code dataDir}, fresh or resumed, saying which on standard output.
-     *
-     * @throws IllegalArgumentException {@code --resume} without an earlier run's data
+     * {@code dataDir}, fresh or resumed, saying which on standard output. The caller holds the
+     * directory's {@link #lock}.
      */
     static LocalCluster start(Configuration conf, Path dataDir, boolean resume) throws Exception {
         Optional<EmbeddedBigtable> earlier = earlierEmulator(dataDir);
-        if (resume) {
-            if (!Files.isDirectory(dataDir.resolve("kafka"))) {
-                throw new IllegalArgumentException("--resume: no data of an earlier run in " + dataDir
-                        + ". Fix: start without --resume, or point -D" + JobOptions.LOCAL_DATA_DIR.key() + " at that run's directory");
-            }
-        } else {
+        if (!resume) {
             earlier.ifPresent(EmbeddedBigtable::close);
             earlier = Optional.empty();
-            deleteRecursively(dataDir);
+            deleteContents(dataDir);
         }
-        Files.createDirectories(dataDir);
         EmbeddedKafka kafka = EmbeddedKafka.startKeeping(dataDir.resolve("kafka"));
         try {
             kafka.createUpsertTopic(conf.get(KafkaIngestOptions.TOPIC), conf.get(JobOptions.LOCAL_PARTITIONS));
@@ -119,6 +124,62 @@ final class LocalCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * Creates {@code dataDir} if needed and locks it for this run, before anything starts.
+     *
+     * @param resume whether the run resumes on the directory's data ({@code --resume}), which must then exist
+     * @return the locked file; closing it (or the process ending) releases the lock
+     * @throws IllegalArgumentException {@code --resume} without an earlier run's data; a directory
+     *                                  that cannot be created or written; a directory another run holds
+     */
+    static FileChannel lock(Path dataDir, boolean resume) {
+        if (resume && !Files.isDirectory(dataDir.resolve("kafka"))) {
+            throw new IllegalArgumentException("--resume: no data of an earlier run in " + dataDir
+                    + ". Fix: start without --resume, or point -D" + JobOptions.LOCAL_DATA_DIR.key() + " at that run's directory");
+        }
+        FileChannel channel;
+        try {
+            Files.createDirectories(dataDir);
+            channel = FileChannel.open(dataDir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("Option '" + JobOptions.LOCAL_DATA_DIR.key() + "': " + dataDir + " cannot be created or written ("
+                    + e.getClass().getSimpleName() + "). Fix: point -D" + JobOptions.LOCAL_DATA_DIR.key() + " at a writable directory", e);
+        }
+        try {
+            FileLock held = tryLock(channel);
+            if (held == null) {
+                String holder = new String(Files.readAllBytes(dataDir.resolve(LOCK_FILE)), StandardCharsets.UTF_8).trim();
+                throw new IllegalArgumentException("Option '" + JobOptions.LOCAL_DATA_DIR.key() + "': " + dataDir + " is in use by another "
+                        + "`upsert local` run" + (holder.isEmpty() ? "" : " (process " + holder + ")") + ". Fix: stop that run first "
+                        + "(then --resume continues it), or point -D" + JobOptions.LOCAL_DATA_DIR.key() + " at another directory");
+            }
+            channel.truncate(0);
+            channel.write(StandardCharsets.UTF_8.encode(ProcessHandle.current().pid() + "\n"), 0);
+            return channel;
+        } catch (IOException | RuntimeException e) {
+            try {
+                channel.close();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            if (e instanceof IllegalArgumentException iae) {
+                throw iae;
+            }
+            throw new IllegalArgumentException("Option '" + JobOptions.LOCAL_DATA_DIR.key() + "': cannot lock " + dataDir.resolve(LOCK_FILE)
+                    + " (" + e.getClass().getSimpleName() + "). Fix: point -D" + JobOptions.LOCAL_DATA_DIR.key() + " at a local, writable directory", e);
+        }
+    }
+
+    /** The exclusive lock, or {@code null} when another process (or this one) holds it. */
+    private static FileLock tryLock(FileChannel channel) throws IOException {
+        try {
+            return channel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            return null;
+        }
+    }
+
     /** The Bigtable emulator an earlier run in {@code dataDir} left running, if it still runs: its store survived. */
     private static Optional<EmbeddedBigtable> earlierEmulator(Path dataDir) throws IOException {
         Path file = dataDir.resolve(EMULATOR_FILE);
@@ -127,6 +188,15 @@ final class LocalCluster implements AutoCloseable {
         }
         String[] pidAndPort = Files.readString(file).trim().split(" ");
         return EmbeddedBigtable.reattach(Long.parseLong(pidAndPort[0]), Integer.parseInt(pidAndPort[1]));
+    }
+
+    /** Deletes everything in {@code dataDir} but its lock. */
+    private static void deleteContents(Path dataDir) throws IOException {
+        try (Stream<Path> children = Files.list(dataDir)) {
+            for (Path child : children.filter(c -> !c.getFileName().toString().equals(LOCK_FILE)).toList()) {
+                deleteRecursively(child);
+            }
+        }
     }
 
     private static void deleteRecursively(Path dir) throws IOException {

@@ -83,9 +83,15 @@ final class LocalMode {
                 throw new IllegalArgumentException(flag + ": " + file + " is a directory. Fix: give a file name");
             }
             Path dir = file.toAbsolutePath().getParent();
-            if (!Files.isDirectory(dir) || !Files.isWritable(dir)) {
-                throw new IllegalArgumentException(flag + ": " + file + ": its directory " + dir + (Files.isDirectory(dir)
-                        ? " is not writable" : " does not exist") + ". Fix: create it, or give a file in a writable directory");
+            if (!Files.isDirectory(dir)) {
+                throw new IllegalArgumentException(flag + ": " + file + ": its directory " + dir + " does not exist. Fix: create it, "
+                        + "or give a file in a writable directory");
+            }
+            try { // permissions do not tell (root, /proc, read-only mounts): a file is created and deleted
+                Files.delete(Files.createTempFile(dir, ".upsert-probe-", ".tmp"));
+            } catch (IOException e) {
+                throw new IllegalArgumentException(flag + ": " + file + ": its directory " + dir + " does not take new files ("
+                        + e.getClass().getSimpleName() + "). Fix: give a file in a writable directory", e);
             }
         }
 
@@ -120,6 +126,7 @@ final class LocalMode {
             checkSameInput(dataDir.resolve(INPUT_FILE), input);
         }
         Deque<AutoCloseable> resources = new ArrayDeque<>();
+        resources.push(LocalCluster.lock(dataDir, flags.resume())); // released last
         AtomicBoolean stop = new AtomicBoolean();
         CountDownLatch stopped = new CountDownLatch(1);
         stopOnSignals(stop);
@@ -210,8 +217,8 @@ final class LocalMode {
         }
         JobClient job = start(env, conf);
         resources.push(() -> cancel(job));
-        System.out.printf("upsert-feedback is running: Flink web UI http://localhost:%d | Kafka %s, topic %s | Bigtable emulator %s | data in %s%n",
-                conf.get(RestOptions.PORT), kafka.bootstrapServers(), topic, bigtable.endpoint(), dataDir);
+        System.out.printf("upsert-feedback is running (process %d): Flink web UI http://localhost:%d | Kafka %s, topic %s | Bigtable emulator %s "
+                        + "| data in %s%n", ProcessHandle.current().pid(), conf.get(RestOptions.PORT), kafka.bootstrapServers(), topic, bigtable.endpoint(), dataDir);
 
         Thread traffic = null;
         if (input == null) {
@@ -273,7 +280,7 @@ final class LocalMode {
             long keys = writeWhole(flags.dumpTo(), w -> StoreDump.write(store, topic, false, w));
             System.out.printf("wrote %,d keys to %s%n", keys, flags.dumpTo());
         }
-        if (stop.get()) {
+        if (stop.get() && !done) { // a signal after "done:" changes nothing: the run is complete, its results written
             System.out.println("stopping");
             return 130;
         }

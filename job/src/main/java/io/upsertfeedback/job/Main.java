@@ -98,8 +98,15 @@ public final class Main {
                 overrides.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
             } else if (a.equals("--exit-when-done") || a.equals("--resume")) {
                 flags.put(a, "true");
-            } else if (Set.of("--input", "--dump-to", "--changelog-to", "--dead-letters-to", "--conf-dir").contains(a) && i + 1 < args.length) {
+            } else if (Set.of("--input", "--dump-to", "--changelog-to", "--dead-letters-to", "--conf-dir").contains(a)) {
+                if (i + 1 == args.length || args[i + 1].startsWith("-")) {
+                    throw new IllegalArgumentException(a + " needs a path" + (i + 1 == args.length ? "" : ", not the flag '" + args[i + 1] + "'")
+                            + ". Fix: " + a + " FILE (a file name starting with '-' as ./-name)");
+                }
                 flags.put(a, args[++i]);
+            } else if (a.equals("--help") || a.equals("-h")) {
+                System.out.println(USAGE);
+                return 0;
             } else {
                 throw new IllegalArgumentException("unknown argument '" + a + "'\n" + USAGE);
             }

@@ -10,6 +10,8 @@ import io.upsertfeedback.operators.UpsertFeedback;
 
 import java.io.IOException;
 import java.time.Instant;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
 import java.time.LocalTime;
 import java.time.ZoneId;
 import java.time.format.DateTimeFormatter;
@@ -26,6 +28,7 @@ import java.util.OptionalLong;
  */
 final class ProgressLine {
     private static final DateTimeFormatter CLOCK = DateTimeFormatter.ofPattern("HH:mm:ss");
+    private static final DateTimeFormatter DATE_AND_CLOCK = DateTimeFormatter.ofPattern("uuuu-MM-dd HH:mm:ss");
     private static final String SOURCE = "Source: " + KafkaCommandSource.SOURCE_NAME;
 
     private ProgressLine() {
@@ -64,14 +67,25 @@ final class ProgressLine {
         return watermark == Long.MIN_VALUE || watermark == Long.MAX_VALUE ? watermark : watermark + 1;
     }
 
-    /** A frontier as a time of day; {@code -inf} below every real time (also an empty store's {@link Frontiers#EMPTY_STORE}). */
+    /** A frontier in the local time zone (see {@link #time(long, LocalDate)}), today being the clock's date. */
     static String time(long t) {
+        return time(t, LocalDate.now());
+    }
+
+    /**
+     * A frontier (ms since the epoch) in the local time zone: the time of day when its date is
+     * {@code today}, else date and time ({@code 2023-11-14 22:14:46}: record times are data, a day
+     * or a year away from the clock); {@code -inf} below every real time (also an empty store's
+     * {@link Frontiers#EMPTY_STORE}), {@code +inf} at the end of input.
+     */
+    static String time(long t, LocalDate today) {
         if (t <= Frontiers.EMPTY_STORE) {
             return "-inf";
         }
         if (t == Long.MAX_VALUE) {
             return "+inf";
         }
-        return LocalTime.ofInstant(Instant.ofEpochMilli(t), ZoneId.systemDefault()).format(CLOCK);
+        LocalDateTime at = LocalDateTime.ofInstant(Instant.ofEpochMilli(t), ZoneId.systemDefault());
+        return at.toLocalDate().equals(today) ? at.format(CLOCK) : at.format(DATE_AND_CLOCK);
     }
 }

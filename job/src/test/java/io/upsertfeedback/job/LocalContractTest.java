@@ -252,8 +252,15 @@ class LocalContractTest {
 
         Path out = tmp.resolve("out.jsonl");
         Path second = tmp.resolve("second.txt");
-        String output = awaitExit(startLocal(tmp, second, "--resume", "--input", input.toString(), "--exit-when-done",
-                "--dump-to", out.toString(), "-Dsink.writer-lease=5 s"), second, 300, 0);
+        Process resumed = startLocal(tmp, second, "--resume", "--input", input.toString(), "--exit-when-done",
+                "--dump-to", out.toString(), "-Dsink.writer-lease=5 s");
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
+        while (!Files.readString(second).contains("done:") && resumed.isAlive() && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+        }
+        // a new user's finding: a SIGTERM after "done:" (while the dump was written) made a complete run exit 130
+        resumed.destroy();
+        String output = awaitExit(resumed, second, 300, 0);
         assertTrue(output.contains("resuming on the store of the earlier run") && output.contains("rehydrating from the store"), output);
         Map<String, String[]> dumped = new TreeMap<>();
         for (JsonNode line : readLines(out)) {
@@ -337,6 +344,14 @@ class LocalContractTest {
         assertTrue(Files.readString(stdout).contains("commands in"), "no progress line:\n" + Files.readString(stdout));
         List<ProcessHandle> children = process.descendants().toList();
         assertFalse(children.isEmpty(), "the emulator runs as a child process");
+        // a new user's finding: a second run on the data directory of a live one (there --resume) started a second broker
+        // on its log directory; a fresh one would have wiped it
+        for (List<String> flags : List.of(List.of("--resume"), List.<String>of())) {
+            Path second = tmp.resolve("second" + flags + ".txt");
+            String refused = awaitExit(startLocal(tmp, second, flags.toArray(String[]::new)), second, 120, 2);
+            assertTrue(refused.contains("is in use by another `upsert local` run (process " + process.pid() + "). Fix:"), refused);
+        }
+        assertTrue(process.isAlive(), "the running one goes on");
         process.destroy();
         String output = awaitExit(process, stdout, 20, 130);
         assertTrue(output.contains("stopping"), output);

@@ -7,9 +7,11 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Wrong or missing options and flags fail at start, naming what to fix. */
 class MainTest {
@@ -102,6 +104,34 @@ class MainTest {
                 "--conf-dir", CONF_DIR, "--input", input.toString(), "--exit-when-done", "--dump-to", missing.toString());
         assertFails("--changelog-to: " + tmp + " is a directory. Fix:", "local", "--conf-dir", CONF_DIR, "--input", input.toString(),
                 "--exit-when-done", "--changelog-to", tmp.toString());
+    }
+
+    /**
+     * New users' findings: a directory whose permissions allow writing but that takes no new files
+     * ({@code /proc}; also root on a read-only mount) passed the check: {@code --changelog-to} then
+     * failed the job at every restart, forever, and {@code --dump-to} failed after the whole run;
+     * a data directory there failed with a bare {@code NoSuchFileException} and exit 1.
+     */
+    @Test
+    void anOutputOrDataDirectoryThatTakesNoFilesFailsAtStart(@TempDir Path tmp) throws Exception {
+        Path proc = Path.of("/proc");
+        assumeTrue(Files.isDirectory(proc.resolve("self")), "needs Linux's /proc");
+        Path input = Files.writeString(tmp.resolve("in.jsonl"), "{\"key\": \"k\", \"value\": \"v\", \"ts\": 5}\n");
+        assertFails("--changelog-to: /proc/c.jsonl: its directory /proc does not take new files (", "local", "--conf-dir", CONF_DIR,
+                "--input", input.toString(), "--exit-when-done", "--changelog-to", "/proc/c.jsonl");
+        assertFails("--dump-to: /proc/d.jsonl: its directory /proc does not take new files (", "local", "--conf-dir", CONF_DIR,
+                "--input", input.toString(), "--exit-when-done", "--dump-to", "/proc/d.jsonl");
+        assertFails("Option 'local.data-dir': /proc/nope cannot be created or written (", "local", "--conf-dir", CONF_DIR,
+                "--input", input.toString(), "--exit-when-done", "-Dlocal.data-dir=/proc/nope");
+    }
+
+    /** New users' findings: {@code local --help} was an unknown argument; a flag without its path took the next flag as the path. */
+    @Test
+    void helpAfterTheCommandAndAPathFlagWithoutItsPath() throws Exception {
+        assertEquals(0, Main.run(new String[] {"local", "--help"}));
+        assertFails("--dump-to needs a path, not the flag '-Dlocal.data-dir=x'. Fix:", "local", "--conf-dir", CONF_DIR, "--dump-to",
+                "-Dlocal.data-dir=x");
+        assertFails("--input needs a path. Fix:", "local", "--conf-dir", CONF_DIR, "--input");
     }
 
     /** New users' findings: a line cut short gave Jackson's text (naming line 1, column 1 for line 2); a byte order mark failed line 1. */
