@@ -100,6 +100,13 @@ final class LocalMode {
         }
     }
 
+    /**
+     * System property: the process id of the launcher ({@code ./upsert} passes its own). When that
+     * process ends first (the script killed with {@code kill -9}, which it cannot pass on), this run
+     * stops in order as on SIGTERM instead of running on unseen.
+     */
+    static final String LAUNCHER_PID = "upsert.launcher-pid";
+
     /** In the data directory: written once the input file is in the topic. */
     private static final String INPUT_FILE = "input-produced";
     /** In {@link #INPUT_FILE}, before the produced file's SHA-256 (hex). */
@@ -155,7 +162,7 @@ final class LocalMode {
      * hooks run all at once, and the Bigtable emulator's own hook would kill the emulator while the
      * job is still being cancelled, leaving the sink's last flush retrying against nothing. Here
      * the job is cancelled first, then the store, the emulator and the broker are closed, in order.
-     * A second signal exits at once.
+     * A second signal exits at once. The launcher's end ({@link #LAUNCHER_PID}) counts as a signal.
      */
     private static void stopOnSignals(AtomicBoolean stop) {
         for (String name : List.of("INT", "TERM")) {
@@ -164,6 +171,11 @@ final class LocalMode {
                     System.exit(130);
                 }
             });
+        }
+        String launcher = System.getProperty(LAUNCHER_PID);
+        if (launcher != null) {
+            ProcessHandle.of(Long.parseLong(launcher)).map(ProcessHandle::onExit).ifPresentOrElse(
+                    exit -> exit.thenRun(() -> stop.set(true)), () -> stop.set(true));
         }
     }
 

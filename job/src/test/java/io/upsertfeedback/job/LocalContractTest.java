@@ -361,6 +361,30 @@ class LocalContractTest {
     }
 
     /**
+     * A new user's finding: {@code kill -9} of the {@code ./upsert} script (which cannot pass it on)
+     * left its Java process running unseen. The script passes its pid ({@link LocalMode#LAUNCHER_PID});
+     * when that process ends, the run stops in order as on SIGTERM: exit 130, nothing left running.
+     */
+    @Test
+    void aRunWhoseLauncherDiesStopsInOrder(@TempDir Path tmp) throws Exception {
+        Process launcher = new ProcessBuilder("sleep", "600").start();
+        Path stdout = tmp.resolve("stdout.txt");
+        Process process = startLocal(tmp, stdout, List.of("-D" + LocalMode.LAUNCHER_PID + "=" + launcher.pid()));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!Files.readString(stdout).contains("commands in") && process.isAlive() && System.nanoTime() < deadline) {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
+        }
+        assertTrue(Files.readString(stdout).contains("commands in"), "no progress line:\n" + Files.readString(stdout));
+        List<ProcessHandle> children = process.descendants().toList();
+        launcher.destroyForcibly().waitFor();
+        String output = awaitExit(process, stdout, 30, 130);
+        assertTrue(output.contains("stopping"), output);
+        for (ProcessHandle child : children) {
+            assertFalse(child.isAlive(), "left running: " + child.info());
+        }
+    }
+
+    /**
      * Waits {@code seconds} for the process to exit (else kills it and fails), asserts its exit
      * code, and returns its output.
      */
@@ -377,13 +401,19 @@ class LocalContractTest {
 
     /** {@code Main local} as a child process, as the README runs it, with its output in {@code stdout}. */
     private static Process startLocal(Path tmp, Path stdout, String... args) throws IOException {
+        return startLocal(tmp, stdout, List.of(), args);
+    }
+
+    /** As {@link #startLocal(Path, Path, String...)}, with JVM options ({@code -Dname=value}: system properties). */
+    private static Process startLocal(Path tmp, Path stdout, List<String> jvmOptions, String... args) throws IOException {
         Path repo = Path.of("").toAbsolutePath().getParent();
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/java.lang=ALL-UNNAMED",
                 "--add-opens", "java.base/java.util=ALL-UNNAMED",
-                "-Dlog4j2.configurationFile=" + repo.resolve("flink-conf/log4j-console.properties"),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "-Dlog4j2.configurationFile=" + repo.resolve("flink-conf/log4j-console.properties")));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(),
                 "local", "--conf-dir", repo.resolve("flink-conf").toString()));
         command.addAll(List.of("-Dlocal.data-dir=" + tmp.resolve("data"), "-Drest.bind-port=0", "-Dlocal.progress-interval=2 s"));
         command.addAll(List.of(args)); // a -D among them overrides the defaults above
