@@ -146,29 +146,32 @@ final class LocalCluster implements AutoCloseable {
             throw new IllegalArgumentException("Option '" + JobOptions.LOCAL_DATA_DIR.key() + "': " + dataDir + " cannot be created or written ("
                     + e.getClass().getSimpleName() + "). Fix: point -D" + JobOptions.LOCAL_DATA_DIR.key() + " at a writable directory", e);
         }
+        String holder;
         try {
-            FileLock held = tryLock(channel);
-            if (held == null) {
-                String holder = new String(Files.readAllBytes(dataDir.resolve(LOCK_FILE)), StandardCharsets.UTF_8).trim();
-                throw new IllegalArgumentException("Option '" + JobOptions.LOCAL_DATA_DIR.key() + "': " + dataDir + " is in use by another "
-                        + "`upsert local` run" + (holder.isEmpty() ? "" : " (process " + holder + ")") + ". Fix: stop that run first "
-                        + "(then --resume continues it), or point -D" + JobOptions.LOCAL_DATA_DIR.key() + " at another directory");
+            if (tryLock(channel) != null) {
+                channel.truncate(0);
+                channel.write(StandardCharsets.UTF_8.encode(ProcessHandle.current().pid() + "\n"), 0);
+                return channel;
             }
-            channel.truncate(0);
-            channel.write(StandardCharsets.UTF_8.encode(ProcessHandle.current().pid() + "\n"), 0);
-            return channel;
-        } catch (IOException | RuntimeException e) {
-            try {
-                channel.close();
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            if (e instanceof IllegalArgumentException iae) {
-                throw iae;
-            }
-            throw new IllegalArgumentException("Option '" + JobOptions.LOCAL_DATA_DIR.key() + "': cannot lock " + dataDir.resolve(LOCK_FILE)
-                    + " (" + e.getClass().getSimpleName() + "). Fix: point -D" + JobOptions.LOCAL_DATA_DIR.key() + " at a local, writable directory", e);
+            holder = Files.readString(dataDir.resolve(LOCK_FILE)).trim();
+        } catch (IOException e) {
+            throw closing(channel, new IllegalArgumentException("Option '" + JobOptions.LOCAL_DATA_DIR.key() + "': cannot lock "
+                    + dataDir.resolve(LOCK_FILE) + " (" + e.getClass().getSimpleName() + "). Fix: point -D" + JobOptions.LOCAL_DATA_DIR.key()
+                    + " at a local, writable directory", e));
         }
+        throw closing(channel, new IllegalArgumentException("Option '" + JobOptions.LOCAL_DATA_DIR.key() + "': " + dataDir + " is in use by "
+                + "another `upsert local` run" + (holder.isEmpty() ? "" : " (process " + holder + ")") + ". Fix: stop that run first "
+                + "(then --resume continues it), or point -D" + JobOptions.LOCAL_DATA_DIR.key() + " at another directory"));
+    }
+
+    /** Closes {@code channel} (a failure to close goes with {@code failure}) and returns {@code failure} to throw. */
+    private static IllegalArgumentException closing(FileChannel channel, IllegalArgumentException failure) {
+        try {
+            channel.close();
+        } catch (IOException e) {
+            failure.addSuppressed(e);
+        }
+        return failure;
     }
 
     /** The exclusive lock, or {@code null} when another process (or this one) holds it. */

@@ -337,13 +337,7 @@ class LocalContractTest {
     void aSignalStopsDemoModeInOrder(@TempDir Path tmp) throws Exception {
         Path stdout = tmp.resolve("stdout.txt");
         Process process = startLocal(tmp, stdout);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (!Files.readString(stdout).contains("commands in") && process.isAlive() && System.nanoTime() < deadline) {
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
-        }
-        assertTrue(Files.readString(stdout).contains("commands in"), "no progress line:\n" + Files.readString(stdout));
-        List<ProcessHandle> children = process.descendants().toList();
-        assertFalse(children.isEmpty(), "the emulator runs as a child process");
+        List<ProcessHandle> children = awaitProgressLine(process, stdout);
         // a new user's finding: a second run on the data directory of a live one (there --resume) started a second broker
         // on its log directory; a fresh one would have wiped it
         for (List<String> flags : List.of(List.of("--resume"), List.<String>of())) {
@@ -353,11 +347,7 @@ class LocalContractTest {
         }
         assertTrue(process.isAlive(), "the running one goes on");
         process.destroy();
-        String output = awaitExit(process, stdout, 20, 130);
-        assertTrue(output.contains("stopping"), output);
-        for (ProcessHandle child : children) {
-            assertFalse(child.isAlive(), "left running: " + child.info());
-        }
+        assertStoppedInOrder(process, stdout, children, 20);
     }
 
     /**
@@ -370,14 +360,26 @@ class LocalContractTest {
         Process launcher = new ProcessBuilder("sleep", "600").start();
         Path stdout = tmp.resolve("stdout.txt");
         Process process = startLocal(tmp, stdout, List.of("-D" + LocalMode.LAUNCHER_PID + "=" + launcher.pid()));
+        List<ProcessHandle> children = awaitProgressLine(process, stdout);
+        launcher.destroyForcibly().waitFor();
+        assertStoppedInOrder(process, stdout, children, 30);
+    }
+
+    /** Waits for demo mode's first progress line; returns the run's child processes (the emulator among them). */
+    private static List<ProcessHandle> awaitProgressLine(Process process, Path stdout) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (!Files.readString(stdout).contains("commands in") && process.isAlive() && System.nanoTime() < deadline) {
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
         }
         assertTrue(Files.readString(stdout).contains("commands in"), "no progress line:\n" + Files.readString(stdout));
         List<ProcessHandle> children = process.descendants().toList();
-        launcher.destroyForcibly().waitFor();
-        String output = awaitExit(process, stdout, 30, 130);
+        assertFalse(children.isEmpty(), "the emulator runs as a child process");
+        return children;
+    }
+
+    /** An orderly stop: exit 130 within {@code seconds}, "stopping" said, none of {@code children} left running. */
+    private static void assertStoppedInOrder(Process process, Path stdout, List<ProcessHandle> children, long seconds) throws Exception {
+        String output = awaitExit(process, stdout, seconds, 130);
         assertTrue(output.contains("stopping"), output);
         for (ProcessHandle child : children) {
             assertFalse(child.isAlive(), "left running: " + child.info());
