@@ -20,6 +20,7 @@ import io.upsertfeedback.operators.UpsertOptions;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.GlobalConfiguration;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.MetricOptions;
 import org.apache.flink.configuration.RestartStrategyOptions;
@@ -88,6 +89,14 @@ final class LoopHarness implements BeforeAllCallback, AfterAllCallback {
                 .setConfiguration(cluster).setNumberTaskManagers(1).setNumberSlotsPerTaskManager(slots).build());
     }
 
+    /**
+     * Whether {@code flink-conf/config.yaml} ships unaligned checkpoints
+     * ({@code execution.checkpointing.unaligned.enabled}): the loop tests fail and restore jobs
+     * checkpointed the way users' jobs are, in-flight records stored with the checkpoint included.
+     */
+    static final boolean SHIPPED_UNALIGNED = GlobalConfiguration.loadConfiguration(
+            Path.of("").toAbsolutePath().getParent().resolve("flink-conf").toString()).get(CheckpointingOptions.ENABLE_UNALIGNED);
+
     /** The Bigtable client logs through java.util.logging: errors only (held here so the setting sticks). */
     private static final Logger GOOGLE_LOGS = Logger.getLogger("com.google");
 
@@ -139,7 +148,7 @@ final class LoopHarness implements BeforeAllCallback, AfterAllCallback {
 
     /**
      * Runs the pipeline (bounded input, parallelism {@code parallelism}, checkpoints every 300 ms,
-     * up to 30 restarts 100 ms apart) with {@code hooks}, its changelog into {@code changelog} when
+     * aligned or not as {@link #SHIPPED_UNALIGNED shipped}, up to 30 restarts 100 ms apart) with {@code hooks}, its changelog into {@code changelog} when
      * given. Returns the running job.
      */
     static JobClient submit(Configuration conf, int parallelism, Pipeline.Hooks hooks, CommittedChangelog changelog,
@@ -164,6 +173,7 @@ final class LoopHarness implements BeforeAllCallback, AfterAllCallback {
         env.setParallelism(parallelism);
         if (checkpoints) {
             env.enableCheckpointing(300);
+            env.getCheckpointConfig().enableUnalignedCheckpoints(SHIPPED_UNALIGNED);
         }
         Pipeline.Built built = Pipeline.build(env, jobConf, bounded, hooks);
         if (changelog != null) {
