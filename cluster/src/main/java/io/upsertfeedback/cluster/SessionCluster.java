@@ -64,7 +64,8 @@ public final class SessionCluster implements AutoCloseable {
     /** Kills the processes if this JVM ends without {@link #close()} (a test run interrupted, Ctrl-C). */
     private final Thread shutdownHook = new Thread(() -> processes.forEach(Process::destroyForcibly), "session-cluster-kill");
 
-    private SessionCluster(String classpath, Path confDir, Path logDir, Map<String, String> overrides) {
+    /** A cluster of no process yet ({@link #startJobManager} starts one); its REST calls go to {@code rest.port}. */
+    SessionCluster(String classpath, Path confDir, Path logDir, Map<String, String> overrides) {
         this.classpath = classpath;
         this.confDir = confDir.toAbsolutePath();
         this.logDir = logDir.toAbsolutePath();
@@ -116,20 +117,35 @@ public final class SessionCluster implements AutoCloseable {
 
     /** GET of a REST path ({@code /jobs/...}) as JSON. */
     public JsonNode get(String path) throws IOException {
+        return json(path, send(path));
+    }
+
+    /** The JSON of an HTTP 200 answer to GET {@code path}; any other status is an error. */
+    private static JsonNode json(String path, HttpResponse<String> r) throws IOException {
+        if (r.statusCode() != 200) {
+            throw new IOException("GET " + path + ": HTTP " + r.statusCode() + " " + r.body());
+        }
+        return JSON.readTree(r.body());
+    }
+
+    private HttpResponse<String> send(String path) throws IOException {
         try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(restUrl() + path)).timeout(Duration.ofSeconds(10)).build(),
+            return http.send(HttpRequest.newBuilder(URI.create(restUrl() + path)).timeout(Duration.ofSeconds(10)).build(),
                     HttpResponse.BodyHandlers.ofString());
-            if (r.statusCode() != 200) {
-                throw new IOException("GET " + path + ": HTTP " + r.statusCode() + " " + r.body());
-            }
-            return JSON.readTree(r.body());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
         }
     }
 
-    /** Polls {@code path} until {@code done} holds for its JSON (connection errors count as not yet); returns that JSON. */
+    /**
+     * Polls {@code path} until {@code done} holds for its JSON; returns that JSON. Not yet: a refused
+     * connection, and HTTP 503, which Flink's REST endpoint answers while it is up but its leader
+     * election is still going on ("Service temporarily unavailable due to an ongoing leader election").
+     *
+     * @throws IOException when {@code timeout} passes first (with the last answer), on any other HTTP
+     *                     status, or when the JobManager process this cluster started has exited
+     */
     public JsonNode awaitRest(String path, Predicate<JsonNode> done, Duration timeout) throws IOException {
         long deadline = System.nanoTime() + timeout.toNanos();
         String last = "no answer";
@@ -138,11 +154,16 @@ public final class SessionCluster implements AutoCloseable {
                 throw new IOException("the JobManager exited with code " + jobManager.exitValue() + "; see " + logDir.resolve("jobmanager.log"));
             }
             try {
-                JsonNode node = get(path);
-                if (done.test(node)) {
-                    return node;
+                HttpResponse<String> r = send(path);
+                if (r.statusCode() == 503) {
+                    last = "HTTP 503 " + r.body();
+                } else {
+                    JsonNode node = json(path, r);
+                    if (done.test(node)) {
+                        return node;
+                    }
+                    last = node.toString();
                 }
-                last = node.toString();
             } catch (ConnectException e) {
                 last = e.toString();
             }
