@@ -19,6 +19,7 @@ import sun.misc.Signal;
 import java.io.IOException;
 import java.io.Writer;
 import java.net.BindException;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -181,6 +182,7 @@ final class LocalMode {
 
     private static int runWith(Configuration conf, Flags flags, InputFile input, LoadGenerator demo, Path dataDir,
                                Deque<AutoCloseable> resources, AtomicBoolean stop) throws Exception {
+        checkWebUiPort(conf); // after the data directory's lock: a second run on it is told which process holds it
         LocalCluster cluster = LocalCluster.start(conf, dataDir, flags.resume());
         resources.push(cluster);
         EmbeddedKafka kafka = cluster.kafka;
@@ -299,6 +301,29 @@ final class LocalMode {
         return 0;
     }
 
+    /**
+     * Fails when the web UI's port ({@code rest.port}) is taken, before the broker starts (otherwise the
+     * run would find out after starting it and producing its input). A port Flink picks
+     * ({@code 0}, or {@code rest.bind-port} set) is not probed. {@link #start} still maps a port taken
+     * in between to the same error.
+     */
+    private static void checkWebUiPort(Configuration conf) {
+        int port = conf.get(RestOptions.PORT);
+        if (port == 0 || conf.containsKey(RestOptions.BIND_PORT.key())) {
+            return;
+        }
+        try (ServerSocket probe = new ServerSocket(port)) {
+            probe.setReuseAddress(true);
+        } catch (IOException e) {
+            throw webUiPortInUse(conf, e);
+        }
+    }
+
+    private static IllegalArgumentException webUiPortInUse(Configuration conf, Exception cause) {
+        return new IllegalArgumentException("Option 'rest.port': port " + conf.get(RestOptions.PORT)
+                + " is in use (another `./upsert local`?). Fix: stop it, or pass -Drest.port=8082", cause);
+    }
+
     /** Starts the MiniCluster and the job; a busy web UI port is an option error. */
     private static JobClient start(StreamExecutionEnvironment env, Configuration conf) throws Exception {
         try {
@@ -306,8 +331,7 @@ final class LocalMode {
         } catch (Exception e) {
             for (Throwable t = e; t != null; t = t.getCause()) {
                 if (t instanceof BindException) {
-                    throw new IllegalArgumentException("Option 'rest.port': port " + conf.get(RestOptions.PORT)
-                            + " is in use (another `./upsert local`?). Fix: stop it, or pass -Drest.port=8082", e);
+                    throw webUiPortInUse(conf, e);
                 }
             }
             throw e;

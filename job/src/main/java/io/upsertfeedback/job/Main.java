@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.regex.Pattern;
 
 /**
  * The entry point: {@code upsert <local|run|produce> [--flag ...] [-Dkey=value ...]}.
@@ -54,6 +55,14 @@ public final class Main {
             "  errors        list the keys whose stored value is an error value, with reason and source record (store.*)",
             "  dead-letters  list the dead-letter topic's records as JSON lines (kafka.bootstrap-servers, ingest.dead-letter.topic)",
             "common flags: --conf-dir DIR (directory of config.yaml; default $FLINK_CONF_DIR, else ./flink-conf)");
+
+    /**
+     * System property: the directory {@code ./upsert} was run from (the script cds to the checkout),
+     * against which relative paths in flags and path options are resolved; default the working directory.
+     */
+    static final String CALLER_DIR = "upsert.caller-dir";
+    /** A URI's scheme, as {@code gs:} or {@code file:} (two letters at least, so no drive letter). */
+    private static final Pattern URI_SCHEME = Pattern.compile("[A-Za-z][A-Za-z0-9+.-]+:");
 
     private static final List<String> NAMESPACES = List.of("kafka.", "ingest.", "upsert.", "store.", "sink.", "feedback.",
             "local.", "produce.");
@@ -90,6 +99,7 @@ public final class Main {
         if (!List.of("local", "run", "produce", "errors", "dead-letters").contains(args[0])) {
             throw new IllegalArgumentException("unknown command '" + args[0] + "'\n" + USAGE);
         }
+        Path base = Path.of(System.getProperty(CALLER_DIR, "")).toAbsolutePath();
         Map<String, String> flags = new TreeMap<>();
         Map<String, String> overrides = new TreeMap<>();
         for (int i = 1; i < args.length; i++) {
@@ -103,7 +113,7 @@ public final class Main {
                     throw new IllegalArgumentException(a + " needs a path" + (i + 1 == args.length ? "" : ", not the flag '" + args[i + 1] + "'")
                             + ". Fix: " + a + " FILE (a file name starting with '-' as ./-name)");
                 }
-                flags.put(a, args[++i]);
+                flags.put(a, localPath(base, args[++i]));
             } else if (a.equals("--help") || a.equals("-h")) {
                 System.out.println(USAGE);
                 return 0;
@@ -111,7 +121,7 @@ public final class Main {
                 throw new IllegalArgumentException("unknown argument '" + a + "'\n" + USAGE);
             }
         }
-        Configuration conf = configuration(flags.get("--conf-dir"), overrides);
+        Configuration conf = configuration(flags.get("--conf-dir"), withLocalPaths(overrides, base));
         return switch (args[0]) {
             case "local" -> LocalMode.run(conf, LocalMode.Flags.from(flags));
             case "run" -> {
@@ -133,6 +143,42 @@ public final class Main {
             }
             default -> throw new AssertionError(args[0]);
         };
+    }
+
+    /**
+     * {@code overrides} with the relative paths in the values of the options that name local files or
+     * directories made relative to {@code base} instead of the working directory: the schema files
+     * ({@code ingest.value.reader-schema}, {@code ingest.value.writer-schemas}, the files of
+     * {@code ingest.value.confluent-schemas}), {@code store.long-term.path} when it is not a URI, and
+     * {@code local.data-dir}. A value that does not parse is left as it is, for
+     * {@link #configuration}'s check to name.
+     */
+    static Map<String, String> withLocalPaths(Map<String, String> overrides, Path base) {
+        Configuration given = Configuration.fromMap(overrides);
+        try {
+            given.getOptional(KafkaIngestOptions.READER_SCHEMA).ifPresent(v -> given.set(KafkaIngestOptions.READER_SCHEMA, localPath(base, v)));
+            given.getOptional(KafkaIngestOptions.WRITER_SCHEMAS).ifPresent(v -> given.set(KafkaIngestOptions.WRITER_SCHEMAS,
+                    v.stream().map(path -> localPath(base, path)).toList()));
+            given.getOptional(KafkaIngestOptions.CONFLUENT_SCHEMAS).ifPresent(v -> {
+                Map<String, String> byId = new TreeMap<>();
+                v.forEach((id, path) -> byId.put(id, localPath(base, path)));
+                given.set(KafkaIngestOptions.CONFLUENT_SCHEMAS, byId);
+            });
+        } catch (IllegalArgumentException e) {
+            return overrides;
+        }
+        given.getOptional(StoreOptions.LONG_TERM_PATH).ifPresent(v -> given.set(StoreOptions.LONG_TERM_PATH, localPath(base, v)));
+        given.getOptional(JobOptions.LOCAL_DATA_DIR).ifPresent(v -> given.set(JobOptions.LOCAL_DATA_DIR, localPath(base, v)));
+        return given.toMap();
+    }
+
+    /** {@code path} resolved against {@code base} when it is relative; as it is when absolute, blank or a URI ({@code gs://...}, {@code file:...}). */
+    static String localPath(Path base, String path) {
+        String p = path.trim();
+        if (p.isEmpty() || URI_SCHEME.matcher(p).lookingAt() || Path.of(p).isAbsolute()) {
+            return path;
+        }
+        return base.resolve(p).normalize().toString();
     }
 
     private static void requireNoLocalFlags(String command, Map<String, String> flags) {

@@ -1,11 +1,17 @@
 package io.upsertfeedback.job;
 
+import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
+import io.upsertfeedback.connectors.store.StoreOptions;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -145,7 +151,10 @@ class MainTest {
         assertFails("--input: " + input + " line 1: not valid JSON at column ", "local", "--conf-dir", CONF_DIR, "--input", input.toString());
     }
 
-    /** A new user's finding: these were refused only after the broker, the store and the job had started (and the input was produced). */
+    /**
+     * New users' findings: these were refused only after the broker, the store and the job had started
+     * (and the input was produced): option combinations, an unreadable schema file, a taken web UI port.
+     */
     @Test
     void localRefusesBadOptionsBeforeStartingAnything(@TempDir Path tmp) throws Exception {
         Path input = Files.writeString(tmp.resolve("in.jsonl"), "{\"key\": \"k\", \"value\": \"v\", \"ts\": 5}\n");
@@ -155,7 +164,15 @@ class MainTest {
                 "-Dlocal.data-dir=" + data}));
         assertTrue(e.getMessage().contains("'sink.catch-up.max-hold' is 1 min but 'upsert.lead' is set"), e.getMessage());
         assertFails("Option 'produce.rate'", "local", "--conf-dir", CONF_DIR, "-Dproduce.rate=-5", "-Dlocal.data-dir=" + data);
+        assertFails("Option 'ingest.value.reader-schema' names the unreadable file '" + tmp.resolve("missing.avsc") + "'", "local",
+                "--conf-dir", CONF_DIR, "--input", input.toString(), "-Dingest.value.format=AVRO",
+                "-Dingest.value.reader-schema=" + tmp.resolve("missing.avsc"), "-Dlocal.data-dir=" + data);
         assertFalse(Files.exists(data), "started before refusing");
+        try (ServerSocket taken = new ServerSocket(0)) {
+            assertFails("Option 'rest.port': port " + taken.getLocalPort() + " is in use", "local", "--conf-dir", CONF_DIR,
+                    "--input", input.toString(), "-Drest.port=" + taken.getLocalPort(), "-Dlocal.data-dir=" + data);
+        }
+        assertFalse(Files.exists(data.resolve("kafka")), "started the broker before refusing the port");
     }
 
     /** A new user's finding: --resume with another --input ran, then exited 1 saying records were not read. */
@@ -169,6 +186,54 @@ class MainTest {
         assertFails("--resume: the earlier run produced its input from another file (2 records from /inputs/first.jsonl); --input "
                 + other + " differs from it. Fix:", "local", "--conf-dir", CONF_DIR, "--resume", "--input", other.toString(),
                 "-Dlocal.data-dir=" + data);
+    }
+
+    /**
+     * A new user's finding: {@code ./upsert local ... -Dingest.value.reader-schema=entity.avsc}, run from
+     * the schema's directory, looked for it in the checkout (where the script runs Java), unlike the
+     * paths of flags, which the script made the caller's.
+     */
+    @Test
+    void relativePathsInFlagsAndPathOptionsAreTheCallers(@TempDir Path tmp) throws Exception {
+        Files.copy(Path.of("src/test/resources/entity.avsc"), tmp.resolve("entity.avsc"));
+        Files.writeString(tmp.resolve("in.jsonl"), "{\"key\": \"k\", \"value\": \"v\", \"ts\": 5}}\n");
+        String before = System.getProperty(Main.CALLER_DIR);
+        System.setProperty(Main.CALLER_DIR, tmp.toString());
+        try {
+            // the schema is found (and read: its fields named) where the caller is; the input file too
+            assertFails("Option 'ingest.time-field' does not fit the reader schema", "local", "--conf-dir", CONF_DIR,
+                    "-Dingest.value.format=AVRO", "-Dingest.value.reader-schema=entity.avsc", "-Dingest.time-field=absent");
+            assertFails("--input: " + tmp.resolve("in.jsonl") + " line 1: not valid JSON", "local", "--conf-dir", CONF_DIR,
+                    "--input", "in.jsonl");
+        } finally {
+            if (before == null) {
+                System.clearProperty(Main.CALLER_DIR);
+            } else {
+                System.setProperty(Main.CALLER_DIR, before);
+            }
+        }
+    }
+
+    /** Which option values {@link Main#withLocalPaths} resolves: relative local paths only, in lists and maps too. */
+    @Test
+    void onlyRelativeLocalPathsOfPathOptionsAreResolved() {
+        Path base = Path.of("/home/user/work");
+        Configuration resolved = Configuration.fromMap(Main.withLocalPaths(Map.of(
+                "ingest.value.reader-schema", "entity.avsc",
+                "ingest.value.writer-schemas", "v1.avsc;/schemas/v2.avsc",
+                "ingest.value.confluent-schemas", "1:s/v1.avsc,2:/schemas/v2.avsc",
+                "store.long-term.path", "gs://bucket/prefix",
+                "local.data-dir", "../data",
+                "upsert.tick", "1 s"), base));
+        assertEquals("/home/user/work/entity.avsc", resolved.get(KafkaIngestOptions.READER_SCHEMA));
+        assertEquals(List.of("/home/user/work/v1.avsc", "/schemas/v2.avsc"), resolved.get(KafkaIngestOptions.WRITER_SCHEMAS));
+        assertEquals(Map.of("1", "/home/user/work/s/v1.avsc", "2", "/schemas/v2.avsc"), resolved.get(KafkaIngestOptions.CONFLUENT_SCHEMAS));
+        assertEquals("gs://bucket/prefix", resolved.get(StoreOptions.LONG_TERM_PATH));
+        assertEquals("/home/user/data", resolved.get(JobOptions.LOCAL_DATA_DIR));
+        assertEquals("1 s", resolved.toMap().get("upsert.tick"));
+        assertEquals("/home/user/work/long-term", Main.localPath(base, "long-term"));
+        assertEquals("file:/srv/long-term", Main.localPath(base, "file:/srv/long-term"));
+        assertEquals("", Main.localPath(base, ""));
     }
 
     @Test
