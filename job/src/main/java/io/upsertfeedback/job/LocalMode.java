@@ -13,6 +13,7 @@ import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.util.TimeUtils;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import sun.misc.Signal;
 
@@ -29,10 +30,18 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.TreeMap;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 
@@ -108,6 +117,8 @@ final class LocalMode {
      */
     static final String LAUNCHER_PID = "upsert.launcher-pid";
 
+    /** The least time a read of the store by the progress loop is waited for (at least one progress interval). */
+    private static final Duration STORE_READ_DEADLINE = Duration.ofSeconds(15);
     /** In the data directory: written once the input file is in the topic. */
     private static final String INPUT_FILE = "input-produced";
     /** In {@link #INPUT_FILE}, before the produced file's SHA-256 (hex). */
@@ -244,14 +255,22 @@ final class LocalMode {
         long interval = conf.get(JobOptions.PROGRESS_INTERVAL).toNanos();
         long nextReport = System.nanoTime() + interval;
         boolean done = false;
+        // a store read that takes longer is reported, not waited for: the loop goes on seeing signals and a dead emulator
+        long storeDeadline = Math.max(interval, STORE_READ_DEADLINE.toNanos());
+        ExecutorService storeReads = Executors.newSingleThreadExecutor(daemon("upsert-local-store-reads"));
+        resources.push(storeReads::shutdownNow);
         while (!stop.get()) {
+            if (!bigtable.isAlive()) {
+                throw new IllegalStateException("the Bigtable emulator (process " + bigtable.pid() + ") ended while the job ran: the store "
+                        + "it kept in memory is lost. Fix: run again with --resume, which rebuilds the store from the topic");
+            }
             JobStatus status = status(job);
             boolean ended = status == null || status.isGloballyTerminalState();
             if (ended && failed(job)) {
                 throw new IllegalStateException("the job failed; see the log above for its failure");
             }
             if (flags.exitWhenDone() && (ended || status == JobStatus.RUNNING) && sourceEnded()
-                    && store.frontier().read().p() > target) {
+                    && within(storeReads, () -> store.frontier().read().p(), storeDeadline).orElse(Long.MIN_VALUE) > target) {
                 System.out.println(ProgressLine.of(store));
                 long commands = ProgressMetrics.latestSum(KafkaCommandSource.COMMANDS_NAME, KafkaCommandSource.COMMANDS_READ);
                 long deadLetters = ProgressMetrics.latestSum(KafkaCommandSource.COMMANDS_NAME, KafkaCommandSource.DEAD_LETTERS_READ);
@@ -272,7 +291,8 @@ final class LocalMode {
             }
             if (System.nanoTime() >= nextReport) {
                 nextReport += interval;
-                String line = ProgressLine.of(store);
+                String line = within(storeReads, () -> ProgressLine.of(store), storeDeadline)
+                        .orElse("the store does not answer (" + TimeUtils.formatWithHighestUnit(Duration.ofNanos(storeDeadline)) + " waited)");
                 if (!stop.get()) { // on Ctrl-C the emulator (same process group) may already be gone
                     System.out.println(status == JobStatus.RUNNING ? line : line + " | job " + status);
                 }
@@ -299,6 +319,31 @@ final class LocalMode {
             return 130;
         }
         return 0;
+    }
+
+    /**
+     * {@code read}'s result, or empty when it takes longer than {@code nanos} (it goes on in the
+     * background): the progress loop never waits on a store that does not answer, and still sees
+     * signals and a dead emulator.
+     */
+    private static <T> Optional<T> within(ExecutorService reads, Callable<T> read, long nanos) throws Exception {
+        Future<T> result = reads.submit(read);
+        try {
+            return Optional.of(result.get(nanos, TimeUnit.NANOSECONDS));
+        } catch (TimeoutException e) {
+            result.cancel(true);
+            return Optional.empty();
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof Exception cause ? cause : e;
+        }
+    }
+
+    private static ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
     }
 
     /**

@@ -365,6 +365,24 @@ class LocalContractTest {
         assertStoppedInOrder(process, stdout, children, 30);
     }
 
+    /**
+     * A new user's finding: with its Bigtable emulator killed, a run printed nothing for minutes (its
+     * progress line waited on the store), then exited 1 on SIGTERM. Now it stops with exit code 1
+     * within seconds, naming the emulator and the fix, and a progress loop never waits on the store
+     * for long.
+     */
+    @Test
+    void aRunWhoseEmulatorDiesStopsNamingIt(@TempDir Path tmp) throws Exception {
+        Path stdout = tmp.resolve("stdout.txt");
+        Process process = startLocal(tmp, stdout);
+        ProcessHandle emulator = awaitProgressLine(process, stdout).stream()
+                .filter(p -> p.info().commandLine().map(c -> c.contains("cbtemulator")).orElse(false)).findFirst().orElseThrow();
+        emulator.destroyForcibly();
+        String output = awaitExit(process, stdout, 60, 1);
+        assertTrue(output.contains("the Bigtable emulator (process " + emulator.pid() + ") ended while the job ran: the store it kept "
+                + "in memory is lost. Fix: run again with --resume"), output);
+    }
+
     /** Waits for demo mode's first progress line; returns the run's child processes (the emulator among them). */
     private static List<ProcessHandle> awaitProgressLine(Process process, Path stdout) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);

@@ -79,6 +79,11 @@ public final class EmbeddedBigtable implements AutoCloseable {
         return process == null ? -1 : process.pid();
     }
 
+    /** Whether the emulator's process still runs ({@code true} when it cannot be told: {@link #pid} is -1). */
+    public boolean isAlive() {
+        return process == null || process.isAlive();
+    }
+
     /** The emulator's port on localhost. */
     public int port() {
         return port;
