@@ -28,6 +28,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -81,7 +82,40 @@ final class LocalMode {
             checkOutput("--dump-to", f.dumpTo);
             checkOutput("--changelog-to", f.changelogTo);
             checkOutput("--dead-letters-to", f.deadLettersTo);
+            Map<String, Path> files = new LinkedHashMap<>();
+            files.put("--input", f.input);
+            files.put("--dump-to", f.dumpTo);
+            files.put("--changelog-to", f.changelogTo);
+            files.put("--dead-letters-to", f.deadLettersTo);
+            checkDistinct(files);
             return f;
+        }
+
+        /** No two of the input and output flags name one file: an output written over another, or over the input, would lose it. */
+        private static void checkDistinct(Map<String, Path> files) {
+            List<Map.Entry<String, Path>> given = files.entrySet().stream().filter(e -> e.getValue() != null).toList();
+            for (int i = 0; i < given.size(); i++) {
+                for (int j = i + 1; j < given.size(); j++) {
+                    Path a = given.get(i).getValue();
+                    Path b = given.get(j).getValue();
+                    if (sameFile(a, b)) {
+                        throw new IllegalArgumentException(given.get(i).getKey() + " and " + given.get(j).getKey() + " name the same file "
+                                + b.toAbsolutePath().normalize() + ": " + (given.get(i).getKey().equals("--input") ? "the run would write over its input" : "one would write over the other")
+                                + ". Fix: give each its own file");
+                    }
+                }
+            }
+        }
+
+        private static boolean sameFile(Path a, Path b) {
+            if (a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize())) {
+                return true;
+            }
+            try { // links: two names of one file
+                return Files.exists(a) && Files.exists(b) && Files.isSameFile(a, b);
+            } catch (IOException e) {
+                return false;
+            }
         }
 
         /** An output file is written at the end of the run: a path that cannot take it fails at the start instead. */

@@ -236,6 +236,21 @@ class MainTest {
         assertEquals("", Main.localPath(base, ""));
     }
 
+    /** A new user's finding: a dump written to the changelog's path, or to the input file, silently replaced it. */
+    @Test
+    void anOutputNamingTheInputOrAnotherOutputFailsAtStart(@TempDir Path tmp) throws Exception {
+        Path input = Files.writeString(tmp.resolve("in.jsonl"), "{\"key\": \"k\", \"value\": \"v\", \"ts\": 5}\n");
+        Path out = tmp.resolve("out.jsonl");
+        assertFails("--dump-to and --changelog-to name the same file " + out + ": one would write over the other. Fix:", "local",
+                "--conf-dir", CONF_DIR, "--input", input.toString(), "--exit-when-done", "--dump-to", out.toString(),
+                "--changelog-to", tmp + "/./out.jsonl");
+        assertFails("--input and --dump-to name the same file " + input + ": the run would write over its input. Fix:", "local",
+                "--conf-dir", CONF_DIR, "--input", input.toString(), "--exit-when-done", "--dump-to", input.toString());
+        Path link = Files.createSymbolicLink(tmp.resolve("link.jsonl"), input);
+        assertFails("--input and --dead-letters-to name the same file " + link + ": the run would write over its input. Fix:", "local",
+                "--conf-dir", CONF_DIR, "--input", input.toString(), "--exit-when-done", "--dead-letters-to", link.toString());
+    }
+
     @Test
     void localWithNoPartitionsFailsNamingTheOption() {
         assertFails("Option 'local.partitions' is 0. Fix: set at least 1", "local", "--conf-dir", CONF_DIR, "-Dlocal.partitions=0");
