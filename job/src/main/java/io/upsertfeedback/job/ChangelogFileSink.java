@@ -29,7 +29,9 @@ import java.util.stream.Stream;
  * {@code local --changelog-to LOG}: every data update the operator emits, once, as JSON lines
  * {@code {"key": ..., "value": ..., "time": ..., "diff": 1|-1}} (bytes as {@link JsonBytes}; an
  * error value has {@code "error"} with its reason and the {@code "partition"}/{@code "offset"} of
- * the record it came from); progress markers are skipped.
+ * the command that caused the update: for an insert the record the value came from, for a
+ * retraction the command that replaced or deleted it, as in the update's order key); progress
+ * markers are skipped.
  *
  * <p>Exactly once (SPEC section 3, invariant 9): subtask {@code i} appends to its part file
  * {@code LOG.part-i}, and its checkpointed state is the part's length. A subtask restored from a
