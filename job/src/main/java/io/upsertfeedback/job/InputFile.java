@@ -1,5 +1,6 @@
 package io.upsertfeedback.job;
 
+import io.upsertfeedback.connectors.kafka.UpsertCommandDeserializer;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParseException;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
@@ -37,8 +38,8 @@ import java.util.concurrent.Future;
  * {@code "value": null}).
  */
 record InputFile(Path file, List<Line> lines, String sha256) {
-    /** Largest accepted {@code ts}: 9999-12-31T23:59:59.999Z. */
-    static final long MAX_TS = 253_402_300_799_999L;
+    /** Largest accepted {@code ts}: the latest usable time, 9999-12-31T23:59:59.999Z. */
+    static final long MAX_TS = UpsertCommandDeserializer.MAX_TIME;
 
     /** The fields a line may have. */
     private static final Set<String> FIELDS = Set.of("key", "key_b64", "value", "value_b64", "ts", "partition");

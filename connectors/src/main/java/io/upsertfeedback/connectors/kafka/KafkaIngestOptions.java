@@ -104,7 +104,8 @@ public final class KafkaIngestOptions {
     public static final ConfigOption<String> TIME_FIELD = ConfigOptions.key("ingest.time-field")
             .stringType().noDefaultValue()
             .withDescription("Name of a long (epoch millis) field of the Avro value that gives the command's time. "
-                    + "Unset, or null in a record, or the value is a delete or an error: the Kafka record timestamp.");
+                    + "Unset, or null in a record, or the value is a delete or an error: the Kafka record timestamp. "
+                    + "A time outside 0 .. the end of year 9999 (from either) makes the record a dead letter (no usable time).");
 
     public static final ConfigOption<Duration> OUT_OF_ORDERNESS = ConfigOptions.key("ingest.watermark.out-of-orderness")
             .durationType().defaultValue(Duration.ZERO)

@@ -38,6 +38,13 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 public final class UpsertCommandDeserializer implements KafkaRecordDeserializationSchema<Either<UpsertCommand, byte[]>> {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * Latest usable time (epoch ms): 9999-12-31T23:59:59.999Z. A time from 0 to this is usable (SPEC
+     * section 2); any other, from the record timestamp or the time field, makes the record a dead
+     * letter, so that no absurd time raises its partition's times for every later command.
+     */
+    public static final long MAX_TIME = 253_402_300_799_999L;
+
     /** Longest key accepted as a command: the store's limit. */
     public static final int MAX_KEY_BYTES = TieredStore.MAX_KEY_BYTES;
 
@@ -90,12 +97,15 @@ public final class UpsertCommandDeserializer implements KafkaRecordDeserializati
             }
             time = decoder.lastTime();
         }
+        String source = "time field value ";
         if (time == Long.MIN_VALUE) {
             time = record.timestamp();
-            if (time < 0) {
-                out.collect(Either.Right(deadLetter(record, "unreadable: no usable time (record timestamp " + time + ")")));
-                return;
-            }
+            source = "record timestamp ";
+        }
+        if (time < 0 || time > MAX_TIME) {
+            out.collect(Either.Right(deadLetter(record, "unreadable: no usable time (" + source + time + "; usable: 0 to " + MAX_TIME
+                    + ", the end of year 9999)")));
+            return;
         }
         out.collect(Either.Left(new UpsertCommand(key, value, record.partition(), record.offset(), coarsen(time))));
     }

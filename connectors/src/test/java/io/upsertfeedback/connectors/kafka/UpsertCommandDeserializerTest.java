@@ -248,6 +248,25 @@ class UpsertCommandDeserializerTest {
         assertEquals(3_000, command(d, record(KEY, avro(V2, user(V2, "a", 3_000L)), -1)).time());
     }
 
+    /**
+     * A new user's finding: a time field of -5, of 2^62 or past year 9999 was taken as the command's
+     * time, and a huge one raised every later command of its partition to it. Outside 0 .. year 9999
+     * (SPEC section 2: no usable time) the record is a dead letter, from the time field or the timestamp.
+     */
+    @Test
+    void aTimeOutsideZeroToYear9999IsNoUsableTime() {
+        ValueDecoder d = AvroValueDecoder.plain(V2, null, "updatedAt");
+        for (long bad : new long[] {-5, 1L << 62, UpsertCommandDeserializer.MAX_TIME + 1}) {
+            DeadLetter dl = deadLetter(d, record(KEY, avro(V2, user(V2, "a", bad)), TS));
+            assertEquals("unreadable: no usable time (time field value " + bad + "; usable: 0 to 253402300799999, the end of year 9999)",
+                    dl.getReason());
+        }
+        DeadLetter late = deadLetter(ValueDecoder.raw(), record(KEY, bytes("v"), UpsertCommandDeserializer.MAX_TIME + 1));
+        assertTrue(late.getReason().startsWith("unreadable: no usable time (record timestamp 253402300800000;"), late.getReason());
+        assertEquals(UpsertCommandDeserializer.MAX_TIME / 1000 * 1000,
+                command(d, record(KEY, avro(V2, user(V2, "a", UpsertCommandDeserializer.MAX_TIME)), TS)).time());
+    }
+
     // ---- configuration ----
 
     @Test
