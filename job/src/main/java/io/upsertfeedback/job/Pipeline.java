@@ -3,7 +3,6 @@ package io.upsertfeedback.job;
 import io.upsertfeedback.connectors.feedback.FeedbackSource;
 import io.upsertfeedback.connectors.kafka.KafkaCommandSource;
 import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
-import io.upsertfeedback.connectors.kafka.ValueDecoders;
 import io.upsertfeedback.connectors.sink.TieredStoreSink;
 import io.upsertfeedback.connectors.store.PersistFrontier;
 import io.upsertfeedback.connectors.store.Stores;
@@ -99,14 +98,15 @@ public final class Pipeline {
     }
 
     /**
-     * Checks the options the graph is built from (values and combinations, the value format's schema
-     * files read) without building it, so that {@code local} refuses them before it starts a broker, a
+     * Checks the options the graph is built from (the source's, with the value format's schema files
+     * read, the sink's, and their combinations) without building it, so that {@code local} refuses them before it starts a broker, a
      * store and a job.
      *
      * @throws IllegalConfigurationException naming the option and the fix
      */
     static void checkOptions(Configuration conf) {
-        ValueDecoders.fromConfiguration(conf);
+        KafkaCommandSource.builder().fromConfiguration(conf);
+        TieredStoreSink.checkOptions(conf);
         sink(conf, UpsertOptions.fromConfiguration(conf));
     }
 

@@ -153,7 +153,8 @@ class MainTest {
 
     /**
      * New users' findings: these were refused only after the broker, the store and the job had started
-     * (and the input was produced): option combinations, an unreadable schema file, a taken web UI port.
+     * (and the input was produced): option combinations, an unreadable schema file, sink and source
+     * options out of range, a taken web UI port.
      */
     @Test
     void localRefusesBadOptionsBeforeStartingAnything(@TempDir Path tmp) throws Exception {
@@ -164,6 +165,10 @@ class MainTest {
                 "-Dlocal.data-dir=" + data}));
         assertTrue(e.getMessage().contains("'sink.catch-up.max-hold' is 1 min but 'upsert.lead' is set"), e.getMessage());
         assertFails("Option 'produce.rate'", "local", "--conf-dir", CONF_DIR, "-Dproduce.rate=-5", "-Dlocal.data-dir=" + data);
+        assertFails("Option 'sink.window-size' is 0. Fix: set at least 1", "local", "--conf-dir", CONF_DIR, "--input", input.toString(),
+                "-Dsink.window-size=0", "-Dlocal.data-dir=" + data);
+        assertFails("Option 'ingest.dead-letter.max-bytes' is 10 bytes", "local", "--conf-dir", CONF_DIR, "--input", input.toString(),
+                "-Dingest.dead-letter.max-bytes=10b", "-Dlocal.data-dir=" + data);
         assertFails("Option 'ingest.value.reader-schema' names the unreadable file '" + tmp.resolve("missing.avsc") + "'", "local",
                 "--conf-dir", CONF_DIR, "--input", input.toString(), "-Dingest.value.format=AVRO",
                 "-Dingest.value.reader-schema=" + tmp.resolve("missing.avsc"), "-Dlocal.data-dir=" + data);

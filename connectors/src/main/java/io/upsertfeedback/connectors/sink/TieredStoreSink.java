@@ -18,6 +18,7 @@ import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.runtime.execution.SuppressRestartsException;
 
@@ -94,6 +95,27 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
         this.config = config;
         this.epoch = epoch;
         this.tiers = tiers;
+    }
+
+    /**
+     * Checks the sink's own options ({@code sink.*}) for their ranges, without opening anything, so
+     * that a job can refuse them before it starts.
+     *
+     * @throws IllegalArgumentException naming the option, its value and the fix
+     */
+    public static void checkOptions(ReadableConfig config) {
+        for (ConfigOption<Integer> count : List.of(WINDOW_SIZE, BATCH_SIZE, CONSOLIDATION_BUFFER)) {
+            int value = config.get(count);
+            if (value < 1) {
+                throw new IllegalArgumentException("Option '" + count.key() + "' is " + value + ". Fix: set at least 1");
+            }
+        }
+        if (config.get(CONSOLIDATION_BUFFER_SIZE).getBytes() < 1) {
+            throw new IllegalArgumentException("Option '" + CONSOLIDATION_BUFFER_SIZE.key() + "' is 0 bytes. Fix: set at least 1 byte (e.g. 64mb)");
+        }
+        if (config.get(CATCH_UP_MAX_HOLD).isNegative()) {
+            throw new IllegalArgumentException("Option '" + CATCH_UP_MAX_HOLD.key() + "' is negative. Fix: set 0 (no catch-up hold) or more");
+        }
     }
 
     public static Builder builder() {
@@ -229,22 +251,9 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
             return this;
         }
 
+        /** @throws IllegalArgumentException on a sink option out of its range ({@link #checkOptions}) */
         public TieredStoreSink build() {
-            if (config.getOptional(WINDOW_SIZE).orElse(1) < 1) {
-                throw new IllegalArgumentException("sink.window-size must be at least 1");
-            }
-            if (config.getOptional(BATCH_SIZE).orElse(1) < 1) {
-                throw new IllegalArgumentException("sink.batch-size must be at least 1");
-            }
-            if (config.getOptional(CONSOLIDATION_BUFFER).orElse(1) < 1) {
-                throw new IllegalArgumentException("sink.consolidation-buffer must be at least 1");
-            }
-            if (config.getOptional(CONSOLIDATION_BUFFER_SIZE).map(MemorySize::getBytes).orElse(1L) < 1) {
-                throw new IllegalArgumentException("sink.consolidation-buffer-size must be at least 1 byte");
-            }
-            if (config.getOptional(CATCH_UP_MAX_HOLD).map(Duration::isNegative).orElse(false)) {
-                throw new IllegalArgumentException("sink.catch-up.max-hold must not be negative; 0 disables the catch-up hold");
-            }
+            checkOptions(config);
             return new TieredStoreSink(config.clone(), epoch != null ? epoch : UUID.randomUUID().toString(), tiers);
         }
     }
