@@ -25,6 +25,9 @@ final class Produce {
                 KafkaIngestOptions.BOOTSTRAP_SERVERS, "is missing", "pass -Dkafka.bootstrap-servers=host:port"));
         String topic = conf.get(KafkaIngestOptions.TOPIC);
         LoadGenerator generator = new LoadGenerator(conf);
+        // an unreachable broker or a missing topic: one clear line within 20 s, not "sent" lines and a
+        // producer's timeout after 60 s (a new user's finding)
+        StartupCheck.kafka(conf);
         Properties props = producerProperties(conf, servers);
         CountDownLatch done = new CountDownLatch(1);
         AtomicBoolean stop = new AtomicBoolean();

@@ -68,7 +68,13 @@ final class StartupCheck {
         }
     }
 
-    private static void kafka(Configuration conf) {
+    /**
+     * The Kafka brokers of {@code kafka.bootstrap-servers} answer and hold {@code kafka.topic}
+     * (also what {@code produce} checks before it sends anything).
+     *
+     * @throws Failure naming the endpoint, what failed and the fix
+     */
+    static void kafka(Configuration conf) {
         String servers = conf.getOptional(KafkaIngestOptions.BOOTSTRAP_SERVERS).orElse(null);
         if (servers == null) {
             throw KafkaIngestOptions.invalid(KafkaIngestOptions.BOOTSTRAP_SERVERS, "is missing", "set it to the host:port list of your Kafka brokers");

@@ -256,6 +256,19 @@ class MainTest {
                 "--conf-dir", CONF_DIR, "--input", input.toString(), "--exit-when-done", "--dead-letters-to", link.toString());
     }
 
+    /** A new user's finding: {@code produce} to an unreachable broker printed "sent" lines, then a bare stack trace after 60 s. */
+    @Test
+    void produceToAnUnreachableBrokerFailsNamingIt() throws Exception {
+        int closed;
+        try (ServerSocket socket = new ServerSocket(0)) {
+            closed = socket.getLocalPort();
+        }
+        StartupCheck.Failure e = assertThrows(StartupCheck.Failure.class, () -> Main.run(new String[] {"produce", "--conf-dir", CONF_DIR,
+                "-Dkafka.bootstrap-servers=localhost:" + closed}));
+        assertTrue(e.getMessage().startsWith("cannot reach the Kafka brokers at localhost:" + closed + " (option 'kafka.bootstrap-servers')"),
+                e.getMessage());
+    }
+
     @Test
     void localWithNoPartitionsFailsNamingTheOption() {
         assertFails("Option 'local.partitions' is 0. Fix: set at least 1", "local", "--conf-dir", CONF_DIR, "-Dlocal.partitions=0");
