@@ -14,6 +14,7 @@ import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.util.TimeUtils;
+import org.apache.flink.util.concurrent.ExecutorThreadFactory;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import sun.misc.Signal;
 
@@ -40,7 +41,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -291,7 +291,7 @@ final class LocalMode {
         boolean done = false;
         // a store read that takes longer is reported, not waited for: the loop goes on seeing signals and a dead emulator
         long storeDeadline = Math.max(interval, STORE_READ_DEADLINE.toNanos());
-        ExecutorService storeReads = Executors.newSingleThreadExecutor(daemon("upsert-local-store-reads"));
+        ExecutorService storeReads = Executors.newSingleThreadExecutor(new ExecutorThreadFactory("upsert-local-store-reads"));
         resources.push(storeReads::shutdownNow);
         while (!stop.get()) {
             if (!bigtable.isAlive()) {
@@ -370,14 +370,6 @@ final class LocalMode {
         } catch (ExecutionException e) {
             throw e.getCause() instanceof Exception cause ? cause : e;
         }
-    }
-
-    private static ThreadFactory daemon(String name) {
-        return r -> {
-            Thread t = new Thread(r, name);
-            t.setDaemon(true);
-            return t;
-        };
     }
 
     /**
