@@ -28,6 +28,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -58,6 +59,8 @@ public final class SessionCluster implements AutoCloseable {
     private final Configuration conf;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final List<Process> processes = new CopyOnWriteArrayList<>();
+    /** The role ({@code jobmanager}, {@code taskmanager-N}) of each cluster process, for thread dumps. */
+    private final Map<Process, String> roles = new ConcurrentHashMap<>();
     private int taskManagersStarted;
     private Process jobManager;
 
@@ -168,7 +171,8 @@ public final class SessionCluster implements AutoCloseable {
                 last = e.toString();
             }
             if (System.nanoTime() > deadline) {
-                throw new IOException("GET " + path + " did not reach the expected state within " + timeout + "; last answer: " + last);
+                throw new IOException("GET " + path + " did not reach the expected state within " + timeout + "; last answer: " + last
+                        + "\n" + threadDumps());
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
         }
@@ -202,8 +206,9 @@ public final class SessionCluster implements AutoCloseable {
         try {
             boolean ended = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
             if (!ended) {
+                String dumps = threadDumps();
                 p.destroyForcibly();
-                throw new IOException("flink " + action + " did not end within " + timeout + ":\n" + Files.readString(output));
+                throw new IOException("flink " + action + " did not end within " + timeout + ":\n" + Files.readString(output) + "\n" + dumps);
             }
             return new Cli(p.exitValue(), Files.readString(output), Duration.ofNanos(System.nanoTime() - start));
         } catch (InterruptedException e) {
@@ -233,7 +238,44 @@ public final class SessionCluster implements AutoCloseable {
         Process p = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(logDir.resolve(role + ".log").toFile())).start();
         processes.add(p);
+        roles.put(p, role);
         return p;
+    }
+
+    /**
+     * What a timed-out wait reports: the stacks of the Flink task threads (named {@code "... (i/n)#attempt"})
+     * of every live JobManager and TaskManager process, read with the JDK's {@code jstack}; each whole
+     * dump goes to {@code <logDir>/<role>-threads-<millis>.txt}. A task stuck in INITIALIZING shows
+     * where here, since the processes' logs are gone with a CI machine.
+     */
+    String threadDumps() {
+        StringBuilder report = new StringBuilder("task threads of the cluster's processes at the timeout:");
+        Path jstack = Path.of(System.getProperty("java.home"), "bin", "jstack");
+        for (Map.Entry<Process, String> e : roles.entrySet()) {
+            if (!e.getKey().isAlive()) {
+                continue;
+            }
+            try {
+                Path file = logDir.resolve(e.getValue() + "-threads-" + System.currentTimeMillis() + ".txt");
+                Process dump = new ProcessBuilder(jstack.toString(), "-l", String.valueOf(e.getKey().pid()))
+                        .redirectErrorStream(true).redirectOutput(file.toFile()).start();
+                if (!dump.waitFor(30, TimeUnit.SECONDS)) {
+                    dump.destroyForcibly();
+                }
+                report.append("\n== ").append(e.getValue()).append(" (whole dump: ").append(file).append(")");
+                for (String thread : Files.readString(file).split("\n\n")) {
+                    if (thread.startsWith("\"") && !thread.startsWith("\"OutputFlusher") && thread.lines().findFirst().orElse("").matches(".*\\(\\d+/\\d+\\)#\\d+.*")) {
+                        report.append("\n").append(thread.lines().limit(40).reduce((a, b) -> a + "\n" + b).orElse(""));
+                    }
+                }
+            } catch (IOException ex) {
+                report.append("\n== ").append(e.getValue()).append(": no thread dump: ").append(ex);
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+                return report.append("\n(interrupted)").toString();
+            }
+        }
+        return report.toString();
     }
 
     /** {@code java <env.java.*opts*> <logging> -cp <classpath>}, as the scripts build it. */
@@ -275,6 +317,7 @@ public final class SessionCluster implements AutoCloseable {
             }
         }
         processes.clear();
+        roles.clear();
         try {
             Runtime.getRuntime().removeShutdownHook(shutdownHook);
         } catch (IllegalStateException e) {
