@@ -15,11 +15,14 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.io.InputStatus;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
+import org.apache.flink.util.concurrent.ExecutorThreadFactory;
 
 import java.time.Duration;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -30,7 +33,7 @@ import java.util.concurrent.TimeUnit;
  * re-reads the frontier row every poll interval, emitting {@code P - 1} whenever {@code P}
  * advances. An empty store is reported as {@link Frontiers#EMPTY_STORE}, so the operator knows
  * {@code P} before it emits anything. {@code P = Long.MAX_VALUE} (the writing job finished its input) ends the source.
- * Waiting between polls is an availability future completed by a timer, never a blocking sleep.
+ * Waiting between polls is an availability future completed by the reader's timer thread, never a blocking sleep.
  */
 final class FeedbackSourceReader implements SourceReader<UpsertCommand, FeedbackSplit> {
     private final Configuration storeConfig;
@@ -47,11 +50,20 @@ final class FeedbackSourceReader implements SourceReader<UpsertCommand, Feedback
     private long emittedFrontier = Long.MIN_VALUE;
     private long nextPoll;
     private FrontierPoll poll;
+    /**
+     * Completes the availability future at the next poll: the reader's own thread, ended in
+     * {@link #close}. The JDK's {@code CompletableFuture.delayedExecutor} did this before; its one
+     * shared scheduler thread, started from a task, holds that job's classloader on the
+     * TaskManager for good (its inherited access control context names the job's classes), and on
+     * two cores (common pool parallelism 1) it ran every poll on a new thread.
+     */
+    private final ScheduledExecutorService pollTimer;
 
     FeedbackSourceReader(Configuration storeConfig, Duration pollInterval, SourceReaderContext context) {
         this.storeConfig = storeConfig;
         this.pollMillis = Math.max(1, pollInterval.toMillis());
         this.keysLoaded = context.metricGroup().counter("feedbackKeysLoaded");
+        this.pollTimer = Executors.newSingleThreadScheduledExecutor(new ExecutorThreadFactory("feedback-poll-timer " + context.getIndexOfSubtask()));
         context.metricGroup().gauge("feedbackPollFailures", (Gauge<Long>) () -> poll == null ? 0 : poll.failures());
         context.metricGroup().gauge("rehydrationLatencyMs", (Gauge<Long>) () -> rehydrationMillis);
     }
@@ -119,7 +131,9 @@ final class FeedbackSourceReader implements SourceReader<UpsertCommand, Feedback
             return splitArrived;
         }
         long delay = Math.max(0, nextPoll - System.currentTimeMillis());
-        return CompletableFuture.runAsync(() -> {}, CompletableFuture.delayedExecutor(delay, TimeUnit.MILLISECONDS));
+        CompletableFuture<Void> due = new CompletableFuture<>();
+        pollTimer.schedule(() -> due.complete(null), delay, TimeUnit.MILLISECONDS);
+        return due;
     }
 
     @Override
@@ -147,6 +161,7 @@ final class FeedbackSourceReader implements SourceReader<UpsertCommand, Feedback
 
     @Override
     public void close() throws Exception {
+        pollTimer.shutdownNow();
         try (StoreHandle h = handle; CloseableIterator<StoredEntry> s = scanner) {
             // closes the scan cursor, then the store
         }
