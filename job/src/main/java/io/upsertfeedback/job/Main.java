@@ -106,6 +106,8 @@ public final class Main {
             String a = args[i];
             if (a.startsWith("-D") && a.contains("=")) {
                 overrides.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
+            } else if (flags.containsKey(a)) {
+                throw new IllegalArgumentException(a + " is given twice: only one of them would count. Fix: give " + a + " once");
             } else if (a.equals("--exit-when-done") || a.equals("--resume")) {
                 flags.put(a, "true");
             } else if (Set.of("--input", "--dump-to", "--changelog-to", "--dead-letters-to", "--conf-dir").contains(a)) {

@@ -256,6 +256,17 @@ class MainTest {
                 "--conf-dir", CONF_DIR, "--input", input.toString(), "--exit-when-done", "--dead-letters-to", link.toString());
     }
 
+    /** A new user's finding: of two {@code --input} flags the last one silently won. */
+    @Test
+    void aFlagGivenTwiceFailsAtStart(@TempDir Path tmp) throws Exception {
+        Path a = Files.writeString(tmp.resolve("a.jsonl"), "{\"key\": \"k\", \"value\": \"a\", \"ts\": 5}\n");
+        Path b = Files.writeString(tmp.resolve("b.jsonl"), "{\"key\": \"k\", \"value\": \"b\", \"ts\": 5}\n");
+        assertFails("--input is given twice: only one of them would count. Fix: give --input once", "local",
+                "--conf-dir", CONF_DIR, "--input", a.toString(), "--input", b.toString(), "--exit-when-done");
+        assertFails("--exit-when-done is given twice: only one of them would count. Fix: give --exit-when-done once", "local",
+                "--conf-dir", CONF_DIR, "--input", a.toString(), "--exit-when-done", "--exit-when-done");
+    }
+
     /** A new user's finding: {@code produce} to an unreachable broker printed "sent" lines, then a bare stack trace after 60 s. */
     @Test
     void produceToAnUnreachableBrokerFailsNamingIt() throws Exception {
