@@ -59,7 +59,7 @@ public final class SessionCluster implements AutoCloseable {
     private final Configuration conf;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final List<Process> processes = new CopyOnWriteArrayList<>();
-    /** The role ({@code jobmanager}, {@code taskmanager-N}) of each cluster process, for thread dumps. */
+    /** The role ({@code jobmanager}, {@code taskmanager-N}, {@code flink-<action>}) of each running process, for thread dumps. */
     private final Map<Process, String> roles = new ConcurrentHashMap<>();
     private int taskManagersStarted;
     private Process jobManager;
@@ -203,6 +203,7 @@ public final class SessionCluster implements AutoCloseable {
         long start = System.nanoTime();
         Process p = pb.start();
         processes.add(p);
+        roles.put(p, "flink-" + action);
         try {
             boolean ended = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
             if (!ended) {
@@ -216,6 +217,7 @@ public final class SessionCluster implements AutoCloseable {
             throw new IOException("interrupted", e);
         } finally {
             processes.remove(p);
+            roles.remove(p);
             Files.deleteIfExists(output);
         }
     }
@@ -243,8 +245,9 @@ public final class SessionCluster implements AutoCloseable {
     }
 
     /**
-     * What a timed-out wait reports: the stacks of the Flink task threads (named {@code "... (i/n)#attempt"})
-     * of every live JobManager and TaskManager process, read with the JDK's {@code jstack}; each whole
+     * What a timed-out wait reports: the stacks of the Flink task threads (named
+     * {@code "... (i/n)#attempt"}) of every live JobManager and TaskManager process, and of the main
+     * thread of a {@code flink} command still running, read with the JDK's {@code jstack}; each whole
      * dump goes to {@code <logDir>/<role>-threads-<millis>.txt}. A task stuck in INITIALIZING shows
      * where here, since the processes' logs are gone with a CI machine.
      */
@@ -263,8 +266,11 @@ public final class SessionCluster implements AutoCloseable {
                     dump.destroyForcibly();
                 }
                 report.append("\n== ").append(e.getValue()).append(" (whole dump: ").append(file).append(")");
+                boolean client = e.getValue().startsWith("flink-");
                 for (String thread : Files.readString(file).split("\n\n")) {
-                    if (thread.startsWith("\"") && !thread.startsWith("\"OutputFlusher") && thread.lines().findFirst().orElse("").matches(".*\\(\\d+/\\d+\\)#\\d+.*")) {
+                    String first = thread.lines().findFirst().orElse("");
+                    boolean task = first.startsWith("\"") && !first.startsWith("\"OutputFlusher") && first.matches(".*\\(\\d+/\\d+\\)#\\d+.*");
+                    if (task || client && first.startsWith("\"main\"")) {
                         report.append("\n").append(thread.lines().limit(40).reduce((a, b) -> a + "\n" + b).orElse(""));
                     }
                 }
