@@ -25,6 +25,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -254,7 +255,9 @@ public final class SessionCluster implements AutoCloseable {
     String threadDumps() {
         StringBuilder report = new StringBuilder("task threads of the cluster's processes at the timeout:");
         Path jstack = Path.of(System.getProperty("java.home"), "bin", "jstack");
-        for (Map.Entry<Process, String> e : roles.entrySet()) {
+        List<Map.Entry<Process, String>> clientsFirst = new ArrayList<>(roles.entrySet());
+        clientsFirst.sort(Comparator.comparing((Map.Entry<Process, String> e) -> !e.getValue().startsWith("flink-")));
+        for (Map.Entry<Process, String> e : clientsFirst) {
             if (!e.getKey().isAlive()) {
                 continue;
             }
