@@ -10,9 +10,14 @@ import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 
-import java.io.BufferedReader;
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStreamReader;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,11 +60,12 @@ record InputFile(Path file, List<Line> lines, String sha256) {
         ObjectMapper json = new ObjectMapper();
         List<Line> lines = new ArrayList<>();
         MessageDigest digest = newSha256();
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(new DigestInputStream(Files.newInputStream(file), digest),
-                StandardCharsets.UTF_8.newDecoder()))) {
+        try (InputStream in = new BufferedInputStream(new DigestInputStream(Files.newInputStream(file), digest))) {
             int number = 0;
-            for (String text = in.readLine(); text != null; text = in.readLine()) {
+            ByteArrayOutputStream raw = new ByteArrayOutputStream();
+            for (boolean more = readLine(in, raw); more; more = readLine(in, raw)) {
                 number++;
+                String text = utf8(raw.toByteArray(), file, number);
                 if (number == 1 && text.startsWith("\uFEFF")) {
                     text = text.substring(1); // a byte order mark some editors write
                 }
@@ -74,6 +80,41 @@ record InputFile(Path file, List<Line> lines, String sha256) {
             }
         }
         return new InputFile(file, lines, HexFormat.of().formatHex(digest.digest()));
+    }
+
+    /**
+     * Reads the next line's bytes into {@code raw} (cleared first), without its {@code \n} or
+     * {@code \r\n}; returns {@code false} at the end of the file when no line is left.
+     */
+    private static boolean readLine(InputStream in, ByteArrayOutputStream raw) throws IOException {
+        raw.reset();
+        int b = in.read();
+        if (b == -1) {
+            return false;
+        }
+        while (b != -1 && b != '\n') {
+            raw.write(b);
+            b = in.read();
+        }
+        byte[] bytes = raw.toByteArray();
+        if (bytes.length > 0 && bytes[bytes.length - 1] == '\r') {
+            raw.reset();
+            raw.write(bytes, 0, bytes.length - 1);
+        }
+        return true;
+    }
+
+    /** One line's text; bytes that are not UTF-8 name the line and the byte. */
+    private static String utf8(byte[] bytes, Path file, int number) throws IOException {
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder();
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(bytes.length);
+        CoderResult result = decoder.decode(in, out, true);
+        if (result.isError()) {
+            throw new IOException(file + " line " + number + ": not UTF-8 text (byte " + (in.position() + 1) + " of the line is 0x"
+                    + HexFormat.of().toHexDigits(bytes[in.position()]) + "); the file must be UTF-8");
+        }
+        return out.flip().toString();
     }
 
     private static MessageDigest newSha256() {

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -149,6 +150,24 @@ class MainTest {
                 "--conf-dir", CONF_DIR, "--input", input.toString());
         Files.writeString(input, "{\"key\": \"k\", \"value\": \"v\", \"ts\": 5}}\n");
         assertFails("--input: " + input + " line 1: not valid JSON at column ", "local", "--conf-dir", CONF_DIR, "--input", input.toString());
+    }
+
+    /** A new user's finding: bytes that are not UTF-8 gave "--input: Input length = 1" (no file, no line). */
+    @Test
+    void anInputLineThatIsNotUtf8IsNamedWithItsByte(@TempDir Path tmp) throws Exception {
+        Path input = tmp.resolve("in.jsonl");
+        Files.write(input, concat("{\"key\": \"k\", \"value\": \"v\", \"ts\": 5}\r\n".getBytes(StandardCharsets.UTF_8),
+                new byte[] {'{', '"', 'k', (byte) 0xff}, "ey\": \"k\", \"value\": \"w\", \"ts\": 6}\n".getBytes(StandardCharsets.UTF_8)));
+        assertFails("--input: " + input + " line 2: not UTF-8 text (byte 4 of the line is 0xff); the file must be UTF-8", "local",
+                "--conf-dir", CONF_DIR, "--input", input.toString());
+    }
+
+    private static byte[] concat(byte[]... parts) {
+        java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+        for (byte[] p : parts) {
+            all.writeBytes(p);
+        }
+        return all.toByteArray();
     }
 
     /**
