@@ -129,9 +129,10 @@ public final class KeyState {
 
     /**
      * When {@link #isEmpty}, forgets the applied order key and the partition times, as clearing
-     * the state would: a state kept on the heap then behaves exactly like the cleared one. (A
-     * later command of the key has a time at or above the state frontier, which is past every
-     * time forgotten here, unless its partition was idle: SPEC section 2.)
+     * the state would: a state kept on the heap then behaves exactly like the cleared one. A later
+     * command of the key has a time at or above the state frontier, which is past every time
+     * forgotten here, unless its partition was behind while the input was idle: then a put older
+     * than a forgotten delete brings the key back (a known limit, {@code IdlenessKnownLimitTest}).
      */
     void forgetIfEmpty() {
         if (isEmpty()) {

@@ -86,7 +86,7 @@ class RandomizedDifferentialTest {
     private static final List<String> AXES = List.of("restore", "restore with burst replay", "flink run -s",
             "rescale within the job", "rescale across jobs", "key moved", "rehydration at finite P", "rehydration at P = +inf",
             "rehydration at finite P with a moved key", "rehydration at parallelism > 1",
-            "rehydration after a run at parallelism > 1");
+            "rehydration after a run at parallelism > 1", "input idle");
 
     /** One random run (and its rehydrated successor, if any). */
     private static final class Run {
@@ -103,6 +103,14 @@ class RandomizedDifferentialTest {
         final long[] runningMax;
         final long[] nextOffset;
         final int[] partitionOf;
+        /**
+         * The command input goes idle now and then ({@link DifferentialScenario#inputIdle}: {@code I} jumps
+         * past the latest command, and the partitions behind it are applied at the state frontier): the
+         * times then depend on timing, so only invariant 6 and the final values are checked (SPEC 2).
+         * These runs have no deletes: a deleted key's order key is forgotten, so an older put from a
+         * partition behind brings it back ({@link IdlenessKnownLimitTest}).
+         */
+        final boolean idles;
         /** Keys may move to another partition now (see {@link #rehydrateFrom} for when they may not). */
         boolean keysMove;
         final List<UpsertCommand> records = new ArrayList<>();
@@ -123,6 +131,7 @@ class RandomizedDifferentialTest {
             // again from its start, below P: the known limit again (see RehydrationKnownLimitTest), so keys stay put;
             // and more keys, so that subtasks share partitions and see them at different times
             keysMove = !(rehydrate && parallelism > 1);
+            idles = !rehydrate && random.nextInt(3) == 0;
             keys = keysMove ? 1 + random.nextInt(4) : 4 + random.nextInt(6);
             runningMax = new long[partitions];
             nextOffset = new long[partitions];
@@ -164,7 +173,7 @@ class RandomizedDifferentialTest {
             long time = Math.max(recordTime, runningMax[p] - outOfOrderness); // SPEC 2: never behind the partition's watermark
             runningMax[p] = Math.max(runningMax[p], recordTime);
             long offset = nextOffset[p]++;
-            UpsertCommand record = random.nextInt(5) == 0 ? UpsertCommand.delete(key(k), p, offset, time)
+            UpsertCommand record = random.nextInt(5) == 0 && !idles ? UpsertCommand.delete(key(k), p, offset, time)
                     : UpsertCommand.put(key(k), randomValue(random), p, offset, time);
             records.add(record);
             return record;
@@ -172,6 +181,9 @@ class RandomizedDifferentialTest {
 
         void run() throws Exception {
             try (DifferentialScenario first = new DifferentialScenario(backend, options, parallelism)) {
+                if (idles) {
+                    first.timingDependent();
+                }
                 persist = Frontiers.EMPTY_STORE;
                 first.storeFrontier(persist);
                 steps(first, 10 + random.nextInt(40), !rehydrate);
@@ -198,6 +210,9 @@ class RandomizedDifferentialTest {
                 int choice = random.nextInt(100);
                 if (choice < 55) {
                     s.command(nextRecord());
+                } else if (idles && choice < 58) {
+                    s.inputIdle();
+                    covered("input idle");
                 } else if (choice < 70) {
                     long bound = inputBound();
                     if (bound > input) {
