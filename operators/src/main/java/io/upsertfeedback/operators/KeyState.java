@@ -122,24 +122,13 @@ public final class KeyState {
         appliedOffset = offset;
     }
 
-    /** Nothing applied worth keeping and nothing stashed: the state can be cleared. */
-    boolean isEmpty() {
-        return value == null && stash.isEmpty();
-    }
-
     /**
-     * When {@link #isEmpty}, forgets the applied order key and the partition times, as clearing
-     * the state would: a state kept on the heap then behaves exactly like the cleared one. A later
-     * command of the key has a time at or above the state frontier, which is past every time
-     * forgotten here, unless its partition was behind while the input was idle: then a put older
-     * than a forgotten delete brings the key back (a known limit, {@code IdlenessKnownLimitTest}).
+     * Nothing applied and nothing stashed: the state can be cleared. A deleted key is not empty: it
+     * keeps the delete's order key and its partition times, so that a put older than the delete,
+     * from a partition that was behind while the input was idle, is dropped as superseded (SPEC 2).
      */
-    void forgetIfEmpty() {
-        if (isEmpty()) {
-            setApplied(null, Long.MIN_VALUE, Integer.MIN_VALUE, Long.MIN_VALUE);
-            partitions = NO_PARTITIONS;
-            partitionTimes = NO_TIMES;
-        }
+    boolean isEmpty() {
+        return value == null && stash.isEmpty() && appliedTime == Long.MIN_VALUE;
     }
 
     /** Serializer of {@link KeyState}: value, applied order key, partition times, then the stash entries. */

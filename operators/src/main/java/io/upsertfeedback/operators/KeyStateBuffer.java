@@ -32,10 +32,8 @@ import java.util.function.BiConsumer;
  * <p>Its contract:
  * <ul>
  *   <li><b>Exact.</b> The buffer holds the authoritative state of its keys: the operator reads a
- *       key's state from the buffer first ({@link #get}). A key whose state empties forgets its
- *       applied order key and partition times as its cleared state would
- *       ({@link KeyState#forgetIfEmpty}, in {@link #changed}), so a buffered state behaves exactly
- *       like the stored one.
+ *       key's state from the buffer first ({@link #get}), and a buffered state behaves exactly
+ *       like the stored one (a deleted key keeps its order key in both: {@link KeyState#isEmpty}).
  *   <li><b>Timers.</b> A key read with stash entries already has its timer, at its first entry; that
  *       entry only leaves the stash when the timer fires (the stash grows at its end, a replaced last
  *       entry keeps its time), so the buffer records whether a timer exists ({@code Buffered.timerAt},
@@ -199,13 +197,9 @@ final class KeyStateBuffer {
         queue(buffered);
     }
 
-    /**
-     * A buffered key's state changed (its value or stash): it forgets what an empty stored state
-     * would not hold, and is re-estimated.
-     */
+    /** A buffered key's state changed (its value or stash): it is re-estimated. */
     void changed(Buffered buffered) {
         buffered.dirty = true;
-        buffered.state.forgetIfEmpty();
         resize(buffered, estimate(buffered));
     }
 

@@ -5,6 +5,7 @@ import io.upsertfeedback.operators.testing.OperatorDriver.Backend;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -154,6 +155,33 @@ class FrontierProtocolTest {
             s.inputIdle();
             s.assertCollection(rows(row("k", "a", 1000), 1, row("k", "a", 2000), -1, row("k", "b", 2000), 1));
             assertEquals(2001, s.driver().outputFrontier());
+        }
+    }
+
+    /**
+     * A delete came undone after the input went idle (found by {@link RandomizedDifferentialTest} once
+     * it made the input go idle, and in a new user's bounded run with {@code ingest.watermark.idleness:
+     * 50 ms} that exited 0 with older values in the store). Partition 0 holds {@code k = a @ (5, p0,
+     * o0)} and a delete at {@code (6, p0, o1)}; partition 1 is behind, {@code k = b @ (3, p1, o0)}
+     * not read yet. The input goes idle: {@code I} moves past 6, the pass drains {@code +a} and
+     * {@code -a}, and the key's state, empty, was cleared with the delete's order key. Then
+     * {@code b} arrived, compared with nothing, and was applied at the state frontier: {@code k = b}.
+     * SPEC 2 keeps {@code k} absent (the delete's order key is higher), so a deleted key keeps its
+     * order key ({@link KeyState#isEmpty}).
+     */
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void aDeleteStaysWhenAnOlderPutArrivesAfterTheInputWentIdle(Backend backend) throws Exception {
+        try (DifferentialScenario s = new DifferentialScenario(backend, UpsertOptions.defaults())) {
+            s.timingDependent();
+            s.storeFrontier(Frontiers.EMPTY_STORE);
+            s.command(put("k", "a", 0, 0, 5))
+                    .command(UpsertCommand.delete("k".getBytes(StandardCharsets.UTF_8), 0, 1, 6))
+                    .inputIdle();
+            s.command(put("k", "b", 1, 0, 3));
+            s.inputFrontier(Long.MAX_VALUE);
+            s.persistFrontier(s.outputFrontier());
+            s.assertComplete("after the input went idle and partition 1 came back");
         }
     }
 }

@@ -107,8 +107,6 @@ class RandomizedDifferentialTest {
          * The command input goes idle now and then ({@link DifferentialScenario#inputIdle}: {@code I} jumps
          * past the latest command, and the partitions behind it are applied at the state frontier): the
          * times then depend on timing, so only invariant 6 and the final values are checked (SPEC 2).
-         * These runs have no deletes: a deleted key's order key is forgotten, so an older put from a
-         * partition behind brings it back ({@link IdlenessKnownLimitTest}).
          */
         final boolean idles;
         /** Keys may move to another partition now (see {@link #rehydrateFrom} for when they may not). */
@@ -173,7 +171,7 @@ class RandomizedDifferentialTest {
             long time = Math.max(recordTime, runningMax[p] - outOfOrderness); // SPEC 2: never behind the partition's watermark
             runningMax[p] = Math.max(runningMax[p], recordTime);
             long offset = nextOffset[p]++;
-            UpsertCommand record = random.nextInt(5) == 0 && !idles ? UpsertCommand.delete(key(k), p, offset, time)
+            UpsertCommand record = random.nextInt(5) == 0 ? UpsertCommand.delete(key(k), p, offset, time)
                     : UpsertCommand.put(key(k), randomValue(random), p, offset, time);
             records.add(record);
             return record;
