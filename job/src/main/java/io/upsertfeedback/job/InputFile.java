@@ -25,6 +25,7 @@ import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
@@ -63,9 +64,9 @@ record InputFile(Path file, List<Line> lines, String sha256) {
         try (InputStream in = new BufferedInputStream(new DigestInputStream(Files.newInputStream(file), digest))) {
             int number = 0;
             ByteArrayOutputStream raw = new ByteArrayOutputStream();
-            for (boolean more = readLine(in, raw); more; more = readLine(in, raw)) {
+            for (byte[] bytes = readLine(in, raw); bytes != null; bytes = readLine(in, raw)) {
                 number++;
-                String text = utf8(raw.toByteArray(), file, number);
+                String text = utf8(bytes, file, number);
                 if (number == 1 && text.startsWith("\uFEFF")) {
                     text = text.substring(1); // a byte order mark some editors write
                 }
@@ -83,25 +84,21 @@ record InputFile(Path file, List<Line> lines, String sha256) {
     }
 
     /**
-     * Reads the next line's bytes into {@code raw} (cleared first), without its {@code \n} or
-     * {@code \r\n}; returns {@code false} at the end of the file when no line is left.
+     * The next line's bytes, without its {@code \n} or {@code \r\n} ({@code raw} is the reused
+     * buffer); {@code null} at the end of the file when no line is left.
      */
-    private static boolean readLine(InputStream in, ByteArrayOutputStream raw) throws IOException {
+    private static byte[] readLine(InputStream in, ByteArrayOutputStream raw) throws IOException {
         raw.reset();
         int b = in.read();
         if (b == -1) {
-            return false;
+            return null;
         }
         while (b != -1 && b != '\n') {
             raw.write(b);
             b = in.read();
         }
         byte[] bytes = raw.toByteArray();
-        if (bytes.length > 0 && bytes[bytes.length - 1] == '\r') {
-            raw.reset();
-            raw.write(bytes, 0, bytes.length - 1);
-        }
-        return true;
+        return bytes.length > 0 && bytes[bytes.length - 1] == '\r' ? Arrays.copyOf(bytes, bytes.length - 1) : bytes;
     }
 
     /** One line's text; bytes that are not UTF-8 name the line and the byte. */
