@@ -1,5 +1,6 @@
 package io.upsertfeedback.job;
 
+import org.apache.flink.api.common.JobID;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.Metric;
@@ -31,14 +32,17 @@ import java.util.concurrent.atomic.LongAdder;
  * from checkpoints this is the exact count of the run, failovers included, and a gauge keeps its
  * last value once its task finished (e.g. the output watermark {@link Long#MAX_VALUE} of a bounded
  * source that reached its end).
+ *
+ * <p>Tests run several jobs in one JVM; a query that takes a {@link JobID} reads that job's metrics only.
  */
 public final class ProgressMetrics implements MetricReporter, MetricReporterFactory {
     private static final Map<String, List<Metric>> METRICS = new ConcurrentHashMap<>();
     private static final Map<String, LongAdder> ENDED_COUNTS = new ConcurrentHashMap<>();
-    private static final Map<String, Map<Integer, Latest>> LATEST = new ConcurrentHashMap<>();
+    /** By operator and metric name, then by job and subtask ({@link #subtaskOf}). */
+    private static final Map<String, Map<String, Latest>> LATEST = new ConcurrentHashMap<>();
 
     /** The metric of a subtask's latest attempt; {@code ended} holds its value once that attempt ended. */
-    private record Latest(int attempt, Metric metric, Long ended) {
+    private record Latest(String job, int attempt, Metric metric, Long ended) {
         long value() {
             if (ended != null) {
                 return ended;
@@ -73,12 +77,17 @@ public final class ProgressMetrics implements MetricReporter, MetricReporterFact
             METRICS.computeIfAbsent(operator + "/" + name, k -> new CopyOnWriteArrayList<>()).add(metric);
             int attempt = Integer.parseInt(group.getAllVariables().getOrDefault("<task_attempt_num>", "0"));
             LATEST.computeIfAbsent(operator + "/" + name, k -> new ConcurrentHashMap<>())
-                    .merge(subtask(group), new Latest(attempt, metric, null), (old, now) -> now.attempt >= old.attempt ? now : old);
+                    .merge(subtaskOf(group), new Latest(jobOf(group), attempt, metric, null), (old, now) -> now.attempt >= old.attempt ? now : old);
         }
     }
 
-    private static int subtask(MetricGroup group) {
-        return Integer.parseInt(group.getAllVariables().getOrDefault("<subtask_index>", "0"));
+    private static String jobOf(MetricGroup group) {
+        return group.getAllVariables().get("<job_id>");
+    }
+
+    /** The job and subtask index of {@code group}: one attempt after another runs each. */
+    private static String subtaskOf(MetricGroup group) {
+        return jobOf(group) + "#" + group.getAllVariables().getOrDefault("<subtask_index>", "0");
     }
 
     private static long valueOf(Metric metric) {
@@ -100,9 +109,9 @@ public final class ProgressMetrics implements MetricReporter, MetricReporterFact
         if (METRICS.getOrDefault(operator + "/" + name, List.of()).remove(metric) && metric instanceof Counter c) {
             ENDED_COUNTS.computeIfAbsent(operator + "/" + name, k -> new LongAdder()).add(c.getCount());
         }
-        Map<Integer, Latest> latest = LATEST.get(operator + "/" + name);
+        Map<String, Latest> latest = LATEST.get(operator + "/" + name);
         if (latest != null) {
-            latest.computeIfPresent(subtask(group), (s, l) -> l.metric == metric ? new Latest(l.attempt, metric, valueOf(metric)) : l);
+            latest.computeIfPresent(subtaskOf(group), (s, l) -> l.metric == metric ? new Latest(l.job, l.attempt, metric, valueOf(metric)) : l);
         }
     }
 
@@ -114,6 +123,15 @@ public final class ProgressMetrics implements MetricReporter, MetricReporterFact
     /** Minimum of a numeric gauge over the operator's subtasks, each at its latest attempt (ended or not). */
     static OptionalLong latestMin(String operator, String gauge) {
         return LATEST.getOrDefault(operator + "/" + gauge, Map.of()).values().stream().mapToLong(Latest::value).min();
+    }
+
+    /**
+     * Maximum of a numeric gauge over {@code job}'s operator subtasks, each at its latest attempt
+     * (ended or not); e.g. the one subtask of a source that holds its only split.
+     */
+    static OptionalLong latestMax(JobID job, String operator, String gauge) {
+        return LATEST.getOrDefault(operator + "/" + gauge, Map.of()).values().stream()
+                .filter(l -> job.toString().equals(l.job)).mapToLong(Latest::value).max();
     }
 
     /** Sum of a counter over the operator's subtasks, ended ones included. */

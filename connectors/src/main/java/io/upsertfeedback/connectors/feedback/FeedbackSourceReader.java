@@ -34,6 +34,12 @@ import java.util.concurrent.TimeUnit;
  * advances. An empty store is reported as {@link Frontiers#EMPTY_STORE}, so the operator knows
  * {@code P} before it emits anything. {@code P = Long.MAX_VALUE} (the writing job finished its input) ends the source.
  * Waiting between polls is an availability future completed by the reader's timer thread, never a blocking sleep.
+ *
+ * <p>Metrics: {@code feedbackKeysLoaded} (counter: stored values fed during rehydration),
+ * {@code feedbackPollFailures} (gauge: failed frontier reads so far) and {@code rehydrationLatencyMs}
+ * (gauge: how long the attempt that finished rehydration took, in ms; {@code -1} until then). The
+ * latency is kept in the split, so a failover after rehydration restores it instead of reporting
+ * {@code -1} for the rest of the job.
  */
 final class FeedbackSourceReader implements SourceReader<UpsertCommand, FeedbackSplit> {
     private final Configuration storeConfig;
@@ -92,7 +98,7 @@ final class FeedbackSourceReader implements SourceReader<UpsertCommand, Feedback
                     output.collect(new UpsertCommand(e.key(), e.value(), e.meta().getPartition(), e.meta().getOffset(),
                             e.meta().getTime()), e.meta().getTime());
                     keysLoaded.inc();
-                    split = new FeedbackSplit(false, e.key());
+                    split = FeedbackSplit.scannedTo(e.key());
                     return InputStatus.MORE_AVAILABLE;
                 }
                 finishRehydration();
@@ -120,8 +126,8 @@ final class FeedbackSourceReader implements SourceReader<UpsertCommand, Feedback
             scanner.close();
             scanner = null;
         }
-        split = new FeedbackSplit(true, null);
         rehydrationMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - rehydrationStart);
+        split = FeedbackSplit.rehydratedIn(rehydrationMillis);
         nextPoll = 0;
     }
 
@@ -144,6 +150,7 @@ final class FeedbackSourceReader implements SourceReader<UpsertCommand, Feedback
     @Override
     public void addSplits(List<FeedbackSplit> splits) {
         split = splits.get(0);
+        rehydrationMillis = split.rehydrationMillis();
         try {
             handle = Stores.open(storeConfig, "feedback-reader");
             poll = new FrontierPoll(handle.store().retrier().patience(), System::nanoTime);
