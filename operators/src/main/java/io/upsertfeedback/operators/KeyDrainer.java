@@ -111,7 +111,7 @@ final class KeyDrainer {
             }
             out.accept(Update.insert(key, next, time, partition, offset));
         }
-        state.setApplied(next, pending.orderTime(), partition, offset);
+        state.setApplied(next, pending.orderTime(), partition, offset, time);
     }
 
     /** Stash entries drained so far in this pass. */

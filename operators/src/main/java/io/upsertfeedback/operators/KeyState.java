@@ -1,9 +1,9 @@
 package io.upsertfeedback.operators;
 
 import io.upsertfeedback.operators.serialization.ValueCodec;
-import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.api.common.typeutils.TypeSerializerSchemaCompatibility;
 import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
-import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
 import org.apache.flink.core.memory.DataInputView;
 import org.apache.flink.core.memory.DataOutputView;
 
@@ -41,6 +41,13 @@ public final class KeyState {
     long appliedTime = Long.MIN_VALUE;
     int appliedPartition = Integer.MIN_VALUE;
     long appliedOffset = Long.MIN_VALUE;
+    /**
+     * The time the key's last applied command drained at (its updates' time; a rehydrated value's
+     * stored time): the key's next command never drains below it, so the key's updates never go
+     * back in time (SPEC 3, invariant 6), also when a restore merged subtasks whose state frontiers
+     * differed (each subtask's input goes idle on its own).
+     */
+    long drainedTime = Long.MIN_VALUE;
     /** Per source partition the key was read from: its last order time there (parallel arrays, usually one entry). */
     int[] partitions = NO_PARTITIONS;
     long[] partitionTimes = NO_TIMES;
@@ -115,11 +122,13 @@ public final class KeyState {
         return null;
     }
 
-    void setApplied(UpsertValue newValue, long time, int partition, long offset) {
+    /** {@code newValue}, with order key {@code (time, partition, offset)}, drained at {@code at}, is the key's applied value. */
+    void setApplied(UpsertValue newValue, long time, int partition, long offset, long at) {
         value = newValue;
         appliedTime = time;
         appliedPartition = partition;
         appliedOffset = offset;
+        drainedTime = Math.max(drainedTime, at);
     }
 
     /**
@@ -131,14 +140,33 @@ public final class KeyState {
         return value == null && stash.isEmpty() && appliedTime == Long.MIN_VALUE;
     }
 
-    /** Serializer of {@link KeyState}: value, applied order key, partition times, then the stash entries. */
-    public static final class Serializer extends TypeSerializerSingleton<KeyState> {
+    /**
+     * Serializer of {@link KeyState}: value, applied order key, drained time, partition times, then
+     * the stash entries. Layout 2 is current; layout 1 (before {@link #drainedTime}) is still read
+     * from older savepoints, which Flink migrates to layout 2 on restore ({@link Snapshot}).
+     */
+    public static final class Serializer extends TypeSerializer<KeyState> {
         private static final long serialVersionUID = 1L;
-        public static final Serializer INSTANCE = new Serializer();
+        /** The current layout. */
+        static final int LAYOUT = 2;
+        public static final Serializer INSTANCE = new Serializer(LAYOUT);
+        /** Layout 1: no drained time; read as {@code Long.MIN_VALUE} (no floor). */
+        static final Serializer LAYOUT_1 = new Serializer(1);
+
+        private final int layout;
+
+        private Serializer(int layout) {
+            this.layout = layout;
+        }
 
         @Override
         public boolean isImmutableType() {
             return false;
+        }
+
+        @Override
+        public TypeSerializer<KeyState> duplicate() {
+            return this;
         }
 
         @Override
@@ -150,7 +178,7 @@ public final class KeyState {
         @Override
         public KeyState copy(KeyState from) {
             KeyState copy = new KeyState(from.stash.size() + 1);
-            copy.setApplied(from.value, from.appliedTime, from.appliedPartition, from.appliedOffset);
+            copy.setApplied(from.value, from.appliedTime, from.appliedPartition, from.appliedOffset, from.drainedTime);
             copy.partitions = from.partitions.clone();
             copy.partitionTimes = from.partitionTimes.clone();
             copy.stash.addAll(from.stash);
@@ -173,6 +201,9 @@ public final class KeyState {
             out.writeLong(state.appliedTime);
             out.writeInt(state.appliedPartition);
             out.writeLong(state.appliedOffset);
+            if (layout >= 2) {
+                out.writeLong(state.drainedTime);
+            }
             out.writeInt(state.partitions.length);
             for (int i = 0; i < state.partitions.length; i++) {
                 out.writeInt(state.partitions[i]);
@@ -194,6 +225,7 @@ public final class KeyState {
             long time = in.readLong();
             int partition = in.readInt();
             long offset = in.readLong();
+            long drainedTime = layout >= 2 ? in.readLong() : Long.MIN_VALUE;
             int partitions = in.readInt();
             int[] partitionIds = new int[partitions];
             long[] partitionTimes = new long[partitions];
@@ -203,7 +235,7 @@ public final class KeyState {
             }
             int size = in.readInt();
             KeyState state = new KeyState(size + 1);
-            state.setApplied(value, time, partition, offset);
+            state.setApplied(value, time, partition, offset, drainedTime);
             state.partitions = partitionIds;
             state.partitionTimes = partitionTimes;
             for (int i = 0; i < size; i++) {
@@ -219,36 +251,81 @@ public final class KeyState {
 
         @Override
         public void copy(DataInputView in, DataOutputView out) throws IOException {
-            ValueCodec.copyValue(in, out);
-            out.writeLong(in.readLong());
-            out.writeInt(in.readInt());
-            out.writeLong(in.readLong());
-            int partitions = in.readInt();
-            out.writeInt(partitions);
-            for (int i = 0; i < partitions; i++) {
-                out.writeInt(in.readInt());
-                out.writeLong(in.readLong());
-            }
-            int size = in.readInt();
-            out.writeInt(size);
-            for (int i = 0; i < size; i++) {
-                out.writeLong(in.readLong());
-                out.writeLong(in.readLong());
-                out.writeInt(in.readInt());
-                out.writeLong(in.readLong());
-                ValueCodec.copyValue(in, out);
-            }
+            serialize(deserialize(in), out);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Serializer other && other.layout == layout;
+        }
+
+        @Override
+        public int hashCode() {
+            return layout;
         }
 
         @Override
         public TypeSerializerSnapshot<KeyState> snapshotConfiguration() {
-            return new Snapshot();
+            return new Snapshot(layout);
         }
 
-        /** Serializer snapshot (Flink instantiates it reflectively). */
-        public static final class Snapshot extends SimpleTypeSerializerSnapshot<KeyState> {
+        /**
+         * Serializer snapshot (Flink instantiates it reflectively): the layout. Version 3 is what
+         * Flink's {@code SimpleTypeSerializerSnapshot} wrote for this class before layouts existed
+         * (no payload): layout 1. Version 4 writes the layout. A snapshot of an older layout resolves
+         * as "compatible after migration": Flink reads the state with {@link #restoreSerializer} and
+         * rewrites it with the current serializer.
+         */
+        public static final class Snapshot implements TypeSerializerSnapshot<KeyState> {
+            private static final int VERSION_WITHOUT_LAYOUT = 3;
+            private static final int VERSION = 4;
+            private int layout;
+
             public Snapshot() {
-                super(() -> INSTANCE);
+                this(LAYOUT);
+            }
+
+            Snapshot(int layout) {
+                this.layout = layout;
+            }
+
+            @Override
+            public int getCurrentVersion() {
+                return VERSION;
+            }
+
+            @Override
+            public void writeSnapshot(DataOutputView out) throws IOException {
+                out.writeInt(layout);
+            }
+
+            @Override
+            public void readSnapshot(int readVersion, DataInputView in, ClassLoader userCodeClassLoader) throws IOException {
+                if (readVersion == VERSION_WITHOUT_LAYOUT) {
+                    layout = 1;
+                } else if (readVersion == VERSION) {
+                    layout = in.readInt();
+                } else {
+                    throw new IOException("unknown snapshot version " + readVersion + " of the operator's key state serializer");
+                }
+                if (layout < 1 || layout > LAYOUT) {
+                    throw new IOException("key state layout " + layout + " is newer than this build reads (" + LAYOUT
+                            + "): restore it with the version of the job that wrote it");
+                }
+            }
+
+            @Override
+            public TypeSerializer<KeyState> restoreSerializer() {
+                return layout == LAYOUT ? INSTANCE : LAYOUT_1;
+            }
+
+            @Override
+            public TypeSerializerSchemaCompatibility<KeyState> resolveSchemaCompatibility(TypeSerializerSnapshot<KeyState> old) {
+                if (!(old instanceof Snapshot previous)) {
+                    return TypeSerializerSchemaCompatibility.incompatible();
+                }
+                return previous.layout == layout ? TypeSerializerSchemaCompatibility.compatibleAsIs()
+                        : TypeSerializerSchemaCompatibility.compatibleAfterMigration();
             }
         }
     }

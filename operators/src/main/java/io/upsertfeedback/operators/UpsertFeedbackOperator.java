@@ -59,9 +59,12 @@ import java.util.Map;
  * <b>Command (input 1).</b> Dropped and counted if its offset is below the resume position of
  * its partition (rehydration: the store holds it), or if its order key is not newer than
  * everything the key holds (it can only be a replay; "highest order key wins"). Otherwise it gets
- * the time {@code max(t, key's last time, }{@link Frontiers#openTime}{@code )} (counted as retimed
- * when that is not {@code t}): a closed time is never written, and times never go backwards for a
- * key, so a command with a higher offset but an older timestamp still wins. It goes to the key's
+ * the time {@code max(t, key's last time, }{@link Frontiers#openTime}{@code , time the key last
+ * drained at)} (counted as retimed when that is not {@code t}): a closed time is never written, and
+ * times never go backwards for a key, so a command with a higher offset but an older timestamp
+ * still wins. The last term matters only for a command that arrived behind {@code I} (its input was
+ * idle) after a restore: the restored {@code S} is the minimum over the subtasks' (they went idle
+ * apart), which may be below the time the key's old subtask drained it at. It goes to the key's
  * stash, in the buffer, and its time is held.
  * <br><b>Prior value (input 2).</b> A rehydrated value as of {@code P} becomes the key's applied
  * value (if its order key is newer than what the key has applied); nothing is emitted.
@@ -98,9 +101,10 @@ import java.util.Map;
  *       buffered or not, so the output watermark, the progress markers, the counters and
  *       {@link #stashEntries} do not depend on the buffer; only the order of updates of different
  *       keys within one pass does, and all of them precede the pass's watermark.
- *   <li>A delete that leaves no value clears the key's state (bounded state for churning keys).
- *       An older command for that key arriving later can only be a replay, which a checkpoint
- *       restore never produces and rehydration drops by offset.
+ *   <li>A deleted key keeps its state (the delete's order key, its partition times, the time it
+ *       drained at): a put older than the delete, from a partition that was behind while the input
+ *       was idle, is then dropped as superseded (SPEC 2). So the keyed state grows with the distinct
+ *       keys ever deleted, a few dozen bytes each besides the key (README).
  *   <li>Stashed commands beyond the bounded buffer live in the state backend (RocksDB in
  *       production), not on the heap; besides the buffer the heap holds only {@link HeldTimes},
  *       sized by distinct held times, snapshotted in operator state. After a rescale its snapshot
@@ -271,7 +275,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
 
     /** Stashes a command newer than the key's applied value at its open time, and holds that time. */
     private void stash(KeyStateBuffer.Buffered buffered, long orderTime, int partition, long offset, UpsertValue value) {
-        long time = Math.max(orderTime, frontiers.openTime());
+        long time = Math.max(orderTime, Math.max(frontiers.openTime(), buffered.state.drainedTime));
         if (time != orderTime) {
             metrics.retimed.inc();
         }
@@ -302,7 +306,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         }
         state.noteTime(prior.partition(), prior.time());
         if (state.isNewerThanApplied(prior.time(), prior.partition(), prior.offset())) {
-            state.setApplied(prior.value(), prior.time(), prior.partition(), prior.offset());
+            state.setApplied(prior.value(), prior.time(), prior.partition(), prior.offset(), prior.time());
             metrics.rehydratedValues.inc();
         }
         if (buffered == null) {

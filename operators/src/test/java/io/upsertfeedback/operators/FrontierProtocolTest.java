@@ -1,7 +1,9 @@
 package io.upsertfeedback.operators;
 
 import io.upsertfeedback.operators.testing.DifferentialScenario;
+import io.upsertfeedback.operators.testing.OperatorDriver;
 import io.upsertfeedback.operators.testing.OperatorDriver.Backend;
+import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -182,6 +184,46 @@ class FrontierProtocolTest {
             s.inputFrontier(Long.MAX_VALUE);
             s.persistFrontier(s.outputFrontier());
             s.assertComplete("after the input went idle and partition 1 came back");
+        }
+    }
+    /**
+     * A key's updates went back in time after a restore (found by {@link RandomizedDifferentialTest}'s
+     * idle runs: "invariant 6 violated: key k1 at time 3 accumulates to z x-1, x x1"). Each subtask's
+     * input goes idle on its own: subtask A, whose latest command is at 8, moves its {@code I} to 9
+     * and drains {@code k = a @ (3, p1, o0)}, which arrived behind its state frontier, at 6; subtask
+     * B, which has seen nothing, stays behind. A restore merges the subtasks' frontiers at their
+     * minimum, so A's state frontier drops below 6, and {@code k = b @ (3, p1, o1)} (newer: same
+     * partition, higher offset) drained at 3: {@code -a} at 3, below the {@code +a} at 6. A key's
+     * next command now never drains below its last one ({@link KeyState#drainedTime}).
+     */
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void aKeysUpdatesNeverGoBackInTimeWhenARestoreMergesSubtasksThatWentIdleApart(Backend backend) throws Exception {
+        UpsertOptions options = UpsertOptions.defaults().withTick(Duration.ofMillis(1)).withLead(null);
+        try (DifferentialScenario s = new DifferentialScenario(backend, options, 2)) {
+            s.timingDependent();
+            String other = sameSubtaskAs("k", 2);
+            s.storeFrontier(Frontiers.EMPTY_STORE);
+            s.command(put(other, "h", 0, 0, 5)).inputIdle();
+            s.command(put("k", "a", 1, 0, 3)).command(put(other, "h2", 0, 1, 8)).inputIdle();
+            assertEquals(List.of(6L), s.output().stream().filter(u -> !u.isProgress() && UpsertCommand.keyOf(u.key()).equals("k"))
+                    .map(Update::time).toList(), "k = a drained at subtask A's state frontier 6");
+            s.failAndRestore(s.snapshot());
+            s.command(put("k", "b", 1, 1, 3));
+            s.inputFrontier(Long.MAX_VALUE);
+            s.persistFrontier(s.outputFrontier());
+            s.assertComplete("after a restore merged subtasks that went idle apart");
+        }
+    }
+
+    /** A key that Flink's key-group assignment gives the same subtask as {@code key} at {@code parallelism}. */
+    private static String sameSubtaskAs(String key, int parallelism) {
+        int subtask = KeyGroupRangeAssignment.assignKeyToParallelOperator(key, OperatorDriver.MAX_PARALLELISM, parallelism);
+        for (int i = 0; ; i++) {
+            String candidate = "h" + i;
+            if (KeyGroupRangeAssignment.assignKeyToParallelOperator(candidate, OperatorDriver.MAX_PARALLELISM, parallelism) == subtask) {
+                return candidate;
+            }
         }
     }
 }

@@ -36,7 +36,7 @@ class KeyDrainerTest {
     private KeyState key(String applied, Object... stash) {
         KeyState state = new KeyState();
         if (applied != null) {
-            state.setApplied(value(applied), 0, 0, nextOffset++);
+            state.setApplied(value(applied), 0, 0, nextOffset++, 0);
         }
         for (int i = 0; i < stash.length; i += 2) {
             long time = (Long) stash[i];
@@ -122,7 +122,7 @@ class KeyDrainerTest {
         KeyDrainer pass = pass(10, 0);
         KeyState state = key(null, 2L, "stale", 3L, "x");
         // a rehydrated value with a newer order key than the first entry came in after it
-        state.setApplied(value("stored"), 2, 1, 0);
+        state.setApplied(value("stored"), 2, 1, 0, 2);
         pass.drain(state, KEY);
         assertEquals(List.of("stored@3:-1", "x@3:1"), out);
         assertEquals(stats(2, 1, 1, 0, 0, 1, 0, 0, 0), pass.stats());

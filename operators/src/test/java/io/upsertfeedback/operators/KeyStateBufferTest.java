@@ -142,7 +142,7 @@ class KeyStateBufferTest {
     @Test
     void aKeyIsReadOnceWhenItEntersAndWrittenOnceWhenItLeaves() throws Exception {
         KeyState stored = new KeyState();
-        stored.setApplied(UpsertValue.of(new byte[] {1}), 1, 0, 1);
+        stored.setApplied(UpsertValue.of(new byte[] {1}), 1, 0, 1, 1);
         store.stored.put("a", stored);
         KeyStateBuffer buffer = bufferOfKeys(10);
         KeyStateBuffer.Buffered buffered = admit(buffer, "a");
@@ -248,10 +248,10 @@ class KeyStateBufferTest {
         KeyStateBuffer buffer = bufferOfKeys(10);
         KeyStateBuffer.Buffered buffered = admit(buffer, "a");
         buffered.state.noteTime(0, 7);
-        buffered.state.setApplied(UpsertValue.of(new byte[100]), 7, 0, 3);
+        buffered.state.setApplied(UpsertValue.of(new byte[100]), 7, 0, 3, 7);
         buffer.changed(buffered);
         assertEquals(emptyKeyBytes + 48 + 100, buffer.bytes(), "the value counts in bytes");
-        buffered.state.setApplied(null, 8, 0, 4);
+        buffered.state.setApplied(null, 8, 0, 4, 8);
         buffer.changed(buffered);
         assertEquals(8, buffered.state.appliedTime, "an older put must still lose to the delete (FrontierProtocolTest)");
         assertEquals(4, buffered.state.appliedOffset);

@@ -51,7 +51,7 @@ class SerializersTest {
     @Test
     void keyStateRoundTrips() throws Exception {
         KeyState state = new KeyState();
-        state.setApplied(ERROR, 3, 1, 10);
+        state.setApplied(ERROR, 3, 1, 10, 3);
         state.noteTime(1, 5);
         state.noteTime(0, 2);
         state.stash.add(new KeyState.Pending(4, 4, 1, 11, null));
