@@ -49,6 +49,7 @@ public final class Frontiers {
     public static final long EMPTY_STORE = Long.MIN_VALUE + 2;
 
     private final long lead;
+    private final long tick;
     private final boolean rehydrating;
     long input = Long.MIN_VALUE;
     long persist = Long.MIN_VALUE;
@@ -60,10 +61,12 @@ public final class Frontiers {
 
     /**
      * @param leadMillis  {@code upsert.lead} in ms ({@code Long.MAX_VALUE}: unbounded)
+     * @param tickMillis  {@code upsert.tick} in ms: command times are multiples of it (SPEC 2)
      * @param rehydrating the operator started without state (see the class comment)
      */
-    Frontiers(long leadMillis, boolean rehydrating) {
+    Frontiers(long leadMillis, long tickMillis, boolean rehydrating) {
         this.lead = leadMillis;
+        this.tick = tickMillis;
         this.rehydrating = rehydrating;
     }
 
@@ -98,14 +101,15 @@ public final class Frontiers {
 
     /**
      * The whole command input went idle (every partition quiet for {@code ingest.watermark.idleness}):
-     * {@code I} moves past the latest command received, so the last tick of a quiet topic drains
-     * instead of waiting for a later record. A record that comes after this with a time below the
-     * new {@code I} is applied at the state frontier (SPEC 2: the one case, with rehydration, where
-     * a result depends on timing).
+     * {@code I} moves to the tick after the latest command received (command times are ticks, so
+     * none falls in between), so the last tick of a quiet topic drains instead of waiting for a
+     * later record. A record that comes after this with a time below the new {@code I} is applied
+     * at the state frontier, a tick too (SPEC 2: the one case, with rehydration, where a result
+     * depends on timing).
      */
     void inputIdle() {
         if (latestCommand != Long.MIN_VALUE) {
-            input = Math.max(input, saturatingAdd(latestCommand, 1));
+            input = Math.max(input, saturatingAdd(latestCommand, tick));
         }
     }
 

@@ -150,7 +150,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         // from its own checkpointed offsets, and its state never saw what it replays
         startPositions = options.resumePositions();
         resumePositions = context.isRestored() ? Map.of() : startPositions;
-        frontiers = new Frontiers(options.leadMillis(), !context.isRestored());
+        frontiers = new Frontiers(options.leadMillis(), options.tick().toMillis(), !context.isRestored());
         held = new HeldTimes();
         buffer = new KeyStateBuffer(options.bufferSize().getBytes(), new KeyStateBuffer.Store() {
             @Override

@@ -216,6 +216,29 @@ class FrontierProtocolTest {
         }
     }
 
+    /**
+     * A command that arrived behind {@code I} after the input went idle was applied at a time off
+     * the tick (a new user's dump showed {@code 10:00:05.001} at a 1 s tick): idleness moved
+     * {@code I} to the latest command's time plus 1 ms, and the late command drained at that
+     * state frontier. SPEC 2 coarsens every time to a tick, so idleness now moves {@code I} to the
+     * next tick.
+     */
+    @ParameterizedTest
+    @EnumSource(Backend.class)
+    void aCommandLateAfterIdlenessIsAppliedOnATick(Backend backend) throws Exception {
+        UpsertOptions options = UpsertOptions.defaults().withTick(Duration.ofSeconds(1)).withLead(null);
+        try (DifferentialScenario s = new DifferentialScenario(backend, options)) {
+            s.timingDependent();
+            s.storeFrontier(Frontiers.EMPTY_STORE);
+            s.command(put("k", "a", 0, 0, 5_000)).inputIdle();
+            s.command(put("j", "b", 1, 0, 3_000)).inputFrontier(Long.MAX_VALUE);
+            s.persistFrontier(s.outputFrontier());
+            s.assertComplete("after a late command");
+            assertEquals(List.of("k@5000", "j@6000"), s.output().stream().filter(u -> !u.isProgress())
+                    .map(u -> UpsertCommand.keyOf(u.key()) + "@" + u.time()).toList(), "k at its time, j at the next tick after it");
+        }
+    }
+
     /** A key that Flink's key-group assignment gives the same subtask as {@code key} at {@code parallelism}. */
     private static String sameSubtaskAs(String key, int parallelism) {
         int subtask = KeyGroupRangeAssignment.assignKeyToParallelOperator(key, OperatorDriver.MAX_PARALLELISM, parallelism);
