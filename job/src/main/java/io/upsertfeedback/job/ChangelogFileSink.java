@@ -8,7 +8,9 @@ import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.core.memory.DataInputDeserializer;
 import org.apache.flink.core.memory.DataOutputSerializer;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.json.JsonWriteFeature;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.json.JsonMapper;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.BufferedOutputStream;
@@ -152,7 +154,8 @@ final class ChangelogFileSink implements Sink<Update>, SupportsWriterState<Updat
      * Flink logged it as fatal on every Ctrl-C.
      */
     static final class Writer implements StatefulSinkWriter<Update, Part> {
-        private final ObjectMapper json = new ObjectMapper();
+        /** Writes characters beyond the basic plane (emoji) as UTF-8, not as an escaped surrogate pair (Jackson's default for bytes). */
+        private final ObjectMapper json = JsonMapper.builder().enable(JsonWriteFeature.COMBINE_UNICODE_SURROGATES_IN_UTF8).build();
         private final Path path;
         private final List<Part> others;
         private final OutputStream out;

@@ -66,6 +66,23 @@ class ChangelogFileSinkTest {
         assertEquals("{\"key\":\"k\",\"value\":\"v\",\"time\":5,\"diff\":1}\n", Files.readString(part));
     }
 
+    /**
+     * A new user's finding: an emoji in a key came out of the changelog as an escaped surrogate
+     * pair ({@code "\\ud83d\\ude00"}), while the dump, the input and every other tool write it as
+     * UTF-8. The changelog now writes it as it is.
+     */
+    @Test
+    void charactersBeyondTheBasicPlaneAreWrittenAsUtf8(@TempDir Path dir) throws Exception {
+        Path part = Files.createFile(dir.resolve("part"));
+        ChangelogFileSink.Writer writer = new ChangelogFileSink.Writer(part, List.of());
+        writer.write(Update.insert("k\uD83D\uDE00".getBytes(StandardCharsets.UTF_8),
+                UpsertValue.of("v\uD83C\uDF89".getBytes(StandardCharsets.UTF_8)), 5, 0, 0), null);
+        writer.flush(true);
+        writer.close();
+        assertEquals("{\"key\":\"k\uD83D\uDE00\",\"value\":\"v\uD83C\uDF89\",\"time\":5,\"diff\":1}\n",
+                Files.readString(part, StandardCharsets.UTF_8));
+    }
+
     @Test
     void eachUpdateOnceAfterRecovery(@TempDir Path dir) throws Exception {
         Path log = dir.resolve("changelog.jsonl");

@@ -5,6 +5,7 @@ import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.util.TimeUtils;
 
 import java.io.Serializable;
 import java.time.Duration;
@@ -107,7 +108,7 @@ public final class UpsertOptions implements Serializable {
     private static Duration requireAtLeastOneMilli(ConfigOption<Duration> option, Duration value) {
         Objects.requireNonNull(value, option.key());
         if (value.toMillis() < 1) {
-            throw new IllegalConfigurationException("Option '" + option.key() + "' is " + value + ", but it must be at "
+            throw new IllegalConfigurationException("Option '" + option.key() + "' is " + TimeUtils.formatWithHighestUnit(value) + ", but it must be at "
                     + "least 1 ms: a zero or negative " + option.key() + " would never let any command drain. "
                     + "Set e.g. '" + option.key() + ": 1 s'.");
         }

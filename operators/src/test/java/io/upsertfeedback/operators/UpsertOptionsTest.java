@@ -52,7 +52,7 @@ class UpsertOptionsTest {
         config.set(UpsertOptions.LEAD, Duration.ZERO);
         IllegalConfigurationException e = assertThrows(IllegalConfigurationException.class,
                 () -> UpsertOptions.fromConfiguration(config));
-        assertTrue(e.getMessage().contains("upsert.lead") && e.getMessage().contains("at least 1 ms"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("Option 'upsert.lead' is 0 ms, but it must be at least 1 ms"), e.getMessage());
         assertThrows(IllegalConfigurationException.class, () -> UpsertOptions.defaults().withTick(Duration.ofNanos(10)));
     }
 
