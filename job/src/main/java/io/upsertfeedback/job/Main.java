@@ -105,7 +105,11 @@ public final class Main {
         for (int i = 1; i < args.length; i++) {
             String a = args[i];
             if (a.startsWith("-D") && a.contains("=")) {
-                overrides.put(a.substring(2, a.indexOf('=')), a.substring(a.indexOf('=') + 1));
+                String option = a.substring(2, a.indexOf('='));
+                if (overrides.put(option, a.substring(a.indexOf('=') + 1)) != null) {
+                    throw new IllegalArgumentException("-D" + option + " is given twice: only one of them would count. Fix: give -D"
+                            + option + " once");
+                }
             } else if (flags.containsKey(a)) {
                 throw new IllegalArgumentException(a + " is given twice: only one of them would count. Fix: give " + a + " once");
             } else if (a.equals("--exit-when-done") || a.equals("--resume")) {

@@ -275,7 +275,7 @@ class MainTest {
                 "--conf-dir", CONF_DIR, "--input", input.toString(), "--exit-when-done", "--dead-letters-to", link.toString());
     }
 
-    /** A new user's finding: of two {@code --input} flags the last one silently won. */
+    /** A new user's finding: of two {@code --input} flags (or two {@code -D} of one option) the last one silently won. */
     @Test
     void aFlagGivenTwiceFailsAtStart(@TempDir Path tmp) throws Exception {
         Path a = Files.writeString(tmp.resolve("a.jsonl"), "{\"key\": \"k\", \"value\": \"a\", \"ts\": 5}\n");
@@ -284,6 +284,10 @@ class MainTest {
                 "--conf-dir", CONF_DIR, "--input", a.toString(), "--input", b.toString(), "--exit-when-done");
         assertFails("--exit-when-done is given twice: only one of them would count. Fix: give --exit-when-done once", "local",
                 "--conf-dir", CONF_DIR, "--input", a.toString(), "--exit-when-done", "--exit-when-done");
+        // a new user's finding: the last -D of an option silently won
+        assertFails("-Dlocal.data-dir is given twice: only one of them would count. Fix: give -Dlocal.data-dir once", "local",
+                "--conf-dir", CONF_DIR, "-Dlocal.data-dir=" + tmp.resolve("d1"), "-Dlocal.data-dir=" + tmp.resolve("d2"),
+                "--input", a.toString(), "--exit-when-done");
     }
 
     /** A new user's finding: {@code produce} to an unreachable broker printed "sent" lines, then a bare stack trace after 60 s. */
