@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -436,8 +437,13 @@ class LocalContractTest {
         command.addAll(jvmOptions);
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(),
                 "local", "--conf-dir", repo.resolve("flink-conf").toString()));
-        command.addAll(List.of("-Dlocal.data-dir=" + tmp.resolve("data"), "-Drest.bind-port=0", "-Dlocal.progress-interval=2 s"));
-        command.addAll(List.of(args)); // a -D among them overrides the defaults above
+        for (String option : List.of("-Dlocal.data-dir=" + tmp.resolve("data"), "-Drest.bind-port=0", "-Dlocal.progress-interval=2 s")) {
+            String name = option.substring(0, option.indexOf('=') + 1);
+            if (Arrays.stream(args).noneMatch(a -> a.startsWith(name))) {
+                command.add(option); // a default; a -D among args takes its place (an option given twice is refused)
+            }
+        }
+        command.addAll(List.of(args));
         return new ProcessBuilder(command).redirectOutput(stdout.toFile()).redirectErrorStream(true).start();
     }
 
