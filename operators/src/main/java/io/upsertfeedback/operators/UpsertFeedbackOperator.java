@@ -44,7 +44,7 @@ import java.util.Map;
  * {@link #processWatermark1} / {@link #processWatermark2}, drives the keyed timer service itself
  * and emits its own watermark. Watermark statuses are not forwarded: the output watermark is a
  * function of {@code I}, {@code P} and what is held, nothing else; an idle command input moves
- * {@code I} past the latest command received ({@link Frontiers#inputIdle}).
+ * {@code I} to the tick after the latest command received ({@link Frontiers#inputIdle}).
  *
  * <h2>Parts: each rule in one place</h2>
  * {@link Frontiers}: {@code I}, {@code P}, the state frontier {@code S} and the drain bound
