@@ -181,11 +181,10 @@ class FrontierProtocolTest {
                     .command(UpsertCommand.delete("k".getBytes(StandardCharsets.UTF_8), 0, 1, 6))
                     .inputIdle();
             s.command(put("k", "b", 1, 0, 3));
-            s.inputFrontier(Long.MAX_VALUE);
-            s.persistFrontier(s.outputFrontier());
-            s.assertComplete("after the input went idle and partition 1 came back");
+            s.endInputAndAssertComplete("after the input went idle and partition 1 came back");
         }
     }
+
     /**
      * A key's updates went back in time after a restore (found by {@link RandomizedDifferentialTest}'s
      * idle runs: "invariant 6 violated: key k1 at time 3 accumulates to z x-1, x x1"). Each subtask's
@@ -206,13 +205,11 @@ class FrontierProtocolTest {
             s.storeFrontier(Frontiers.EMPTY_STORE);
             s.command(put(other, "h", 0, 0, 5)).inputIdle();
             s.command(put("k", "a", 1, 0, 3)).command(put(other, "h2", 0, 1, 8)).inputIdle();
-            assertEquals(List.of(6L), s.output().stream().filter(u -> !u.isProgress() && UpsertCommand.keyOf(u.key()).equals("k"))
-                    .map(Update::time).toList(), "k = a drained at subtask A's state frontier 6");
+            assertEquals(List.of("k@6"), s.updateTimes().stream().filter(u -> u.startsWith("k@")).toList(),
+                    "k = a drained at subtask A's state frontier 6");
             s.failAndRestore(s.snapshot());
             s.command(put("k", "b", 1, 1, 3));
-            s.inputFrontier(Long.MAX_VALUE);
-            s.persistFrontier(s.outputFrontier());
-            s.assertComplete("after a restore merged subtasks that went idle apart");
+            s.endInputAndAssertComplete("after a restore merged subtasks that went idle apart");
         }
     }
 
@@ -231,11 +228,9 @@ class FrontierProtocolTest {
             s.timingDependent();
             s.storeFrontier(Frontiers.EMPTY_STORE);
             s.command(put("k", "a", 0, 0, 5_000)).inputIdle();
-            s.command(put("j", "b", 1, 0, 3_000)).inputFrontier(Long.MAX_VALUE);
-            s.persistFrontier(s.outputFrontier());
-            s.assertComplete("after a late command");
-            assertEquals(List.of("k@5000", "j@6000"), s.output().stream().filter(u -> !u.isProgress())
-                    .map(u -> UpsertCommand.keyOf(u.key()) + "@" + u.time()).toList(), "k at its time, j at the next tick after it");
+            s.command(put("j", "b", 1, 0, 3_000));
+            s.endInputAndAssertComplete("after a late command");
+            assertEquals(List.of("k@5000", "j@6000"), s.updateTimes(), "k at its time, j at the next tick after it");
         }
     }
 

@@ -389,6 +389,21 @@ public final class DifferentialScenario implements AutoCloseable {
         }
     }
 
+    /**
+     * The input ends ({@code I = +inf}) and the store acknowledges the output so far ({@code P} at
+     * the output frontier); then {@link #assertComplete}.
+     */
+    public void endInputAndAssertComplete(String context) throws Exception {
+        inputFrontier(Long.MAX_VALUE);
+        persistFrontier(outputFrontier());
+        assertComplete(context);
+    }
+
+    /** The data updates so far as {@code key@time}, in output order (progress markers left out). */
+    public List<String> updateTimes() {
+        return output().stream().filter(u -> !u.isProgress()).map(u -> UpsertCommand.keyOf(u.key()) + "@" + u.time()).toList();
+    }
+
     /** Every frontier is past everything: nothing held, the whole changelog and the final values match. */
     public void assertComplete(String context) {
         assertMatchesModel(context);
