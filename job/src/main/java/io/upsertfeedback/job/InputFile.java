@@ -64,9 +64,10 @@ record InputFile(Path file, List<Line> lines, String sha256) {
         try (InputStream in = new BufferedInputStream(new DigestInputStream(Files.newInputStream(file), digest))) {
             int number = 0;
             ByteArrayOutputStream raw = new ByteArrayOutputStream();
+            CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder(); // reports malformed input (the default)
             for (byte[] bytes = readLine(in, raw); bytes != null; bytes = readLine(in, raw)) {
                 number++;
-                String text = utf8(bytes, file, number);
+                String text = utf8(decoder, bytes, file, number);
                 if (number == 1 && text.startsWith("\uFEFF")) {
                     text = text.substring(1); // a byte order mark some editors write
                 }
@@ -101,9 +102,9 @@ record InputFile(Path file, List<Line> lines, String sha256) {
         return bytes.length > 0 && bytes[bytes.length - 1] == '\r' ? Arrays.copyOf(bytes, bytes.length - 1) : bytes;
     }
 
-    /** One line's text; bytes that are not UTF-8 name the line and the byte. */
-    private static String utf8(byte[] bytes, Path file, int number) throws IOException {
-        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder();
+    /** One line's text, decoded with the file's {@code decoder}; bytes that are not UTF-8 name the line and the byte. */
+    private static String utf8(CharsetDecoder decoder, byte[] bytes, Path file, int number) throws IOException {
+        decoder.reset();
         ByteBuffer in = ByteBuffer.wrap(bytes);
         CharBuffer out = CharBuffer.allocate(bytes.length);
         CoderResult result = decoder.decode(in, out, true);
