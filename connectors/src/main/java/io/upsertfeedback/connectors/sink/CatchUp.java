@@ -17,7 +17,12 @@ import io.upsertfeedback.operators.Frontiers;
  * the pace the sink holds as if catching up ({@link #holds}): a job starting on a backlog held only
  * from its first sample on and wrote the keys of its first window twice (20,000 to 30,000 per
  * subtask on the 24-hour backlog benchmark, once then and once caught up); a live job's first
- * window waits at most one window longer.
+ * window waits at most one window longer. The sample that judges the first window is the first
+ * one at least {@link #WINDOW_MILLIS} after the first watermark: the sampling timer runs from the
+ * sink's start, so the next sample can come a few milliseconds after the first watermark, before
+ * the watermark moved again (it moves once per drain pass, every 200 ms on a backlog), and such a
+ * window read as a stopped watermark, judged live: the sink wrote everything it held, and wrote it
+ * again once caught up.
  *
  * <p><b>Why a span of windows.</b> A backlog's watermark does not move smoothly: it stops while a
  * checkpoint is taken, the garbage collector runs or storage pushes back, for a second or two.
@@ -60,12 +65,16 @@ final class CatchUp {
      * @return whether the sink is catching up from now until the next sample
      */
     boolean sample(long now, long watermark) {
-        undecided = false;
         if (!finite(watermark)) {
             count = 0; // no watermark yet, or the end of input: a new span starts at the next watermark
+            undecided = false;
             catchingUp = false;
             return false;
         }
+        if (undecided && now - sampledAt[first] < WINDOW_MILLIS) {
+            return false; // the first window is shorter than a window: not judged yet, still held
+        }
+        undecided = false;
         // in doubles: two watermarks a day apart near the ends of the long range must not overflow
         catchingUp = count > 0 && now > sampledAt[first]
                 && (double) watermark - sampledWatermark[first] > FACTOR * (double) (now - sampledAt[first]);

@@ -79,7 +79,7 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
                     + "sum, keeping what it holds in its checkpoints instead of writing it at each one: each key of a backlog is "
                     + "written about once per this duration, however many ticks its updates span (SPEC 3.12), and the store's persist "
                     + "frontier advances about as often. Shorter: a fresher store while catching up, more writes (30 s made the "
-                    + "reference 24-hour backlog write its keys twice and run about a fifth longer). Live traffic is held by it only from the job's first watermark until the first sample (at most 1 s). "
+                    + "reference 24-hour backlog write its keys twice and run about a fifth longer). Live traffic is held by it only from the job's first watermark until a sample has judged its pace over at least one second (1 to 2 s). "
                     + "0 disables the hold (needed with upsert.lead, whose every "
                     + "tick waits for the store; the job sets it so). Held keys cost heap within sink.consolidation-buffer(-size).");
 

@@ -63,7 +63,7 @@ import java.util.function.LongSupplier;
  * about once per {@code catchUpMaxHold} during a backlog; once the watermark has stopped outrunning
  * the clock over that span (the backlog is read), the sample writes what is held at once, and at the
  * end of input the flush does. Each transition is logged at INFO. From the first watermark until
- * the first sample has judged the pace (at most a second) the sink holds too, so a backlog's first
+ * a sample has judged the pace over at least a window (1 to 2 s) the sink holds too, so a backlog's first
  * second is not written twice. A zero {@code catchUpMaxHold} never holds: Materialize's strict lead
  * needs every tick written.
  *

@@ -68,8 +68,8 @@ class CatchUpTest {
         CatchUp c = new CatchUp();
         assertFalse(c.sample(1_000, Long.MIN_VALUE), "no watermark yet");
         c.firstWatermark(1_500, 10_000);
-        c.firstWatermark(1_700, 20_000); // only the first counts
-        assertTrue(c.sample(2_000, 30_000), "20 s of event time in 0.5 s");
+        c.firstWatermark(1_700, 20_000); // only the first counts: from it, 2_500 would be too soon to judge
+        assertTrue(c.sample(2_500, 30_000), "20 s of event time in 1 s");
     }
 
     /**
@@ -83,8 +83,8 @@ class CatchUpTest {
         c.firstWatermark(1_200, Frontiers.toWatermark(Frontiers.EMPTY_STORE));
         assertFalse(c.holds(), "not a first window");
         c.firstWatermark(1_500, 10_000);
-        assertTrue(c.sample(2_000, 30_000), "20 s of event time in 0.5 s");
-        assertTrue(c.sample(3_000, Long.MAX_VALUE - 1), "no overflow");
+        assertTrue(c.sample(2_500, 30_000), "20 s of event time in 1 s");
+        assertTrue(c.sample(3_500, Long.MAX_VALUE - 1), "no overflow");
     }
 
     /** Until the sample ending the first window judges it, the sink holds as if catching up. */
@@ -95,7 +95,29 @@ class CatchUpTest {
         c.firstWatermark(1_500, 10_000);
         assertTrue(c.holds());
         assertFalse(c.catchingUp(), "not judged: not catching up");
-        assertFalse(c.sample(2_000, 10_100), "a live pace");
+        assertFalse(c.sample(2_500, 10_100), "a live pace");
         assertFalse(c.holds());
+    }
+
+    /**
+     * The sampling timer runs from the sink's start, so a sample can come a few milliseconds after
+     * the first watermark, before the watermark moved again; judged on that, a backlog's first
+     * window was live and the sink wrote everything it held (and again once caught up).
+     */
+    @Test
+    void aFirstWindowShorterThanAWindowIsNotJudged() {
+        CatchUp c = new CatchUp();
+        c.firstWatermark(1_950, 10_000);
+        assertFalse(c.sample(2_000, 10_000), "50 ms after the first watermark: too short to judge");
+        assertTrue(c.holds(), "still held");
+        assertTrue(c.sample(3_000, 5_000_000), "a day's pace once a window has passed");
+    }
+
+    @Test
+    void theEndOfInputEndsAnUndecidedFirstWindow() {
+        CatchUp c = new CatchUp();
+        c.firstWatermark(1_950, 10_000);
+        assertFalse(c.sample(2_000, Long.MAX_VALUE));
+        assertFalse(c.holds(), "the end of input holds nothing back");
     }
 }

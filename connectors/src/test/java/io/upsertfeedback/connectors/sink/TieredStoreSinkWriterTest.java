@@ -500,8 +500,8 @@ class TieredStoreSinkWriterTest {
     /**
      * A job starting on a backlog held keys only from its first sample on: it wrote the keys of its
      * first window (20,000 to 30,000 per subtask on the 24-hour backlog benchmark), then wrote them
-     * again once caught up. Until the first sample judges the pace, the sink holds; a live pace
-     * then writes at once.
+     * again once caught up. Until a sample at least a window after the first watermark judges the
+     * pace, the sink holds; a live pace then writes at once.
      */
     @Test
     void theFirstWindowIsHeldUntilTheFirstSampleJudgesThePace() throws Exception {
@@ -513,7 +513,10 @@ class TieredStoreSinkWriterTest {
         writer.writeWatermark(new Watermark(1_600));
         writer.executor().awaitIdle();
         assertNull(stored("k"), "held until the first sample");
-        timers.advanceTo(1_000); // 600 ms of event time in 500 ms: a live pace
+        timers.advanceTo(1_000);
+        writer.executor().awaitIdle();
+        assertNull(stored("k"), "a sample 500 ms after the first watermark is too soon to judge");
+        timers.advanceTo(2_000); // 600 ms of event time in 1.5 s: a live pace
         writer.executor().awaitIdle();
         assertEquals("a", stored("k"));
         await("the frontier past the watermark", () -> frontierP() == 1_601L);
