@@ -57,4 +57,24 @@ final class Machine {
             return "unknown";
         }
     }
+
+    /**
+     * Writes the file system's dirty pages out ({@code sync}) and returns how long that took (ms), or
+     * -1 when {@code sync} could not run. Called before every contender, so that none pays for the
+     * disk writes of the step before it: loading the topics leaves about a gigabyte for the kernel
+     * to write back, and the contender that ran first after the load read its backlog a third
+     * slower (RocksDB and checkpoint files queued behind that write-back).
+     */
+    static long settle() {
+        long start = System.nanoTime();
+        try {
+            return new ProcessBuilder("sync").redirectErrorStream(true).start().waitFor() == 0
+                    ? (System.nanoTime() - start) / 1_000_000 : -1;
+        } catch (IOException e) {
+            return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        }
+    }
 }

@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * The whole benchmark, as {@code bench/run.sh} starts it: a real Kafka broker in a child JVM, the
  * topic loaded once (plus the same commands with their times spread over a day and in one tick,
- * for the backlog runs), each contender in its own JVM one after another (the order reversed on
+ * for the backlog runs), each contender in its own JVM one after another (the disk synced before each, the order reversed on
  * every other repetition), the latency run and the memory sweep of ours, the sink benchmark and the
  * JMH microbenchmarks; then every contender's counts, or the store it wrote, are checked against
  * the workload's expected updates, live keys and final collection, and the tables and the chart go
@@ -81,6 +81,7 @@ public final class Runner {
                     java.util.Collections.reverse(order);
                 }
                 for (String contender : order) {
+                    log("settled the disk before %s rep %d in %d ms", contender, rep, Machine.settle());
                     Map<String, String> result = settings.runContender(contender, bootstrap, workload, out, rep);
                     out.add(contender, result);
                     String check = out.check(contender, result);

@@ -10,15 +10,20 @@ import java.util.Objects;
  * not an {@code UpsertValue}: it is the absence of one ({@code null}).
  *
  * <p>Immutable; equality is by content, which is what "an update to an equal value emits nothing"
- * compares.
+ * compares. The hash is computed once, when the value is made (its bytes were just decoded, so
+ * they are in the cache), and {@link #equals} compares it first: the output rule and the sink's
+ * consolidation test each drained command's value against an older one that is long out of the
+ * cache, and different values then differ without reading the older value's bytes.
  */
 public final class UpsertValue {
     private final byte[] bytes;
     private final String error;
+    private final int hash;
 
     private UpsertValue(byte[] bytes, String error) {
         this.bytes = Objects.requireNonNull(bytes, "bytes");
         this.error = error;
+        this.hash = 31 * Arrays.hashCode(bytes) + Objects.hashCode(error);
     }
 
     /** A value that decoded (or needs no decoding). */
@@ -47,12 +52,13 @@ public final class UpsertValue {
 
     @Override
     public boolean equals(Object o) {
-        return o == this || o instanceof UpsertValue v && Arrays.equals(bytes, v.bytes) && Objects.equals(error, v.error);
+        return o == this || o instanceof UpsertValue v && hash == v.hash && Arrays.equals(bytes, v.bytes)
+                && Objects.equals(error, v.error);
     }
 
     @Override
     public int hashCode() {
-        return 31 * Arrays.hashCode(bytes) + Objects.hashCode(error);
+        return hash;
     }
 
     @Override
