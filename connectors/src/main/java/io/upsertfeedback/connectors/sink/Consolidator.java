@@ -70,20 +70,22 @@ final class Consolidator {
      * keys is a balanced tree. {@code ByteBuffer} keys hash as the plain polynomial over the bytes,
      * which zero-padded numbered keys ({@code k0123456}) collide under, and are not comparable, so
      * a treeified bucket was searched through: a fifth of the task thread on the 24-hour backlog.
+     * A lookup takes a bare {@code HeldKey}; the map's keys are the {@link Held} entries themselves,
+     * so a hit reads one object, not a key object and then its entry.
      */
-    private static final class HeldKey implements Comparable<HeldKey> {
-        final byte[] bytes;
+    private static class HeldKey implements Comparable<HeldKey> {
+        final byte[] key;
         final int hash;
 
-        HeldKey(byte[] bytes) {
-            this.bytes = bytes;
-            int h = Arrays.hashCode(bytes) * 0x9E3779B9;
+        HeldKey(byte[] key) {
+            this.key = key;
+            int h = Arrays.hashCode(key) * 0x9E3779B9;
             this.hash = h ^ (h >>> 15);
         }
 
         @Override
         public boolean equals(Object o) {
-            return o instanceof HeldKey k && hash == k.hash && Arrays.equals(bytes, k.bytes);
+            return o instanceof HeldKey k && hash == k.hash && Arrays.equals(key, k.key);
         }
 
         @Override
@@ -93,12 +95,11 @@ final class Consolidator {
 
         @Override
         public int compareTo(HeldKey other) {
-            return Arrays.compare(bytes, other.bytes);
+            return Arrays.compare(key, other.key);
         }
     }
 
-    private static final class Held {
-        final byte[] key;
+    private static final class Held extends HeldKey {
         final long minTime;
         /** Processing time (ms) at which the key was first held. */
         final long heldSince;
@@ -120,7 +121,7 @@ final class Consolidator {
         final UpsertValue initial;
 
         Held(byte[] key, long minTime, long heldSince, UpsertValue initial) {
-            this.key = key;
+            super(key);
             this.minTime = minTime;
             this.heldSince = heldSince;
             this.initial = initial;
@@ -218,10 +219,9 @@ final class Consolidator {
     void add(Update update, long now) {
         Held h = last != null && last.key == update.key() ? last : null;
         if (h == null) {
-            HeldKey key = new HeldKey(update.key());
-            h = held.get(key);
+            h = held.get(new HeldKey(update.key()));
             if (h == null) {
-                h = hold(key, new Held(update.key(), update.time(), now, update.diff() < 0 ? update.value() : null));
+                h = hold(new Held(update.key(), update.time(), now, update.diff() < 0 ? update.value() : null));
             }
             last = h;
         }
@@ -229,8 +229,8 @@ final class Consolidator {
         h.touchesTombstone |= storedAsTombstone.test(update.value());
     }
 
-    private Held hold(HeldKey key, Held h) {
-        held.put(key, h);
+    private Held hold(Held h) {
+        held.put(h, h);
         minTimes.merge(h.minTime, 1, Integer::sum);
         bytes += h.key.length;
         return h;
@@ -319,8 +319,7 @@ final class Consolidator {
             long offset = in.readLong();
             boolean touchesTombstone = in.readBoolean();
             Held h = new Held(key, minTime, now, ValueCodec.readValue(in));
-            HeldKey heldKey = new HeldKey(key);
-            if (held.containsKey(heldKey)) {
+            if (held.containsKey(h)) {
                 throw new IOException("the restored consolidation state holds a key twice");
             }
             h.time = time;
@@ -336,7 +335,7 @@ final class Consolidator {
                 h.addDiff(value, count);
                 h.bytes += value.bytes().length;
             }
-            hold(heldKey, h);
+            hold(h);
             bytes += h.bytes;
         }
         if (in.available() > 0) {

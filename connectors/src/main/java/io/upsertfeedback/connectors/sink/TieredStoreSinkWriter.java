@@ -259,10 +259,15 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterSt
             return;
         }
         consolidator.add(update, timers.getCurrentProcessingTime());
-        while (consolidator.overCapacity()) {
-            consolidator.takeEldest(Long.MAX_VALUE, Long.MAX_VALUE, this::submit); // blocks while the window is full: backpressure
+        if (!waiting) {
+            waiting = true; // a freed place in the window must now pump (placeFreed)
         }
-        pump();
+        if (consolidator.overCapacity()) {
+            do {
+                consolidator.takeEldest(Long.MAX_VALUE, Long.MAX_VALUE, this::submit); // blocks while the window is full: backpressure
+            } while (consolidator.overCapacity());
+            pump(); // the batch the eviction left
+        }
     }
 
     @Override
@@ -287,6 +292,13 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterSt
      * the operations submitted so far complete. What it cannot write now stays held and keeps
      * consolidating; the next completion calls it again. After a failed submission it does nothing:
      * a write that was taken but not submitted must never be passed by a frontier.
+     *
+     * <p>Called when something it waits for changed: a watermark, a completion that freed a place,
+     * the catch-up timer (a hold that ran out), a restore, an eviction to make room. Not for each
+     * update: an update is never below the watermark (the operator emits none below its output
+     * watermark), so holding it can make no key writable and let no frontier be marked. Pumping
+     * after each of the 3.4 million updates of the 24-hour backlog benchmark took 3.5 % of the task
+     * thread's samples (JFR).
      */
     private void pump() {
         if (pumpFailure != null) {
