@@ -5,6 +5,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
@@ -19,6 +20,11 @@ import java.util.function.LongSupplier;
  * the stall). {@link #read} then returns empty, the caller emits nothing, and a warning is logged
  * once per outage. Only when reads have failed without a break for longer than a storage call
  * would keep retrying ({@link Retrier#patience}, set by {@code store.retry.*}) does it throw.
+ *
+ * <p>An interrupted read is no outage: Flink interrupts the task thread to stop the task (a
+ * bounded run that is done, a cancel, a failover). It is rethrown as an
+ * {@link InterruptedIOException}, uncounted and not logged; it warned "could not read the store's
+ * frontier" after a successful bounded run had printed "done".
  */
 final class FrontierPoll {
     private static final Logger LOG = LoggerFactory.getLogger(FrontierPoll.class);
@@ -51,6 +57,11 @@ final class FrontierPoll {
             failing = false;
             return OptionalLong.of(p);
         } catch (IOException | RuntimeException e) {
+            if (interrupted(e)) {
+                InterruptedIOException stop = new InterruptedIOException("interrupted while reading the store's frontier");
+                stop.initCause(e);
+                throw stop;
+            }
             failures++;
             long now = nanoClock.getAsLong();
             if (!failing) {
@@ -64,6 +75,19 @@ final class FrontierPoll {
             }
             return OptionalLong.empty();
         }
+    }
+
+    /** Whether the task thread was interrupted, or {@code e} was caused by an interruption. */
+    private static boolean interrupted(Throwable e) {
+        if (Thread.currentThread().isInterrupted()) {
+            return true;
+        }
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof InterruptedIOException || t instanceof InterruptedException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Failed reads so far (the {@code feedbackPollFailures} metric). */

@@ -3,6 +3,7 @@ package io.upsertfeedback.connectors.feedback;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.OptionalLong;
 
@@ -43,5 +44,23 @@ class FrontierPollTest {
         now += 1;
         IOException e = assertThrows(IOException.class, () -> poll.read(FrontierPollTest::stalled));
         assertEquals("UNKNOWN: channel closed", e.getCause().getMessage());
+    }
+
+    /**
+     * Flink interrupts the task thread to stop it; a read interrupted so warned "could not read the
+     * store's frontier" after a bounded run had printed "done". It is no outage: rethrown, uncounted.
+     */
+    @Test
+    void anInterruptedReadIsNoOutage() {
+        assertThrows(InterruptedIOException.class, () -> poll.read(() -> {
+            throw new IOException("Failed 1 action", new InterruptedIOException());
+        }));
+        try {
+            Thread.currentThread().interrupt();
+            assertThrows(InterruptedIOException.class, () -> poll.read(FrontierPollTest::stalled));
+        } finally {
+            Thread.interrupted();
+        }
+        assertEquals(0, poll.failures());
     }
 }

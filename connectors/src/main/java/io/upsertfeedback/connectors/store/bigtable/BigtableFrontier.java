@@ -13,10 +13,12 @@ import org.apache.hadoop.hbase.client.Delete;
 import org.apache.hadoop.hbase.client.Get;
 import org.apache.hadoop.hbase.client.Put;
 import org.apache.hadoop.hbase.client.Result;
+import org.apache.hadoop.hbase.client.RetriesExhaustedWithDetailsException;
 import org.apache.hadoop.hbase.client.RowMutations;
 import org.apache.hadoop.hbase.client.Table;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -114,7 +116,28 @@ public final class BigtableFrontier implements PersistFrontier {
     }
 
     private Result row() throws IOException {
-        return table.get(new Get(ROW).addFamily(FAMILY));
+        try {
+            return table.get(new Get(ROW).addFamily(FAMILY));
+        } catch (RetriesExhaustedWithDetailsException e) {
+            throw interruptedOr(e);
+        }
+    }
+
+    /**
+     * {@code e} as an {@link InterruptedIOException} when one of its per-row failures is an
+     * interruption (the HBase adapter reports an interrupted read so: the task is stopping), else
+     * {@code e} itself.
+     */
+    static IOException interruptedOr(RetriesExhaustedWithDetailsException e) {
+        for (int i = 0; i < e.getNumExceptions(); i++) {
+            Throwable cause = e.getCause(i);
+            if (cause instanceof InterruptedIOException || cause instanceof InterruptedException) {
+                InterruptedIOException interrupted = new InterruptedIOException("interrupted while reading the frontier row");
+                interrupted.initCause(e);
+                return interrupted;
+            }
+        }
+        return e;
     }
 
     @Override
