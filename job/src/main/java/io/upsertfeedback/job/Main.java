@@ -5,10 +5,13 @@ import io.upsertfeedback.connectors.kafka.KafkaIngestOptions;
 import io.upsertfeedback.connectors.sink.TieredStoreSink;
 import io.upsertfeedback.connectors.store.StoreOptions;
 import io.upsertfeedback.operators.UpsertOptions;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.GlobalConfiguration;
 import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.util.TimeUtils;
 
 import java.io.OutputStreamWriter;
@@ -69,6 +72,10 @@ public final class Main {
     private static final List<Class<?>> OPTION_CLASSES = List.of(KafkaIngestOptions.class, UpsertOptions.class,
             StoreOptions.class, TieredStoreSink.class, FeedbackSource.class, JobOptions.class);
 
+    /** Flink's own options the README tells users to set: a value that does not parse is named at start like ours. */
+    private static final List<ConfigOption<?>> FLINK_OPTIONS_CHECKED = List.of(RestOptions.PORT, CoreOptions.DEFAULT_PARALLELISM,
+            CheckpointingOptions.CHECKPOINTING_INTERVAL);
+
     private Main() {
     }
 
@@ -110,6 +117,9 @@ public final class Main {
                     throw new IllegalArgumentException("-D" + option + " is given twice: only one of them would count. Fix: give -D"
                             + option + " once");
                 }
+            } else if (a.startsWith("-D")) {
+                throw new IllegalArgumentException("'" + a + "' has no value. Fix: give -D" + (a.length() > 2 ? a.substring(2) : "<option>")
+                        + "=<value>");
             } else if (flags.containsKey(a)) {
                 throw new IllegalArgumentException(a + " is given twice: only one of them would count. Fix: give " + a + " once");
             } else if (a.equals("--exit-when-done") || a.equals("--resume")) {
@@ -222,6 +232,9 @@ public final class Main {
         for (ConfigOption<?> option : options) {
             checkParses(conf, option);
         }
+        for (ConfigOption<?> option : FLINK_OPTIONS_CHECKED) {
+            checkParses(conf, option);
+        }
         return conf;
     }
 
@@ -237,7 +250,7 @@ public final class Main {
             Object example = option.hasDefaultValue() ? option.defaultValue() : null;
             String takes = example instanceof Enum<?> constant
                     ? "one of " + Arrays.toString(constant.getDeclaringClass().getEnumConstants())
-                    : example instanceof Duration d ? "a non-negative duration such as '" + TimeUtils.formatWithHighestUnit(d) + "' (its default)"
+                    : example instanceof Duration d ? "a duration such as '" + TimeUtils.formatWithHighestUnit(d) + "' (its default)"
                     : example != null ? "a value of the kind of its default, '" + example + "'"
                     : "a value as described in the README";
             throw new IllegalArgumentException("Option '" + option.key() + "' has a value that does not parse. Fix: give " + takes);
