@@ -168,8 +168,10 @@ final class LocalMode {
                     + ". Fix: set at least 1 (the partitions of the upsert topic the embedded broker creates)");
         }
         InputFile input = flags.input() == null ? null : readInput(flags.input());
-        // without an input, demo traffic: its options are checked here, before anything starts
-        LoadGenerator demo = input == null ? new LoadGenerator(conf) : null;
+        // the demo traffic's options are checked here, before anything starts, even when --input
+        // replaces the demo (a bad option fails at start, used or not)
+        LoadGenerator generator = new LoadGenerator(conf);
+        LoadGenerator demo = input == null ? generator : null;
         if (input != null) {
             input.checkPartitions(partitions);
         }

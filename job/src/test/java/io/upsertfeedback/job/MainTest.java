@@ -105,6 +105,14 @@ class MainTest {
                 "local", "--conf-dir", CONF_DIR, "-Drest.port=abc");
     }
 
+    /** A new user's finding: a bad demo option was accepted silently beside --input. */
+    @Test
+    void aBadDemoOptionFailsAtStartEvenWithAnInput(@TempDir Path tmp) throws Exception {
+        Path input = Files.writeString(tmp.resolve("in.jsonl"), "{\"key\": \"k\", \"value\": \"a\", \"ts\": 5}\n");
+        assertFails("Option 'produce.rate' is -5. Fix: set 0 (unthrottled) or more", "local", "--conf-dir", CONF_DIR,
+                "-Dproduce.rate=-5", "-Dlocal.data-dir=" + tmp.resolve("data"), "--input", input.toString(), "--exit-when-done");
+    }
+
     /** A new user's finding: a -D without '=' was an "unknown argument" followed by the usage. */
     @Test
     void aDashDWithoutAValueSaysSo() {
