@@ -30,6 +30,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * The entry point: {@code upsert <local|run|produce> [--flag ...] [-Dkey=value ...]}.
@@ -229,12 +230,7 @@ public final class Main {
                     + "listed in flink-conf/config.yaml and the README (Kafka client properties go under '"
                     + KafkaIngestOptions.KAFKA_PROPERTIES_PREFIX + "')");
         }
-        for (ConfigOption<?> option : options) {
-            checkParses(conf, option);
-        }
-        for (ConfigOption<?> option : FLINK_OPTIONS_CHECKED) {
-            checkParses(conf, option);
-        }
+        Stream.concat(options.stream(), FLINK_OPTIONS_CHECKED.stream()).forEach(option -> checkParses(conf, option));
         return conf;
     }
 

@@ -57,7 +57,7 @@ final class FrontierPoll {
             failing = false;
             return OptionalLong.of(p);
         } catch (IOException | RuntimeException e) {
-            if (interrupted(e)) {
+            if (Thread.currentThread().isInterrupted() || Retrier.isInterruption(e)) {
                 InterruptedIOException stop = new InterruptedIOException("interrupted while reading the store's frontier");
                 stop.initCause(e);
                 throw stop;
@@ -75,19 +75,6 @@ final class FrontierPoll {
             }
             return OptionalLong.empty();
         }
-    }
-
-    /** Whether the task thread was interrupted, or {@code e} was caused by an interruption. */
-    private static boolean interrupted(Throwable e) {
-        if (Thread.currentThread().isInterrupted()) {
-            return true;
-        }
-        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof InterruptedIOException || t instanceof InterruptedException) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** Failed reads so far (the {@code feedbackPollFailures} metric). */

@@ -77,6 +77,19 @@ public final class Retrier {
     }
 
     /**
+     * Whether {@code e}, or a cause of it, is an interruption ({@link InterruptedIOException},
+     * {@link InterruptedException}): the calling thread is being stopped, no storage fault.
+     */
+    public static boolean isInterruption(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof InterruptedIOException || t instanceof InterruptedException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
      * Transient: our own {@link TransientStorageException}, a retryable GCS error, a gRPC status of
      * the Bigtable client that signals overload or unavailability, or a timeout.
      */

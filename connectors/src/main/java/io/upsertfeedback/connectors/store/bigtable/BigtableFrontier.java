@@ -4,6 +4,7 @@ import io.upsertfeedback.connectors.store.FencedException;
 import io.upsertfeedback.connectors.store.FrontierState;
 import io.upsertfeedback.connectors.store.LeaseWatch;
 import io.upsertfeedback.connectors.store.PersistFrontier;
+import io.upsertfeedback.connectors.store.Retrier;
 import io.upsertfeedback.schemas.FrontierRecord;
 import org.apache.hadoop.hbase.Cell;
 import org.apache.hadoop.hbase.CellUtil;
@@ -130,8 +131,7 @@ public final class BigtableFrontier implements PersistFrontier {
      */
     static IOException interruptedOr(RetriesExhaustedWithDetailsException e) {
         for (int i = 0; i < e.getNumExceptions(); i++) {
-            Throwable cause = e.getCause(i);
-            if (cause instanceof InterruptedIOException || cause instanceof InterruptedException) {
+            if (Retrier.isInterruption(e.getCause(i))) {
                 InterruptedIOException interrupted = new InterruptedIOException("interrupted while reading the frontier row");
                 interrupted.initCause(e);
                 return interrupted;
