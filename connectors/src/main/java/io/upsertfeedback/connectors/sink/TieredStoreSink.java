@@ -62,15 +62,17 @@ public final class TieredStoreSink implements Sink<Update>, SupportsWriterState<
             .withDescription("Inline writes sent to storage in one batch (one round trip); a batch takes one place in the window.");
 
     public static final ConfigOption<Integer> CONSOLIDATION_BUFFER = ConfigOptions.key("sink.consolidation-buffer")
-            .intType().defaultValue(100_000)
+            .intType().defaultValue(1_000_000)
             .withDescription("Keys held per sink subtask while their writes wait for the watermark or for a free place in the window; "
                     + "a held key absorbs its later updates into one write (what lets a backlog spanning many ticks catch up at the "
-                    + "speed of one tick). Beyond it, the eldest key is written at once and the sink blocks while storage is busy.");
+                    + "speed of one tick). Beyond it, or beyond sink.consolidation-buffer-size, the eldest key is written at once and "
+                    + "the sink blocks while storage is busy. The heap is bounded by sink.consolidation-buffer-size, which a key "
+                    + "reaches first at the defaults (it counts about 300 bytes per key besides its key and values).");
 
     public static final ConfigOption<MemorySize> CONSOLIDATION_BUFFER_SIZE = ConfigOptions.key("sink.consolidation-buffer-size")
             .memoryType().defaultValue(MemorySize.parse("64mb"))
-            .withDescription("Bytes of keys and values held per sink subtask (see sink.consolidation-buffer, whichever limit is reached first); "
-                    + "the heap they take is about three to four times this (object overhead).");
+            .withDescription("Estimated heap of the keys and values held per sink subtask, object overhead included (about 300 bytes per "
+                    + "key and 40 per value besides their bytes); see sink.consolidation-buffer, whichever limit is reached first.");
 
     public static final ConfigOption<Duration> CATCH_UP_MAX_HOLD = ConfigOptions.key("sink.catch-up.max-hold")
             .durationType().defaultValue(Duration.ofMinutes(1))

@@ -51,6 +51,39 @@ class ConsolidatorTest {
     }
 
     /**
+     * The byte limit bounds the heap held, so each key counts its object overhead: a held key of one
+     * byte with a value of one byte takes well over 64 bytes of heap on any JVM (its entry, its
+     * arrays, the value object). Counting key and value bytes alone held 16,718 such keys in 64 KiB.
+     */
+    @Test
+    void theByteLimitCountsEachHeldKeysOverhead() {
+        Consolidator c = new Consolidator(Integer.MAX_VALUE, 64 * 1024, v -> false);
+        int held = 0;
+        while (!c.overCapacity()) {
+            c.add(Update.insert(bytes(Integer.toString(held, 36)), A, 1, 0, held), 0);
+            held++;
+        }
+        assertTrue(held <= 1024, held + " keys were held in 64 KiB");
+    }
+
+    /**
+     * The bug: at the default limits, a subtask of the reference backlog (200,000 keys of 100-byte
+     * values over two subtasks: BENCH.md) reached the key limit of 100,000 with 11 MB of data held,
+     * so while it caught up every update of a key not held wrote the eldest key to the store (a
+     * write in the middle of the backlog, and the written key came back at its next update). At the
+     * defaults the byte limit, which bounds the heap, is the one a backlog reaches.
+     */
+    @Test
+    void atTheDefaultLimitsAReferenceSubtasksKeysAreHeldTogether() {
+        Consolidator c = new Consolidator(TieredStoreSink.CONSOLIDATION_BUFFER.defaultValue(),
+                TieredStoreSink.CONSOLIDATION_BUFFER_SIZE.defaultValue().getBytes(), v -> false);
+        for (int key = 0; key < 101_000; key++) {
+            c.add(Update.insert(bytes(String.format("k%07d", key)), UpsertValue.of(new byte[100]), key, 0, key), 0);
+            assertFalse(c.overCapacity(), "over capacity at " + (key + 1) + " keys");
+        }
+    }
+
+    /**
      * The operator emits a key's updates with one key array; the consolidator skips the map lookup
      * for the key it added last. A key written out in between must be held anew, not summed into
      * the write that already left.
