@@ -62,8 +62,11 @@ final class KeyDrainer {
         this.out = out;
     }
 
-    /** Drains {@code state}'s stash entries below the bound, in time order; {@code key} is the key's bytes for the updates. */
-    void drain(KeyState state, byte[] key) {
+    /**
+     * Drains {@code state}'s stash entries below the bound, in time order; {@code key} is the key's
+     * bytes for the updates, {@code keyHash} their {@link Update#keyHash(byte[])}.
+     */
+    void drain(KeyState state, byte[] key, int keyHash) {
         List<KeyState.Pending> stash = state.stash;
         int taken = 0;
         while (taken < stash.size() && stash.get(taken).time() < bound) {
@@ -77,7 +80,7 @@ final class KeyDrainer {
             if (time != pending.time()) {
                 retimed++;
             }
-            apply(state, key, pending, time);
+            apply(state, key, keyHash, pending, time);
         }
         if (taken == stash.size()) {
             stash.clear();
@@ -88,14 +91,14 @@ final class KeyDrainer {
     }
 
     /** The output rule for one winning command at {@code time}; it becomes the key's applied value. */
-    private void apply(KeyState state, byte[] key, KeyState.Pending pending, long time) {
+    private void apply(KeyState state, byte[] key, int keyHash, KeyState.Pending pending, long time) {
         UpsertValue prior = state.value;
         UpsertValue next = pending.value();
         int partition = pending.partition();
         long offset = pending.offset();
         if (next == null) {
             if (prior != null) {
-                out.accept(Update.retract(key, prior, time, partition, offset));
+                out.accept(Update.of(key, keyHash, prior, time, -1, partition, offset));
                 deletes++;
             } else {
                 absentDeletes++;
@@ -104,12 +107,12 @@ final class KeyDrainer {
             noopUpdates++;
         } else {
             if (prior != null) {
-                out.accept(Update.retract(key, prior, time, partition, offset));
+                out.accept(Update.of(key, keyHash, prior, time, -1, partition, offset));
                 updates++;
             } else {
                 inserts++;
             }
-            out.accept(Update.insert(key, next, time, partition, offset));
+            out.accept(Update.of(key, keyHash, next, time, +1, partition, offset));
         }
         state.setApplied(next, pending.orderTime(), partition, offset, time);
     }

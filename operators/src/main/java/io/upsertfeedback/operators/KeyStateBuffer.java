@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.function.BiConsumer;
 
 /**
  * The operator's write-back buffer of key states on the heap (the hot path).
@@ -71,10 +70,18 @@ final class KeyStateBuffer {
         void writeBack(String key, KeyState state, boolean timer) throws Exception;
     }
 
-    /** A buffered key: its state, its key bytes (for the updates) and the time of its pending timer. */
+    /** How a drain pass changes a buffered key holding stash entries ({@link #forEachStashed}). */
+    @FunctionalInterface
+    interface Change {
+        void apply(KeyState state, byte[] key, int keyHash);
+    }
+
+    /** A buffered key: its state, its key bytes and their hash (for the updates) and the time of its pending timer. */
     static final class Buffered {
         final KeyState state;
         final byte[] key;
+        /** {@link Update#keyHash(byte[])} of {@link #key}, computed once, while the bytes are at hand. */
+        final int keyHash;
         /**
          * A timer of the key is pending at this time or earlier ({@code Long.MAX_VALUE}: none known):
          * the key had stashed entries when its state was read (their first has a timer).
@@ -94,6 +101,7 @@ final class KeyStateBuffer {
         private Buffered(KeyState state, byte[] key) {
             this.state = state;
             this.key = key;
+            this.keyHash = Update.keyHash(key);
             this.timerAt = state.stash.isEmpty() ? Long.MAX_VALUE : state.stash.get(0).time();
         }
     }
@@ -207,7 +215,7 @@ final class KeyStateBuffer {
      * Applies {@code change} to every buffered key holding stash entries below {@code bound} (then
      * {@link #changed}); drops from the list the keys that hold none or were spilled.
      */
-    void forEachStashed(long bound, BiConsumer<KeyState, byte[]> change) {
+    void forEachStashed(long bound, Change change) {
         while (!due.isEmpty() && due.firstKey() < bound) {
             Map.Entry<Long, ArrayList<Buffered>> bucket = due.pollFirstEntry();
             long time = bucket.getKey();
@@ -218,7 +226,7 @@ final class KeyStateBuffer {
                 }
                 buffered.queuedAt = Long.MAX_VALUE;
                 if (!buffered.state.stash.isEmpty() && buffered.state.stash.get(0).time() < bound) {
-                    change.accept(buffered.state, buffered.key);
+                    change.apply(buffered.state, buffered.key, buffered.keyHash);
                     changed(buffered);
                 }
                 queue(buffered);

@@ -386,7 +386,7 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
     public void onEventTime(InternalTimer<String, VoidNamespace> timer) throws Exception {
         KeyStateBuffer.Buffered buffered = buffer.timerFired(timer.getKey());
         if (buffered != null) {
-            pass.drain(buffered.state, buffered.key);
+            pass.drain(buffered.state, buffered.key, buffered.keyHash);
             buffer.changed(buffered);
             return;
         }
@@ -394,7 +394,8 @@ public final class UpsertFeedbackOperator extends AbstractStreamOperator<Update>
         if (state == null) {
             return;
         }
-        pass.drain(state, timer.getKey().getBytes(StandardCharsets.ISO_8859_1));
+        byte[] key = timer.getKey().getBytes(StandardCharsets.ISO_8859_1);
+        pass.drain(state, key, Update.keyHash(key));
         write(state, !state.stash.isEmpty());
     }
 

@@ -54,7 +54,7 @@ class KeyDrainerTest {
     @Test
     void outputRuleInsertOfAnAbsentKeyEmitsOnePlus() {
         KeyDrainer pass = pass(10, 0);
-        pass.drain(key(null, 1L, "x"), KEY);
+        pass.drain(key(null, 1L, "x"), KEY, Update.keyHash(KEY));
         assertEquals(List.of("x@1:1"), out);
         assertEquals(stats(1, 1, 0, 0, 1, 0, 0, 0, 0), pass.stats());
     }
@@ -63,7 +63,7 @@ class KeyDrainerTest {
     void outputRuleUpdateRetractsThePriorThenInserts() {
         KeyDrainer pass = pass(10, 0);
         KeyState state = key("p", 1L, "x");
-        pass.drain(state, KEY);
+        pass.drain(state, KEY, Update.keyHash(KEY));
         assertEquals(List.of("p@1:-1", "x@1:1"), out);
         assertEquals("x", new String(state.value.bytes(), StandardCharsets.UTF_8));
         assertEquals(stats(1, 1, 0, 0, 0, 1, 0, 0, 0), pass.stats());
@@ -73,7 +73,7 @@ class KeyDrainerTest {
     void outputRuleDeleteRetractsThePrior() {
         KeyDrainer pass = pass(10, 0);
         KeyState state = key("p", 1L, null);
-        pass.drain(state, KEY);
+        pass.drain(state, KEY, Update.keyHash(KEY));
         assertEquals(List.of("p@1:-1"), out);
         assertNull(state.value);
         assertFalse(state.isEmpty(), "a deleted key keeps the delete's order key");
@@ -84,7 +84,7 @@ class KeyDrainerTest {
     @Test
     void outputRuleDeleteOfAnAbsentKeyEmitsNothing() {
         KeyDrainer pass = pass(10, 0);
-        pass.drain(key(null, 1L, null), KEY);
+        pass.drain(key(null, 1L, null), KEY, Update.keyHash(KEY));
         assertEquals(List.of(), out);
         assertEquals(stats(1, 1, 0, 0, 0, 0, 0, 0, 1), pass.stats());
     }
@@ -93,7 +93,7 @@ class KeyDrainerTest {
     void outputRuleEqualValueEmitsNothing() {
         KeyDrainer pass = pass(10, 0);
         KeyState state = key("p", 1L, "p");
-        pass.drain(state, KEY);
+        pass.drain(state, KEY, Update.keyHash(KEY));
         assertEquals(List.of(), out);
         assertEquals(1, state.appliedTime, "the command is still applied: its order key is the key's");
         assertEquals(stats(1, 1, 0, 0, 0, 0, 0, 1, 0), pass.stats());
@@ -103,7 +103,7 @@ class KeyDrainerTest {
     void drainsOnlyBelowTheBoundInTimeOrderCarryingThePriorForward() {
         KeyDrainer pass = pass(5, 0);
         KeyState state = key(null, 1L, "a", 2L, "b", 3L, null, 4L, "c", 5L, "d", 9L, "e");
-        pass.drain(state, KEY);
+        pass.drain(state, KEY, Update.keyHash(KEY));
         assertEquals(List.of("a@1:1", "a@2:-1", "b@2:1", "b@3:-1", "c@4:1"), out);
         assertEquals(List.of(5L, 9L), state.stash.stream().map(KeyState.Pending::time).toList(), "at and above the bound stay");
         assertEquals(stats(4, 4, 0, 0, 2, 1, 1, 0, 0), pass.stats());
@@ -112,7 +112,7 @@ class KeyDrainerTest {
     @Test
     void entriesBehindThePassStartAreAppliedAtIt() {
         KeyDrainer pass = pass(10, 4);
-        pass.drain(key("p", 2L, "x", 6L, "y"), KEY);
+        pass.drain(key("p", 2L, "x", 6L, "y"), KEY, Update.keyHash(KEY));
         assertEquals(List.of("p@4:-1", "x@4:1", "x@6:-1", "y@6:1"), out);
         assertEquals(1, pass.stats().retimed());
     }
@@ -123,7 +123,7 @@ class KeyDrainerTest {
         KeyState state = key(null, 2L, "stale", 3L, "x");
         // a rehydrated value with a newer order key than the first entry came in after it
         state.setApplied(value("stored"), 2, 1, 0, 2);
-        pass.drain(state, KEY);
+        pass.drain(state, KEY, Update.keyHash(KEY));
         assertEquals(List.of("stored@3:-1", "x@3:1"), out);
         assertEquals(stats(2, 1, 1, 0, 0, 1, 0, 0, 0), pass.stats());
     }
@@ -131,10 +131,10 @@ class KeyDrainerTest {
     @Test
     void statsAddUpOverTheKeysOfAPass() {
         KeyDrainer pass = pass(3, 0);
-        pass.drain(key(null, 1L, "a"), KEY);
+        pass.drain(key(null, 1L, "a"), KEY, Update.keyHash(KEY));
         assertEquals(1, pass.drained());
-        pass.drain(key("p", 2L, "b", 7L, "c"), KEY);
-        pass.drain(key(null), KEY);
+        pass.drain(key("p", 2L, "b", 7L, "c"), KEY, Update.keyHash(KEY));
+        pass.drain(key(null), KEY, Update.keyHash(KEY));
         assertEquals(2, pass.drained());
         assertEquals(stats(2, 2, 0, 0, 1, 1, 0, 0, 0), pass.stats());
     }

@@ -266,8 +266,9 @@ class KeyStateBufferTest {
         admit(buffer, "b");
         stash(buffer, admit(buffer, "c"), pending(2, 100));
         List<String> visited = new ArrayList<>();
-        buffer.forEachStashed(Long.MAX_VALUE, (state, key) -> {
+        buffer.forEachStashed(Long.MAX_VALUE, (state, key, keyHash) -> {
             visited.add(new String(key, StandardCharsets.ISO_8859_1));
+            assertEquals(Update.keyHash(key), keyHash, "the key's hash comes with it");
             state.stash.clear();
         });
         assertEquals(List.of("a", "c"), visited);
@@ -285,7 +286,7 @@ class KeyStateBufferTest {
         stash(buffer, admit(buffer, "early"), pending(1, 100));
         stash(buffer, admit(buffer, "late"), pending(5, 100));
         List<String> visited = new ArrayList<>();
-        java.util.function.BiConsumer<KeyState, byte[]> drain = (state, key) -> {
+        KeyStateBuffer.Change drain = (state, key, keyHash) -> {
             visited.add(new String(key, StandardCharsets.ISO_8859_1));
             state.stash.clear();
         };

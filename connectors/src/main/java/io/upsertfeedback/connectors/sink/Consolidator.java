@@ -71,7 +71,8 @@ final class Consolidator {
     }
 
     /**
-     * A key as a map key: its bytes with a mixed hash, and ordered, so that a bucket of colliding
+     * A key as a map key: its bytes with the mixed hash its updates carry ({@link Update#keyHash()},
+     * computed once per key by the operator, so a lookup does not read the key's bytes), and ordered, so that a bucket of colliding
      * keys is a balanced tree. {@code ByteBuffer} keys hash as the plain polynomial over the bytes,
      * which zero-padded numbered keys ({@code k0123456}) collide under, and are not comparable, so
      * a treeified bucket was searched through: a fifth of the task thread on the 24-hour backlog.
@@ -82,10 +83,10 @@ final class Consolidator {
         final byte[] key;
         final int hash;
 
-        HeldKey(byte[] key) {
+        /** @param hash {@link Update#keyHash(byte[])} of {@code key} */
+        HeldKey(byte[] key, int hash) {
             this.key = key;
-            int h = Arrays.hashCode(key) * 0x9E3779B9;
-            this.hash = h ^ (h >>> 15);
+            this.hash = hash;
         }
 
         @Override
@@ -125,14 +126,14 @@ final class Consolidator {
         /** The key's state before its first held update: the value that update retracts, or absent. */
         final UpsertValue initial;
 
-        Held(byte[] key, long minTime, long heldSince, UpsertValue initial) {
-            super(key);
+        Held(byte[] key, int hash, long minTime, long heldSince, UpsertValue initial) {
+            super(key, hash);
             this.minTime = minTime;
             this.heldSince = heldSince;
             this.initial = initial;
         }
 
-        /** Adds one update; returns the bytes it added to what is held. */
+        /** Adds one update; returns the bytes it added to what is held (positive: its value is new to the sum). */
         long add(Update u) {
             long added = 0;
             int i = indexOf(u.value());
@@ -233,14 +234,17 @@ final class Consolidator {
     void add(Update update, long now) {
         Held h = last != null && last.key == update.key() ? last : null;
         if (h == null) {
-            h = held.get(new HeldKey(update.key()));
+            h = held.get(new HeldKey(update.key(), update.keyHash()));
             if (h == null) {
-                h = hold(new Held(update.key(), update.time(), now, update.diff() < 0 ? update.value() : null));
+                h = hold(new Held(update.key(), update.keyHash(), update.time(), now, update.diff() < 0 ? update.value() : null));
             }
             last = h;
         }
-        bytes += h.add(update);
-        h.touchesTombstone |= storedAsTombstone.test(update.value());
+        long added = h.add(update);
+        bytes += added;
+        if (added > 0) { // a value new to the key's sum; one already in it was tested when it came
+            h.touchesTombstone |= storedAsTombstone.test(update.value());
+        }
     }
 
     private Held hold(Held h) {
@@ -332,7 +336,7 @@ final class Consolidator {
             int partition = in.readInt();
             long offset = in.readLong();
             boolean touchesTombstone = in.readBoolean();
-            Held h = new Held(key, minTime, now, ValueCodec.readValue(in));
+            Held h = new Held(key, Update.keyHash(key), minTime, now, ValueCodec.readValue(in));
             if (held.containsKey(h)) {
                 throw new IOException("the restored consolidation state holds a key twice");
             }

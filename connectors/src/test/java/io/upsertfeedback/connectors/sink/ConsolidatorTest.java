@@ -51,6 +51,27 @@ class ConsolidatorTest {
     }
 
     /**
+     * A key touches a tombstone when any value it sums, added or retracted, is stored behind one,
+     * also a value that later cancels out or that the key's first update retracts; each value is
+     * tested once, when it enters the key's sum.
+     */
+    @Test
+    void everyLargeValueOfTheSumMarksItsKeyAsTouchingATombstone() throws Exception {
+        UpsertValue large = UpsertValue.of(new byte[200]);
+        Consolidator c = consolidator();
+        c.add(Update.retract(bytes("retracted"), large, 1, 0, 1), 0);
+        c.add(Update.insert(bytes("retracted"), A, 1, 0, 1), 0);
+        c.add(Update.insert(bytes("cancelled"), large, 2, 0, 2), 0);
+        c.add(Update.retract(bytes("cancelled"), large, 3, 0, 3), 0);
+        c.add(Update.insert(bytes("cancelled"), B, 3, 0, 3), 0);
+        c.add(Update.insert(bytes("small"), A, 4, 0, 4), 0);
+        c.add(Update.retract(bytes("small"), A, 5, 0, 5), 0);
+        c.add(Update.insert(bytes("small"), B, 5, 0, 5), 0);
+        List<Consolidator.Consolidated> out = takeAll(c);
+        assertEquals(List.of(true, true, false), out.stream().map(Consolidator.Consolidated::touchesTombstone).toList());
+    }
+
+    /**
      * The byte limit bounds the heap held, so each key counts its object overhead: a held key of one
      * byte with a value of one byte takes well over 64 bytes of heap on any JVM (its entry, its
      * arrays, the value object). Counting key and value bytes alone held 16,718 such keys in 64 KiB.

@@ -170,6 +170,7 @@ public final class OperatorDriver implements AutoCloseable {
                     pendingProgress = update;
                 } else {
                     check(record.getTimestamp() == update.time(), "record timestamp " + record.getTimestamp() + " != time of " + update);
+                    check(update.keyHash() == Update.keyHash(update.key()), "update " + update + " carries a wrong key hash");
                     check(update.time() > outputWatermark, "late update " + update + " behind output watermark " + outputWatermark);
                 }
                 output.add(update);
