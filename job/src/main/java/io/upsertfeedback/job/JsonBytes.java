@@ -4,10 +4,15 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetEncoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Base64;
+import java.util.HexFormat;
 
 /**
  * Bytes in the JSON lines of the contract (input, dump, changelog): a field {@code "key"} holds
@@ -38,7 +43,7 @@ final class JsonBytes {
     /**
      * The bytes of {@code field} (UTF-8 text) or {@code field_b64} (base64); {@code null} for a JSON
      * null. Throws {@link IllegalArgumentException} naming the field when both are given, or when
-     * the value is not a string, or not base64.
+     * the value is not a string, or not base64, or text with a lone UTF-16 surrogate.
      */
     static byte[] get(JsonNode node, String field) {
         JsonNode text = node.get(field);
@@ -54,13 +59,34 @@ final class JsonBytes {
             throw new IllegalArgumentException("\"" + (text != null ? field : field + "_b64") + "\" is not a string");
         }
         if (text != null) {
-            return v.asText().getBytes(StandardCharsets.UTF_8);
+            return utf8(field, v.asText());
         }
         try {
             return Base64.getDecoder().decode(v.asText());
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("\"" + field + "_b64\" is not base64 (" + e.getMessage() + ")");
         }
+    }
+
+    /**
+     * The UTF-8 bytes of a field's text. A JSON escape may give a lone UTF-16 surrogate
+     * ({@code "\\ud800"}: valid JSON, RFC 8259 section 8.2, but no Unicode character); Java's
+     * {@code getBytes} would replace it with {@code ?}, so two keys would become one.
+     */
+    private static byte[] utf8(String field, String text) {
+        CharsetEncoder encoder = StandardCharsets.UTF_8.newEncoder(); // reports malformed input (the default)
+        CharBuffer in = CharBuffer.wrap(text);
+        ByteBuffer out = ByteBuffer.allocate((int) Math.ceil(text.length() * (double) encoder.maxBytesPerChar()));
+        CoderResult result = encoder.encode(in, out, true);
+        if (!result.isError()) {
+            result = encoder.flush(out);
+        }
+        if (result.isError()) {
+            throw new IllegalArgumentException("\"" + field + "\" holds a lone UTF-16 surrogate (\\u"
+                    + HexFormat.of().toHexDigits(text.charAt(in.position())) + "), which is no Unicode character; give its bytes in base64 as \""
+                    + field + "_b64\"");
+        }
+        return Arrays.copyOf(out.array(), out.position());
     }
 
     /** The bytes as text if they are valid UTF-8 without control characters (but tab, LF, CR), else {@code null}. */

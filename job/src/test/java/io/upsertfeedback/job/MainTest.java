@@ -7,6 +7,7 @@ import org.apache.flink.configuration.IllegalConfigurationException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -177,6 +178,23 @@ class MainTest {
         Files.write(input, concat("{\"key\": \"k\", \"value\": \"v\", \"ts\": 5}\r\n".getBytes(StandardCharsets.UTF_8),
                 new byte[] {'{', '"', 'k', (byte) 0xff}, "ey\": \"k\", \"value\": \"w\", \"ts\": 6}\n".getBytes(StandardCharsets.UTF_8)));
         assertFails("--input: " + input + " line 2: not UTF-8 text (byte 4 of the line is 0xff); the file must be UTF-8", "local",
+                "--conf-dir", CONF_DIR, "--input", input.toString());
+    }
+
+    /**
+     * A new user's finding: a JSON escape of a lone UTF-16 surrogate ({@code "\ud800"}) is valid JSON
+     * but no Unicode character; its UTF-8 encoding became {@code "?"}, so the key silently overwrote
+     * the real key {@code "?"}. It is refused, naming the line, the field and the fix.
+     */
+    @Test
+    void aLoneSurrogateInAKeyOrValueFailsNamingTheLine(@TempDir Path tmp) throws Exception {
+        Path input = Files.writeString(tmp.resolve("in.jsonl"), "{\"key\": \"?\", \"value\": \"v\", \"ts\": 5}\n"
+                + "{\"key\": \"\\ud800\", \"value\": \"w\", \"ts\": 6}\n");
+        IOException e = assertThrows(IOException.class, () -> InputFile.read(input));
+        assertEquals(input + " line 2: \"key\" holds a lone UTF-16 surrogate (\\ud800), which is no Unicode character; "
+                + "give its bytes in base64 as \"key_b64\"", e.getMessage());
+        Files.writeString(input, "{\"key\": \"k\", \"value\": \"a\\udc00b\", \"ts\": 5}\n");
+        assertFails("--input: " + input + " line 1: \"value\" holds a lone UTF-16 surrogate (\\udc00)", "local",
                 "--conf-dir", CONF_DIR, "--input", input.toString());
     }
 
