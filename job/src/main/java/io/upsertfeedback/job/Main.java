@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -98,6 +99,21 @@ public final class Main {
         }
     }
 
+    private static final List<String> SWITCHES = List.of("--exit-when-done", "--resume");
+    private static final List<String> PATH_FLAGS = List.of("--input", "--dump-to", "--changelog-to", "--dead-letters-to", "--conf-dir");
+
+    /** The flag an unknown argument was likely meant to be (same letters, or one's start), else a pointer to the usage. */
+    private static String suggestion(String unknown) {
+        String letters = unknown.replaceAll("[^A-Za-z]", "").toLowerCase(Locale.ROOT);
+        for (String flag : Stream.concat(SWITCHES.stream(), PATH_FLAGS.stream()).toList()) {
+            String flagLetters = flag.replace("-", "");
+            if (!letters.isEmpty() && (flagLetters.equals(letters) || flagLetters.startsWith(letters) || letters.startsWith(flagLetters))) {
+                return "did you mean " + flag + "?";
+            }
+        }
+        return "use a command's flags as below (a Flink or job option is -D<option>=<value>)";
+    }
+
     /** Parses the command line and runs the command; returns the exit code. */
     static int run(String[] args) throws Exception {
         if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
@@ -123,9 +139,9 @@ public final class Main {
                         + "=<value>");
             } else if (flags.containsKey(a)) {
                 throw new IllegalArgumentException(a + " is given twice: only one of them would count. Fix: give " + a + " once");
-            } else if (a.equals("--exit-when-done") || a.equals("--resume")) {
+            } else if (SWITCHES.contains(a)) {
                 flags.put(a, "true");
-            } else if (Set.of("--input", "--dump-to", "--changelog-to", "--dead-letters-to", "--conf-dir").contains(a)) {
+            } else if (PATH_FLAGS.contains(a)) {
                 if (i + 1 == args.length || args[i + 1].startsWith("-")) {
                     throw new IllegalArgumentException(a + " needs a path" + (i + 1 == args.length ? "" : ", not the flag '" + args[i + 1] + "'")
                             + ". Fix: " + a + " FILE (a file name starting with '-' as ./-name)");
@@ -135,7 +151,7 @@ public final class Main {
                 System.out.println(USAGE);
                 return 0;
             } else {
-                throw new IllegalArgumentException("unknown argument '" + a + "'\n" + USAGE);
+                throw new IllegalArgumentException("unknown argument '" + a + "'. Fix: " + suggestion(a) + "\n" + USAGE);
             }
         }
         Configuration conf = configuration(flags.get("--conf-dir"), withLocalPaths(overrides, base));

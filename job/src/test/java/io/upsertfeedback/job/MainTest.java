@@ -198,6 +198,14 @@ class MainTest {
                 "--conf-dir", CONF_DIR, "--input", input.toString());
     }
 
+    /** A new user's finding: an unknown flag such as {@code --dumpto} named no fix, unlike every other bad argument. */
+    @Test
+    void anUnknownFlagNamesTheFlagItWasLikelyMeantToBe() {
+        assertFails("unknown argument '--dumpto'. Fix: did you mean --dump-to?", "local", "--dumpto", "x.out");
+        assertFails("unknown argument '--Exit-When'. Fix: did you mean --exit-when-done?", "local", "--Exit-When");
+        assertFails("unknown argument '--bogus'. Fix: use a command's flags as below", "local", "--bogus");
+    }
+
     private static byte[] concat(byte[]... parts) {
         java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
         for (byte[] p : parts) {
