@@ -59,7 +59,7 @@ final class JsonBytes {
             throw new IllegalArgumentException("\"" + (text != null ? field : field + "_b64") + "\" is not a string");
         }
         if (text != null) {
-            return utf8(field, v.asText());
+            return utf8Bytes(field, v.asText());
         }
         try {
             return Base64.getDecoder().decode(v.asText());
@@ -73,7 +73,7 @@ final class JsonBytes {
      * ({@code "\\ud800"}: valid JSON, RFC 8259 section 8.2, but no Unicode character); Java's
      * {@code getBytes} would replace it with {@code ?}, so two keys would become one.
      */
-    private static byte[] utf8(String field, String text) {
+    private static byte[] utf8Bytes(String field, String text) {
         CharsetEncoder encoder = StandardCharsets.UTF_8.newEncoder(); // reports malformed input (the default)
         CharBuffer in = CharBuffer.wrap(text);
         ByteBuffer out = ByteBuffer.allocate((int) Math.ceil(text.length() * (double) encoder.maxBytesPerChar()));

@@ -259,7 +259,7 @@ final class TieredStoreSinkWriter implements StatefulSinkWriter<Update, WriterSt
             return;
         }
         consolidator.add(update, timers.getCurrentProcessingTime());
-        if (!waiting) {
+        if (!waiting) { // read first: the field is volatile, and a write on each update costs a fence
             waiting = true; // a freed place in the window must now pump (placeFreed)
         }
         if (consolidator.overCapacity()) {
